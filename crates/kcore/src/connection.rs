@@ -1,0 +1,277 @@
+//! Connection settings shared by every tool: where the brokers are and which
+//! librdkafka properties to pass, in the order users know from kcat.
+//!
+//! Brokers come from, first to last: `-b/--brokers`, `KAFKA_BROKERS`, a running
+//! cluster started by kcluster, the seed cluster's default ports.
+//! Properties come from, first to last (later wins): the tool's own defaults,
+//! `-F/--config-file`, then each `-X key=value`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::ClientConfig;
+
+use crate::failure::Failure;
+
+/// The seed cluster's host listeners (`localhost:29092/39092/49092`).
+pub const DEFAULT_BROKERS: &str = "localhost:29092,localhost:39092,localhost:49092";
+
+/// Flags every tool that talks to Kafka accepts.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnectionArgs {
+    /// Bootstrap brokers, comma separated [env: KAFKA_BROKERS; else a running kcluster cluster; else localhost:29092,localhost:39092,localhost:49092]
+    #[arg(short = 'b', long = "brokers", value_name = "HOST:PORT,...", global = true)]
+    pub brokers: Option<String>,
+
+    /// librdkafka property, as kcat's -X (repeatable), e.g. -X compression.type=lz4
+    #[arg(short = 'X', value_name = "KEY=VALUE", global = true)]
+    pub properties: Vec<String>,
+
+    /// Read librdkafka properties (key=value lines, # comments) from FILE before any -X
+    #[arg(short = 'F', long = "config-file", value_name = "FILE", global = true)]
+    pub config_file: Option<PathBuf>,
+
+    /// Seconds to wait for the brokers to answer before giving up
+    #[arg(long = "timeout", value_name = "SECONDS", default_value = "10", global = true)]
+    pub timeout: f64,
+
+    /// Show librdkafka's own log lines on stderr (-vv: debug)
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// Resolved, validated connection settings.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub brokers: String,
+    /// Where the broker list came from, for error messages.
+    pub brokers_source: &'static str,
+    /// `(key, value)` pairs from the config file then `-X`, in order.
+    pub properties: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub verbose: u8,
+}
+
+impl ConnectionArgs {
+    /// Validate the flags and settle where the brokers are.
+    pub fn resolve(&self) -> Result<Connection> {
+        let (raw, source) = match &self.brokers {
+            Some(list) => (list.clone(), "-b/--brokers"),
+            None => match std::env::var("KAFKA_BROKERS") {
+                Ok(list) => (list, "KAFKA_BROKERS"),
+                Err(_) => match crate::state::running_cluster_brokers() {
+                    Some(list) => (list, "the running kcluster cluster"),
+                    None => (DEFAULT_BROKERS.to_string(), "the default"),
+                },
+            },
+        };
+        let brokers = parse_broker_list(&raw)
+            .map_err(|msg| Failure::usage(format!("bad broker list from {source}: {msg}")))?;
+        let mut properties = Vec::new();
+        if let Some(path) = &self.config_file {
+            properties.extend(read_properties_file(path)?);
+        }
+        for raw in &self.properties {
+            properties.push(parse_property(raw).map_err(Failure::usage)?);
+        }
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 86_400.0) {
+            return Err(Failure::usage(format!(
+                "--timeout must be a number of seconds between 0 and 86400, got {}",
+                self.timeout
+            ))
+            .into());
+        }
+        Ok(Connection {
+            brokers,
+            brokers_source: source,
+            properties,
+            timeout: Duration::from_secs_f64(self.timeout),
+            verbose: self.verbose,
+        })
+    }
+}
+
+impl Connection {
+    /// A librdkafka config: `defaults` first, then the user's properties on top.
+    pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config.set_log_level(match self.verbose {
+            0 => RDKafkaLogLevel::Warning,
+            1 => RDKafkaLogLevel::Info,
+            _ => RDKafkaLogLevel::Debug,
+        });
+        config
+    }
+
+    /// The value of a property as the client will see it (user's value, else `default`).
+    pub fn property<'a>(&'a self, key: &str) -> Option<&'a str> {
+        self.properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Create an rdkafka client; librdkafka's complaints about properties come back
+    /// as usage errors with secret values masked.
+    pub fn create<T, C>(&self, defaults: &[(&str, &str)], context: C) -> Result<T>
+    where
+        T: FromClientConfigAndContext<C>,
+        C: rdkafka::ClientContext,
+    {
+        self.client_config(defaults)
+            .create_with_context(context)
+            .map_err(|err| Failure::usage(self.redact(&err.to_string())).into())
+    }
+
+    /// `text` with every secret property value replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (key, value) in &self.properties {
+            if is_secret_key(key) && !value.is_empty() {
+                text = text.replace(value.as_str(), "***");
+            }
+        }
+        text
+    }
+
+    pub fn timeout_ms(&self) -> String {
+        self.timeout.as_millis().to_string()
+    }
+}
+
+/// Keys whose values must never be shown (error messages, debug output).
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "sasl.jaas", "oauthbearer.config", "ssl.key.pem", "private"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// Parse `host:port[,host:port...]`, allowing `[v6]:port` and a `scheme://` prefix.
+pub fn parse_broker_list(raw: &str) -> std::result::Result<String, String> {
+    let entries: Vec<&str> = raw.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+    if entries.is_empty() {
+        return Err("it is empty (expected host:port[,host:port...])".into());
+    }
+    for entry in &entries {
+        let address = entry.split_once("://").map_or(*entry, |(_, rest)| rest);
+        let (host, port) = address
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{entry}' has no port (expected host:port)"))?;
+        let host_ok = if let Some(inner) = host.strip_prefix('[') {
+            inner.strip_suffix(']').is_some_and(|v6| !v6.is_empty())
+        } else {
+            !host.is_empty() && !host.contains(['[', ']', ':', ' ', '/'])
+        };
+        if !host_ok {
+            return Err(format!("'{entry}' has a bad host (expected host:port)"));
+        }
+        match port.parse::<u32>() {
+            Ok(1..=65535) => {}
+            _ => return Err(format!("'{entry}' has a bad port '{port}' (expected 1-65535)")),
+        }
+    }
+    Ok(entries.join(","))
+}
+
+/// Parse one `-X key=value`.
+pub fn parse_property(raw: &str) -> std::result::Result<(String, String), String> {
+    let shown = |key: &str| if is_secret_key(key) { format!("{key}=***") } else { raw.to_string() };
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("bad -X '{}': expected key=value", shown(raw)))?;
+    let key = key.trim();
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return Err(format!("bad -X '{}': the key is empty or has spaces", shown(key)));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// Read `key=value` lines; blank lines and `#`/`!` comments are skipped.
+pub fn read_properties_file(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))
+        .map_err(|err| Failure::usage(crate::failure::one_line(&err)))?;
+    let mut properties = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let property = parse_property(line).map_err(|msg| {
+            Failure::usage(format!("{}:{}: {}", path.display(), index + 1, msg.replacen("-X ", "", 1)))
+        })?;
+        properties.push((property.0, property.1.trim().to_string()));
+    }
+    Ok(properties)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_lists() {
+        assert_eq!(parse_broker_list(" a:1 , b:2,").unwrap(), "a:1,b:2");
+        assert!(parse_broker_list("[::1]:9092").is_ok());
+        assert!(parse_broker_list("PLAINTEXT://kafka-1:9092").is_ok());
+        assert!(parse_broker_list("").unwrap_err().contains("empty"));
+        assert!(parse_broker_list(" , ").unwrap_err().contains("empty"));
+        assert!(parse_broker_list("localhost").unwrap_err().contains("no port"));
+        assert!(parse_broker_list("localhost:0").unwrap_err().contains("bad port"));
+        assert!(parse_broker_list("localhost:99999").unwrap_err().contains("bad port"));
+        assert!(parse_broker_list("localhost:x1").unwrap_err().contains("bad port"));
+        assert!(parse_broker_list(":9092").unwrap_err().contains("bad host"));
+        assert!(parse_broker_list("a b:9092").unwrap_err().contains("bad host"));
+    }
+
+    #[test]
+    fn properties() {
+        assert_eq!(parse_property("acks=all").unwrap(), ("acks".into(), "all".into()));
+        assert_eq!(parse_property("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_property("acks").unwrap_err().contains("expected key=value"));
+        assert!(parse_property("=x").unwrap_err().contains("key is empty"));
+        assert!(parse_property("a b=x").unwrap_err().contains("spaces"));
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let err = parse_property("sasl.password").unwrap_err();
+        assert!(!err.contains("sasl.password'"), "{err}");
+        let conn = Connection {
+            brokers: "a:1".into(),
+            brokers_source: "test",
+            properties: vec![("sasl.password".into(), "hunter2".into())],
+            timeout: Duration::from_secs(1),
+            verbose: 0,
+        };
+        assert_eq!(conn.redact("bad value hunter2 for x"), "bad value *** for x");
+    }
+
+    #[test]
+    fn properties_file() {
+        let dir = std::env::temp_dir().join(format!("kcore-props-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("client.properties");
+        std::fs::write(&path, "# comment\n\nacks = all\nlinger.ms=5\n").unwrap();
+        let props = read_properties_file(&path).unwrap();
+        assert_eq!(props, vec![("acks".into(), "all".into()), ("linger.ms".into(), "5".into())]);
+        std::fs::write(&path, "acks=all\nnonsense\n").unwrap();
+        let err = read_properties_file(&path).unwrap_err().to_string();
+        assert!(err.contains(":2:"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn timeout_must_be_positive() {
+        let args = ConnectionArgs { brokers: Some("a:1".into()), timeout: 0.0, ..Default::default() };
+        assert!(args.resolve().is_err());
+    }
+}

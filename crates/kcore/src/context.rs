@@ -1,0 +1,80 @@
+//! A librdkafka client context that keeps the terminal quiet.
+//!
+//! librdkafka logs every connection refusal, retry and metadata refresh. Users of a
+//! pipe tool want one clear error line instead, so its log lines are shown only with
+//! `-v`, each distinct line once. The last error is kept so that a timeout can say why.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
+
+/// Distinct log lines remembered for de-duplication; past this, nothing more is printed.
+const MAX_DISTINCT_LINES: usize = 10_000;
+
+pub struct QuietContext {
+    tool: &'static str,
+    verbose: u8,
+    seen: Mutex<HashSet<String>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl QuietContext {
+    pub fn new(tool: &'static str, verbose: u8) -> Self {
+        QuietContext { tool, verbose, seen: Mutex::new(HashSet::new()), last_error: Mutex::new(None) }
+    }
+
+    /// The last error librdkafka reported (e.g. "Connect to ipv4#127.0.0.1:1 failed").
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|last| last.clone())
+    }
+
+    fn show_once(&self, line: String) {
+        let mut seen = match self.seen.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if seen.len() < MAX_DISTINCT_LINES && seen.insert(line.clone()) {
+            eprintln!("{}: librdkafka: {}", self.tool, line);
+        }
+    }
+
+    /// The part of the logging behaviour a wrapping context forwards to.
+    pub fn on_log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let threshold = if self.verbose >= 2 { RDKafkaLogLevel::Debug } else { RDKafkaLogLevel::Info };
+        if self.verbose > 0 && (level as i32) <= (threshold as i32) {
+            self.show_once(format!("{fac}: {message}"));
+        }
+    }
+
+    pub fn on_error(&self, error: KafkaError, reason: &str) {
+        let text = if reason.is_empty() { error.to_string() } else { reason.to_string() };
+        if self.verbose > 0 {
+            self.show_once(format!("error: {text}"));
+        }
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(text);
+        }
+    }
+}
+
+impl ClientContext for QuietContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.on_log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.on_error(error, reason);
+    }
+}
+
+impl ConsumerContext for QuietContext {}
+
+impl AsRef<QuietContext> for QuietContext {
+    fn as_ref(&self) -> &QuietContext {
+        self
+    }
+}

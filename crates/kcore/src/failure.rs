@@ -1,0 +1,154 @@
+//! Errors that carry an exit code, and the one table that maps them.
+//!
+//! Every tool returns `anyhow::Result`. Where a failure has a meaning a script
+//! may want to branch on, the code wraps it in a [`Failure`] somewhere in the
+//! cause chain; [`exit_code_for`] finds the outermost one. Anything else exits 1.
+//! The numbers are a public contract, listed in README.md ("Exit codes").
+
+use std::fmt;
+
+/// The documented exit codes of every kpipes tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything asked for was done.
+    Success = 0,
+    /// An unexpected failure (I/O, a broker error without a more specific code).
+    Failure = 1,
+    /// Bad command line: unknown flag, malformed `-X`, bad broker address. clap uses 2 too.
+    Usage = 2,
+    /// Bad input data (a line of stdin). Valid records before and around it were still delivered.
+    Input = 3,
+    /// Some records were not delivered (or not all topics were handled); the count is on stderr.
+    Delivery = 4,
+    /// The brokers could not be reached within the timeout.
+    Unreachable = 5,
+    /// A named topic (or cluster, broker, group) does not exist.
+    NotFound = 6,
+    /// The cluster is not healthy: a broker is down, or did not become ready in time.
+    Unhealthy = 7,
+    /// Something the tool needs is missing on this machine (Java, a Kafka distribution, Docker).
+    Environment = 8,
+    /// Interrupted by SIGINT/SIGTERM before the work was complete (what was done is flushed).
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// A failure with a meaning. The message is the whole error line after `tool: error: `.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: ExitCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into() }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Usage, message)
+    }
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Input, message)
+    }
+    pub fn delivery(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Delivery, message)
+    }
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Unreachable, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::NotFound, message)
+    }
+    pub fn unhealthy(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Unhealthy, message)
+    }
+    pub fn environment(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Environment, message)
+    }
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Interrupted, message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The exit code for an error: the outermost [`Failure`] in its chain, else 1.
+pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
+    // `downcast_ref` on the anyhow error also sees a Failure given as `.context(..)`,
+    // which the plain `dyn Error` chain cannot.
+    err.downcast_ref::<Failure>()
+        .or_else(|| err.chain().find_map(|cause| cause.downcast_ref::<Failure>()))
+        .map(|failure| failure.code)
+        .unwrap_or(ExitCode::Failure)
+}
+
+/// True when the error is (caused by) writing to a closed pipe, e.g. `kcons t | head -1`.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The cause chain on one line, `outer: inner: innermost`, with repeated parts dropped
+/// (rdkafka errors often repeat their inner message in their own text).
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn outermost_failure_decides_the_code() {
+        let err = anyhow::Error::new(Failure::not_found("no topic t"))
+            .context(Failure::delivery("2 records not delivered"));
+        assert_eq!(exit_code_for(&err), ExitCode::Delivery);
+    }
+
+    #[test]
+    fn plain_errors_exit_one() {
+        let err = anyhow::anyhow!("boom");
+        assert_eq!(exit_code_for(&err), ExitCode::Failure);
+    }
+
+    #[test]
+    fn broken_pipe_is_found_under_context() {
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let err = Err::<(), _>(io).context("writing stdout").unwrap_err();
+        assert!(is_broken_pipe(&err));
+    }
+
+    #[test]
+    fn one_line_joins_causes_and_drops_repeats() {
+        let err = anyhow::anyhow!("inner").context("outer: inner").context("top");
+        assert_eq!(one_line(&err), "top: outer: inner");
+    }
+}

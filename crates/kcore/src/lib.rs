@@ -1,0 +1,55 @@
+//! kcore: what every kpipes tool shares — connection settings, the librdkafka
+//! context, the JSON record format, errors and exit codes, output and signals.
+
+pub mod connection;
+pub mod context;
+pub mod failure;
+pub mod generate;
+pub mod metadata;
+pub mod output;
+pub mod signals;
+pub mod state;
+
+pub use connection::{Connection, ConnectionArgs};
+pub use context::QuietContext;
+pub use failure::{ExitCode, Failure};
+pub use output::JsonLines;
+
+use std::io::IsTerminal;
+
+/// Run a tool's body and turn its result into the process exit status:
+/// `tool: error: <cause chain>` on stderr and the documented exit code on failure;
+/// a closed stdout pipe (`| head -1`) ends quietly with status 0.
+pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    match body() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) if failure::is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            report_error(tool, &failure::one_line(&err));
+            std::process::ExitCode::from(failure::exit_code_for(&err) as u8)
+        }
+    }
+}
+
+/// Print `tool: error: message` on stderr, the prefix in red on a colour terminal.
+pub fn report_error(tool: &str, message: &str) {
+    if use_colour(&std::io::stderr()) {
+        eprintln!("{tool}: \x1b[1;31merror\x1b[0m: {message}");
+    } else {
+        eprintln!("{tool}: error: {message}");
+    }
+}
+
+/// Print `tool: warning: message` on stderr.
+pub fn report_warning(tool: &str, message: &str) {
+    if use_colour(&std::io::stderr()) {
+        eprintln!("{tool}: \x1b[1;33mwarning\x1b[0m: {message}");
+    } else {
+        eprintln!("{tool}: warning: {message}");
+    }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org).
+pub fn use_colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

@@ -1,0 +1,175 @@
+//! Where kcluster keeps its clusters, so that kcluster writes and every other
+//! tool can find a running cluster without flags.
+//!
+//! Layout (outside any repository):
+//! `$KPIPES_STATE_DIR` or `$XDG_STATE_HOME/kpipes` or `~/.local/state/kpipes`
+//! └── clusters/NAME/cluster.json, node-ID/{server.properties,data,logs,pid}
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The state root for every cluster.
+pub fn state_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KPIPES_STATE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("kpipes");
+    }
+    home_dir().join(".local/state/kpipes")
+}
+
+/// The cache root (downloaded Kafka distributions).
+pub fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KPIPES_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("kpipes");
+    }
+    home_dir().join(".cache/kpipes")
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+pub fn clusters_dir() -> PathBuf {
+    state_root().join("clusters")
+}
+
+pub fn cluster_dir(name: &str) -> PathBuf {
+    clusters_dir().join(name)
+}
+
+/// What `cluster.json` records about a cluster: enough to restart any node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterState {
+    pub name: String,
+    /// `local` or `compose`.
+    pub backend: String,
+    /// `kraft` or `zookeeper`.
+    pub mode: String,
+    pub kafka_version: String,
+    /// The Kafka distribution directory (holds `libs/`).
+    pub distribution: PathBuf,
+    pub cluster_id: String,
+    pub nodes: Vec<NodeState>,
+    /// ZooKeeper ensemble members (zookeeper mode only).
+    #[serde(default)]
+    pub zookeepers: Vec<NodeState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeState {
+    pub id: u32,
+    pub host: String,
+    /// The client port (Kafka listener, or ZooKeeper client port).
+    pub port: u16,
+    /// Controller port (KRaft) or quorum ports (ZooKeeper), when there is one.
+    #[serde(default)]
+    pub peer_ports: Vec<u16>,
+}
+
+impl NodeState {
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+impl ClusterState {
+    pub fn dir(&self) -> PathBuf {
+        cluster_dir(&self.name)
+    }
+
+    pub fn file(name: &str) -> PathBuf {
+        cluster_dir(name).join("cluster.json")
+    }
+
+    pub fn load(name: &str) -> Option<ClusterState> {
+        let text = std::fs::read_to_string(Self::file(name)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.nodes.iter().map(NodeState::address).collect::<Vec<_>>().join(",")
+    }
+
+    pub fn node_dir(&self, kind: &str, id: u32) -> PathBuf {
+        self.dir().join(format!("{kind}-{id}"))
+    }
+
+    /// The pid of a node's process if it is running (and really is that node).
+    pub fn running_pid(&self, kind: &str, id: u32) -> Option<i32> {
+        running_pid_in(&self.node_dir(kind, id))
+    }
+
+    /// True when any broker process of this cluster runs.
+    pub fn any_running(&self) -> bool {
+        self.nodes.iter().any(|node| self.running_pid("kafka", node.id).is_some())
+    }
+}
+
+/// The JVM property that marks a process as the one living in `node_dir`,
+/// so a pid reused by another program after a reboot is never mistaken for it.
+pub fn process_marker(node_dir: &Path) -> String {
+    format!("-Dkpipes.node={}", node_dir.display())
+}
+
+/// The pid recorded in `node_dir/pid`, if that process is alive and carries the marker.
+pub fn running_pid_in(node_dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(node_dir.join("pid")).ok()?.trim().parse().ok()?;
+    pid_is_node(pid, node_dir).then_some(pid)
+}
+
+/// True when `pid` is alive (not a zombie) and its command line carries the node's marker.
+pub fn pid_is_node(pid: i32, node_dir: &Path) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Field 3, after the parenthesised command name, is the state; Z is a zombie.
+        if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) {
+            return false;
+        }
+    }
+    let marker = process_marker(node_dir);
+    cmdline.split(|b| *b == 0).any(|arg| arg == marker.as_bytes())
+}
+
+/// Names of every cluster with a state directory.
+pub fn cluster_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(clusters_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().join("cluster.json").is_file())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The bootstrap list of the cluster kcluster runs: the one named by `KPIPES_CLUSTER`,
+/// else `default` if it runs, else the only running one.
+pub fn running_cluster_brokers() -> Option<String> {
+    if let Ok(name) = std::env::var("KPIPES_CLUSTER") {
+        return ClusterState::load(&name).map(|state| state.bootstrap());
+    }
+    let running: Vec<ClusterState> = cluster_names()
+        .iter()
+        .filter_map(|name| ClusterState::load(name))
+        .filter(ClusterState::any_running)
+        .collect();
+    if let Some(default) = running.iter().find(|state| state.name == "default") {
+        return Some(default.bootstrap());
+    }
+    match running.as_slice() {
+        [only] => Some(only.bootstrap()),
+        _ => None,
+    }
+}

@@ -1,0 +1,203 @@
+//! The small harness every end-to-end test uses: run the real binaries against
+//! the live test cluster, and fail with everything a reader needs to see.
+//!
+//! `scripts/test` starts the shared cluster and exports `KAFKA_BROKERS` and
+//! `KPIPES_TEST_CLUSTER`; tests that kill brokers use a second cluster of their
+//! own ([`FaultCluster`]) so they never disturb the tests running beside them.
+
+use std::fs::File;
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use serde_json::{json, Value};
+
+/// Where the workspace's binaries are: next to this test executable's `deps/` folder.
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is not built: run `cargo build --workspace` (scripts/test does)", path.display());
+    path
+}
+
+/// Name of the shared test cluster (its `kcluster --name`).
+pub fn test_cluster() -> String {
+    std::env::var("KPIPES_TEST_CLUSTER").unwrap_or_else(|_| "kpipes-test".into())
+}
+
+/// Bootstrap brokers of the shared test cluster.
+pub fn brokers() -> String {
+    if let Ok(list) = std::env::var("KAFKA_BROKERS") {
+        return list;
+    }
+    let out = std::process::Command::new(bin_path("kcluster"))
+        .args(["env", "--name", &test_cluster()])
+        .output()
+        .expect("running kcluster env");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().strip_prefix("export KAFKA_BROKERS=").map(str::to_string).unwrap_or_else(|| {
+        panic!("no test cluster '{}' is running: run the tests with scripts/test", test_cluster())
+    })
+}
+
+/// A command for one of our binaries, pointed at the shared test cluster.
+pub fn tool(name: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(bin_path(name));
+    cmd.env("KAFKA_BROKERS", brokers()).env_remove("NO_COLOR").timeout(Duration::from_secs(180));
+    cmd
+}
+
+/// A command for kcluster acting on `cluster`.
+pub fn kcluster(cluster: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(bin_path("kcluster"));
+    cmd.env("KPIPES_CLUSTER", cluster).timeout(Duration::from_secs(300));
+    cmd
+}
+
+/// A topic name no other test (or earlier run) uses.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}-{}-{}-{nanos:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The command's output, shown in full when an expectation about it fails.
+pub struct Ran {
+    pub what: String,
+    pub output: Output,
+}
+
+impl Ran {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+    fn explain(&self, expectation: &str) -> String {
+        format!(
+            "{expectation}\n--- command: {}\n--- status: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.what,
+            self.output.status,
+            truncate(&self.stdout()),
+            truncate(&self.stderr())
+        )
+    }
+    /// Assert exit status 0.
+    pub fn success(self) -> Self {
+        assert!(self.output.status.success(), "{}", self.explain("expected success"));
+        self
+    }
+    /// Assert a specific exit code.
+    pub fn code_is(self, code: i32) -> Self {
+        assert_eq!(self.code(), Some(code), "{}", self.explain(&format!("expected exit code {code}")));
+        self
+    }
+    /// Assert stderr contains `text`.
+    pub fn stderr_has(self, text: &str) -> Self {
+        assert!(self.stderr().contains(text), "{}", self.explain(&format!("expected stderr to contain {text:?}")));
+        self
+    }
+    /// Assert stderr is exactly one line (our error format).
+    pub fn one_error_line(self, tool: &str) -> Self {
+        let err = self.stderr();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with(&format!("{tool}: error: ")),
+            "{}",
+            self.explain(&format!("expected exactly one `{tool}: error: ...` line on stderr"))
+        );
+        self
+    }
+    /// stdout parsed as JSON lines.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout()
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}", self.explain(&format!("stdout line is not JSON ({e}): {line}"))))
+            })
+            .collect()
+    }
+}
+
+fn truncate(text: &str) -> String {
+    const MAX: usize = 6000;
+    if text.len() <= MAX {
+        text.to_string()
+    } else {
+        let mut cut = text.len() - MAX;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        format!("[... {} bytes cut ...]\n{}", cut, &text[cut..])
+    }
+}
+
+/// Run a prepared command and keep its output.
+pub fn run(cmd: &mut assert_cmd::Command) -> Ran {
+    let what = format!("{cmd:?}");
+    let output = cmd.output().expect("spawning the command");
+    Ran { what, output }
+}
+
+/// Poll `check` until it returns `Some`, or panic with `what` after `timeout`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Exclusive use of the fault-injection cluster, whose brokers tests kill and restart.
+/// Held for the whole test: such tests run one at a time, across test binaries too.
+pub struct FaultCluster {
+    pub name: String,
+    pub brokers: String,
+    _lock: File,
+}
+
+impl FaultCluster {
+    /// Take the lock, make sure every broker of the fault cluster is up, and hand it over.
+    pub fn acquire() -> FaultCluster {
+        let name = format!("{}-faults", test_cluster());
+        let lock_path = std::env::temp_dir().join(format!("kpipes-{name}.lock"));
+        let lock = File::create(&lock_path).expect("creating the fault cluster lock");
+        // SAFETY: flock on a descriptor we own.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking the fault cluster");
+        run(kcluster(&name).args(["up", "--brokers", "3"])).success();
+        let env = run(kcluster(&name).arg("env")).success().stdout();
+        let brokers = env.trim().trim_start_matches("export KAFKA_BROKERS=").to_string();
+        FaultCluster { name, brokers, _lock: lock }
+    }
+
+    /// A command for one of our tools, pointed at this cluster.
+    pub fn tool(&self, name: &str) -> assert_cmd::Command {
+        let mut cmd = tool(name);
+        cmd.env("KAFKA_BROKERS", &self.brokers);
+        cmd
+    }
+
+    pub fn kcluster(&self) -> assert_cmd::Command {
+        kcluster(&self.name)
+    }
+}
+
+impl Drop for FaultCluster {
+    fn drop(&mut self) {
+        // Leave every broker up for the next test, even when this one failed.
+        let _ = kcluster(&self.name).args(["up"]).output();
+    }
+}
