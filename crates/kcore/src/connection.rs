@@ -127,7 +127,15 @@ impl Connection {
     {
         self.client_config(defaults)
             .create_with_context(context)
-            .map_err(|err| Failure::usage(self.redact(&err.to_string())).into())
+            .map_err(|err| {
+                let why = match &err {
+                    rdkafka::error::KafkaError::ClientConfig(_, desc, key, _) => {
+                        format!("bad librdkafka property '{key}': {desc}")
+                    }
+                    other => other.to_string(),
+                };
+                Failure::usage(self.redact(&why)).into()
+            })
     }
 
     /// `text` with every secret property value replaced by `***`.

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// Distinct log lines remembered for de-duplication; past this, nothing more is printed.
 const MAX_DISTINCT_LINES: usize = 10_000;
@@ -44,6 +44,13 @@ impl QuietContext {
 
     /// The part of the logging behaviour a wrapping context forwards to.
     pub fn on_log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        // Connection failures arrive as log lines at once, while error events wait for a
+        // poll: keep the latest serious one, so a timeout can say "Connection refused".
+        if (level as i32) <= (RDKafkaLogLevel::Error as i32) || fac == "FAIL" {
+            if let Ok(mut last) = self.last_error.lock() {
+                *last = Some(message.to_string());
+            }
+        }
         let threshold = if self.verbose >= 2 { RDKafkaLogLevel::Debug } else { RDKafkaLogLevel::Info };
         if self.verbose > 0 && (level as i32) <= (threshold as i32) {
             self.show_once(format!("{fac}: {message}"));
@@ -56,7 +63,11 @@ impl QuietContext {
             self.show_once(format!("error: {text}"));
         }
         if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(text);
+            // "1/1 brokers are down" says less than the connection failure logged before it.
+            let generic = matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::AllBrokersDown));
+            if !(generic && last.is_some()) {
+                *last = Some(text);
+            }
         }
     }
 }

@@ -7,8 +7,10 @@ pub mod failure;
 pub mod generate;
 pub mod metadata;
 pub mod output;
+pub mod record;
 pub mod signals;
 pub mod state;
+pub mod table;
 
 pub use connection::{Connection, ConnectionArgs};
 pub use context::QuietContext;
@@ -25,7 +27,11 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) if failure::is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            report_error(tool, &failure::one_line(&err));
+            // An empty message means the tool has already reported the details itself.
+            let line = failure::one_line(&err);
+            if !line.is_empty() {
+                report_error(tool, &line);
+            }
             std::process::ExitCode::from(failure::exit_code_for(&err) as u8)
         }
     }

@@ -1,5 +1,7 @@
 //! Cluster metadata with a bounded wait and a clear message when nobody answers.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
 use rdkafka::client::Client;
 use rdkafka::metadata::Metadata;
@@ -14,13 +16,51 @@ pub fn fetch<C>(client: &Client<C>, conn: &Connection, topic: Option<&str>) -> R
 where
     C: rdkafka::ClientContext + AsRef<QuietContext>,
 {
-    client.fetch_metadata(topic, conn.timeout).map_err(|err| {
-        let quiet: &QuietContext = AsRef::<QuietContext>::as_ref(&**client.context());
-        let why = quiet.last_error().unwrap_or_else(|| err.to_string());
-        Failure::unreachable(format!(
-            "cannot reach the brokers {} (from {}) within {:.0?}: {}",
-            conn.brokers, conn.brokers_source, conn.timeout, why
+    fetch_serving(client, conn, topic, &|| {})
+}
+
+/// [`fetch`], calling `serve` between attempts: librdkafka delivers its log lines
+/// and errors only when the client is polled, and the error message needs them.
+pub fn fetch_serving<C>(
+    client: &Client<C>,
+    conn: &Connection,
+    topic: Option<&str>,
+    serve: &dyn Fn(),
+) -> Result<Metadata>
+where
+    C: rdkafka::ClientContext + AsRef<QuietContext>,
+{
+    let deadline = Instant::now() + conn.timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.fetch_metadata(topic, left.min(Duration::from_millis(500))) {
+            Ok(metadata) => return Ok(metadata),
+            Err(err) => {
+                serve();
+                if Instant::now() < deadline {
+                    continue;
+                }
+                let quiet: &QuietContext = AsRef::<QuietContext>::as_ref(&**client.context());
+                let why = quiet.last_error().unwrap_or_else(|| err.to_string());
+                return Err(Failure::unreachable(format!(
+                    "cannot reach the brokers {} (from {}) within {:.0?}: {}",
+                    conn.brokers, conn.brokers_source, conn.timeout, why
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+/// The partition count of `topic`, from metadata of all topics (asking for one
+/// topic by name can make a broker with auto-creation create it).
+pub fn partition_count(metadata: &Metadata, topic: &str) -> Result<usize> {
+    let found = metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none());
+    match found {
+        Some(t) if !t.partitions().is_empty() => Ok(t.partitions().len()),
+        _ => Err(Failure::not_found(format!(
+            "topic '{topic}' does not exist (kpipes never creates topics: `ktopic create {topic}`)"
         ))
-        .into()
-    })
+        .into()),
+    }
 }

@@ -1,0 +1,98 @@
+//! The one definition of kprod's command line; it also feeds completions and the man page.
+
+use clap::{CommandFactory, Parser, ValueEnum};
+use kcore::generate::Generate;
+use kcore::ConnectionArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  echo hello | kprod my-topic                        # one record, value \"hello\"
+  printf 'user1:clicked\\n' | kprod -K: my-topic      # key \"user1\", value \"clicked\"
+  kprod -H source=cli -k batch-7 my-topic < lines.txt
+  kcons a -e | jq -c 'select(.key==\"x\")' | kprod --json b   # copy selected records
+  echo '{\"key\":\"k\",\"value\":null}' | kprod --json my-topic  # a tombstone
+  kprod -q -X compression.type=lz4 my-topic < big.txt";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kprod",
+    version,
+    about = "Read stdin and produce one Kafka record per line; report every delivery",
+    long_about = "Read stdin and produce one Kafka record per line (or, with --json, one JSON record per \
+line in the format kcons prints). Each delivered record is reported on stdout as a JSON line \
+{\"topic\",\"partition\",\"offset\",\"line\"}; every record that could not be delivered is reported on \
+stderr with its input line number, and the exit code is then non-zero.\n\n\
+Defaults are safe: acks=all and idempotence on (no duplicates on retry). An empty line is a record \
+with an empty value; -Z makes empty values null (tombstones). Lines are sent byte for byte (a \\r \
+before the newline is kept). kprod never creates topics.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// Topic to produce to
+    #[arg(required_unless_present = "generate")]
+    pub topic: Option<String>,
+
+    /// Split each line into key and value at the first DELIM (as kcat -K); a line without it has a null key
+    #[arg(short = 'K', long = "key-delimiter", value_name = "DELIM", conflicts_with = "json")]
+    pub key_delimiter: Option<String>,
+
+    /// The same key for every record
+    #[arg(short = 'k', long = "key", value_name = "KEY", conflicts_with_all = ["json", "key_delimiter"])]
+    pub key: Option<String>,
+
+    /// Add a header NAME=VALUE to every record (repeatable; order kept)
+    #[arg(short = 'H', long = "header", value_name = "NAME=VALUE")]
+    pub headers: Vec<String>,
+
+    /// Produce to this partition (default: by key hash as the Java client does, murmur2; random without a key)
+    #[arg(short = 'p', long = "partition", value_name = "N")]
+    pub partition: Option<i32>,
+
+    /// Each line is a JSON record as kcons prints it; the smallest is {"value":"hello"}
+    #[arg(long)]
+    pub json: bool,
+
+    /// With --json: ignore each record's "partition" (partition by key instead)
+    #[arg(long, requires = "json")]
+    pub ignore_partition: bool,
+
+    /// With --json: ignore each record's "timestamp" (the producer's clock is used)
+    #[arg(long, requires = "json")]
+    pub ignore_timestamp: bool,
+
+    /// Send an empty value as null (a tombstone), as kcat -Z
+    #[arg(short = 'Z', long = "null-empty")]
+    pub null_empty: bool,
+
+    /// What to do with a bad input line: skip it and go on (report it, exit 3 at the end), or stop reading
+    #[arg(long, value_enum, default_value_t = OnError::Skip, value_name = "WHAT")]
+    pub on_error: OnError,
+
+    /// Seconds a record may take to be delivered, retries included, before it counts as failed
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub delivery_timeout: f64,
+
+    /// Print nothing on stdout (no delivery reports)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Print shell completions or the man page to stdout, then exit
+    #[arg(long, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    /// Report the line on stderr, go on with the next; exit 3 at the end
+    Skip,
+    /// Report the line, deliver what came before it, exit 3
+    Stop,
+}
+
+/// The command definition, for completions and man pages.
+pub fn cli() -> clap::Command {
+    Cli::command()
+}

@@ -1,0 +1,182 @@
+//! Delivery accounting: every record is delivered, reported as failed with its
+//! input line number, or counted as never sent. Nothing goes missing silently.
+
+use std::io::{BufWriter, Stdout, Write};
+use std::sync::Mutex;
+
+use kcore::record::{write_int, write_str};
+use kcore::{Failure, QuietContext};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{DeliveryResult, ProducerContext};
+
+/// Failure lines shown on stderr before the rest are only counted.
+const SHOWN_FAILURES: u64 = 20;
+
+/// The producer's context: librdkafka's logs kept quiet, delivery reports written out.
+pub struct DeliveryContext {
+    quiet: QuietContext,
+    topic_json: Vec<u8>,
+    report: bool,
+    state: Mutex<DeliveryState>,
+}
+
+struct DeliveryState {
+    delivered: u64,
+    failed: u64,
+    /// Delivery reports for stdout; `None` once stdout is gone (the records still matter).
+    out: Option<BufWriter<Stdout>>,
+    line: Vec<u8>,
+}
+
+impl DeliveryContext {
+    pub fn new(topic: &str, verbose: u8, report: bool) -> Self {
+        let mut topic_json = Vec::new();
+        write_str(&mut topic_json, topic);
+        DeliveryContext {
+            quiet: QuietContext::new("kprod", verbose),
+            topic_json,
+            report,
+            state: Mutex::new(DeliveryState {
+                delivered: 0,
+                failed: 0,
+                out: Some(BufWriter::with_capacity(64 * 1024, std::io::stdout())),
+                line: Vec::with_capacity(128),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, DeliveryState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Push the reports written so far to stdout (so a pipe sees them live).
+    pub fn flush_reports(&self) {
+        let mut state = self.state();
+        if let Some(out) = state.out.as_mut() {
+            if out.flush().is_err() {
+                state.out = None;
+            }
+        }
+    }
+}
+
+impl AsRef<QuietContext> for DeliveryContext {
+    fn as_ref(&self) -> &QuietContext {
+        &self.quiet
+    }
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.quiet.on_log(level, fac, log_message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.on_error(error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    /// The input line number of the record.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, line: usize) {
+        let mut state = self.state();
+        match result {
+            Ok(message) => {
+                state.delivered += 1;
+                if self.report && state.out.is_some() {
+                    let DeliveryState { out, line: buf, .. } = &mut *state;
+                    buf.clear();
+                    buf.extend_from_slice(b"{\"topic\":");
+                    buf.extend_from_slice(&self.topic_json);
+                    buf.extend_from_slice(b",\"partition\":");
+                    write_int(buf, message.partition());
+                    buf.extend_from_slice(b",\"offset\":");
+                    write_int(buf, message.offset());
+                    buf.extend_from_slice(b",\"line\":");
+                    write_int(buf, line);
+                    buf.extend_from_slice(b"}\n");
+                    if out.as_mut().is_some_and(|o| o.write_all(buf).is_err()) {
+                        *out = None;
+                    }
+                }
+            }
+            Err((err, _)) => {
+                state.failed += 1;
+                if state.failed <= SHOWN_FAILURES {
+                    kcore::report_error("kprod", &format!("line {line}: not delivered: {err}"));
+                }
+            }
+        }
+    }
+}
+
+/// What happened to the input, for the final verdict and exit code.
+#[derive(Default)]
+pub struct Tally {
+    /// Records handed to librdkafka.
+    pub sent: u64,
+    pub delivered: u64,
+    /// Delivery reports that came back with an error.
+    pub failed: u64,
+    /// Records librdkafka refused to queue for a reason other than bad input.
+    pub refused: u64,
+    /// Records still queued when the flush timed out.
+    pub still_queued: u64,
+    pub bad_lines: u64,
+    pub last_line: u64,
+}
+
+impl Tally {
+    pub fn bad_line(&mut self, line: u64, why: &str) {
+        self.bad_lines += 1;
+        if self.bad_lines <= SHOWN_FAILURES {
+            kcore::report_error("kprod", &format!("line {line}: {why}"));
+        }
+    }
+
+    pub fn not_sent(&mut self, line: u64, why: &str) {
+        self.refused += 1;
+        if self.refused <= SHOWN_FAILURES {
+            kcore::report_error("kprod", &format!("line {line}: not sent: {why}"));
+        }
+    }
+
+    pub fn absorb(&mut self, context: &DeliveryContext) {
+        context.flush_reports();
+        let state = context.state();
+        self.delivered = state.delivered;
+        self.failed = state.failed;
+    }
+
+    /// The verdict: Ok only if every line became a delivered record.
+    pub fn conclude(&self, interrupted: bool) -> anyhow::Result<()> {
+        let lost = self.failed + self.refused + self.still_queued;
+        if lost > 0 {
+            let mut why = format!("{lost} of {} records not delivered ({} delivered)", self.sent + self.refused, self.delivered);
+            if self.still_queued > 0 {
+                why.push_str(&format!("; {} were still queued when the delivery timeout ran out", self.still_queued));
+            }
+            if self.failed + self.refused > SHOWN_FAILURES {
+                why.push_str(&format!("; the first {SHOWN_FAILURES} are listed above"));
+            }
+            return Err(Failure::delivery(why).into());
+        }
+        if interrupted {
+            return Err(Failure::interrupted(format!(
+                "interrupted: the {} records read so far were delivered; the rest of the input was not read",
+                self.delivered
+            ))
+            .into());
+        }
+        match self.bad_lines {
+            0 => Ok(()),
+            // The one bad line was reported already, in one line: say no more.
+            1 => Err(Failure::input("").into()),
+            n => Err(Failure::input(format!("{n} bad input lines ({} records delivered)", self.delivered)).into()),
+        }
+    }
+}

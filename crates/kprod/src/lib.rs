@@ -1,0 +1,292 @@
+//! kprod: stdin to Kafka, with every record's fate accounted for.
+
+pub mod cli;
+pub mod delivery;
+pub mod input;
+
+use std::borrow::Cow;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use anyhow::Result;
+use kcore::record::parse_json_record;
+use kcore::signals::Interrupt;
+use kcore::Failure;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use cli::{Cli, OnError};
+use delivery::{DeliveryContext, Tally};
+use input::Chunk;
+
+/// Producer settings kprod starts from; any `-X` overrides them.
+fn producer_defaults(delivery_timeout_ms: &str) -> Vec<(&'static str, String)> {
+    vec![
+        // Safe: every in-sync replica has the record, and retries never duplicate it.
+        ("acks", "all".into()),
+        ("enable.idempotence", "true".into()),
+        ("message.timeout.ms", delivery_timeout_ms.into()),
+        // Fast: batches fill for a few ms; a typed line still goes out at once to the eye.
+        ("linger.ms", "5".into()),
+        ("batch.num.messages", "10000".into()),
+        // Bounded memory however large the input: the queue pushes back on the reader.
+        ("queue.buffering.max.kbytes", "32768".into()),
+        // Keyed records land where the Java client (and Kafka Streams) would put them.
+        ("partitioner", "murmur2_random".into()),
+    ]
+}
+
+/// Upper bound of a line kept in memory, relative to the largest record the producer takes.
+fn max_line_bytes(message_max_bytes: usize, json: bool) -> usize {
+    // JSON with base64 inflates a value by 4/3, plus the record's other fields.
+    if json {
+        message_max_bytes / 3 * 4 + 1024 * 1024
+    } else {
+        message_max_bytes + 1024 * 1024
+    }
+}
+
+/// Parse `-H name=value` flags once.
+fn parse_headers(raw: &[String]) -> Result<Vec<(String, Vec<u8>)>> {
+    raw.iter()
+        .map(|h| match h.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.as_bytes().to_vec())),
+            _ => Err(Failure::usage(format!("bad -H '{h}': expected NAME=VALUE")).into()),
+        })
+        .collect()
+}
+
+/// One record's parts, borrowed from the input line.
+struct Parts<'a> {
+    key: Option<Cow<'a, [u8]>>,
+    value: Option<Cow<'a, [u8]>>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    headers: Option<OwnedHeaders>,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(what) = cli.generate {
+        return kcore::generate::generate(cli::cli(), what);
+    }
+    let topic = cli.topic.clone().unwrap_or_default();
+    let connection = cli.connection.resolve()?;
+    if !(cli.delivery_timeout.is_finite() && cli.delivery_timeout >= 0.001) {
+        return Err(Failure::usage("--delivery-timeout must be a positive number of seconds").into());
+    }
+    let delivery_timeout = Duration::from_secs_f64(cli.delivery_timeout);
+    let fixed_headers = parse_headers(&cli.headers)?;
+    if cli.key_delimiter.as_deref() == Some("") {
+        return Err(Failure::usage("-K needs a non-empty delimiter").into());
+    }
+
+    let interrupt = Interrupt::install()?;
+    let defaults = producer_defaults(&delivery_timeout.as_millis().to_string());
+    let defaults: Vec<(&str, &str)> = defaults.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let context = DeliveryContext::new(&topic, connection.verbose, !cli.quiet);
+    let producer: BaseProducer<DeliveryContext> = connection.create(&defaults, context)?;
+
+    let metadata = kcore::metadata::fetch_serving(producer.client(), &connection, None, &|| producer.poll(Duration::ZERO))?;
+    let partitions = kcore::metadata::partition_count(&metadata, &topic)?;
+    if let Some(p) = cli.partition {
+        if p < 0 || p as usize >= partitions {
+            return Err(Failure::usage(format!(
+                "partition {p} is out of range: topic '{topic}' has {partitions} partition(s), 0-{}",
+                partitions - 1
+            ))
+            .into());
+        }
+    }
+
+    let message_max_bytes: usize =
+        connection.property("message.max.bytes").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let chunks = input::spawn_reader(std::io::stdin(), max_line_bytes(message_max_bytes, cli.json));
+    let mut tally = Tally::default();
+    let mut interrupted = false;
+    let mut stop = false;
+
+    'input: while !stop {
+        if interrupt.requested() {
+            interrupted = true;
+            break;
+        }
+        let chunk = match chunks.recv_timeout(Duration::from_millis(100)) {
+            Ok(chunk) => chunk,
+            Err(RecvTimeoutError::Timeout) => {
+                producer.poll(Duration::ZERO);
+                producer.context().flush_reports();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let (data, first_line) = match chunk {
+            Chunk::Lines { data, first_line } => (data, first_line),
+            Chunk::TooLong { line, bytes } => {
+                tally.bad_line(line, &format!("line of {bytes} bytes is longer than any record the producer may send (message.max.bytes={message_max_bytes})"));
+                stop = cli.on_error == OnError::Stop;
+                continue;
+            }
+            Chunk::Failed(err) => {
+                producer.poll(Duration::ZERO);
+                finish(&producer, &mut tally, delivery_timeout);
+                return Err(anyhow::Error::new(err).context("reading stdin"));
+            }
+        };
+        for (line_no, line) in input::lines(&data, first_line) {
+            if interrupt.requested() {
+                interrupted = true;
+                break 'input;
+            }
+            let parts = if cli.json {
+                match json_parts(line, &cli, partitions) {
+                    Ok(parts) => parts,
+                    Err(why) => {
+                        tally.bad_line(line_no, &why);
+                        if cli.on_error == OnError::Stop {
+                            stop = true;
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                line_parts(line, &cli)
+            };
+            let headers = match (parts.headers, fixed_headers.is_empty()) {
+                (Some(headers), _) => Some(with_fixed_headers(headers, &fixed_headers)),
+                (None, false) => Some(with_fixed_headers(OwnedHeaders::new(), &fixed_headers)),
+                (None, true) => None,
+            };
+            let value = match parts.value.as_deref() {
+                Some(v) if v.is_empty() && cli.null_empty => None,
+                other => other,
+            };
+            let mut record: BaseRecord<'_, [u8], [u8], usize> =
+                BaseRecord::with_opaque_to(&topic, line_no as usize);
+            record.key = parts.key.as_deref();
+            record.payload = value;
+            record.partition = cli.partition.or(parts.partition);
+            record.timestamp = parts.timestamp;
+            record.headers = headers;
+            tally.sent += 1;
+            if let Err(rejection) = send(&producer, record, &interrupt) {
+                tally.sent -= 1;
+                match rejection {
+                    Rejected::Input(why) => {
+                        tally.bad_line(line_no, &why);
+                        if cli.on_error == OnError::Stop {
+                            stop = true;
+                            break;
+                        }
+                    }
+                    Rejected::Failed(why) => tally.not_sent(line_no, &why),
+                    Rejected::Interrupted => {
+                        interrupted = true;
+                        break 'input;
+                    }
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+
+    finish(&producer, &mut tally, delivery_timeout);
+    tally.conclude(interrupted)
+}
+
+/// Split a plain line into key and value as the flags say.
+fn line_parts<'a>(line: &'a [u8], cli: &'a Cli) -> Parts<'a> {
+    let (key, value) = match &cli.key_delimiter {
+        Some(delim) => match memchr::memmem::find(line, delim.as_bytes()) {
+            Some(at) => (Some(&line[..at]), &line[at + delim.len()..]),
+            None => (None, line),
+        },
+        None => (cli.key.as_deref().map(str::as_bytes), line),
+    };
+    Parts {
+        key: key.map(Cow::Borrowed),
+        value: Some(Cow::Borrowed(value)),
+        partition: None,
+        timestamp: None,
+        headers: None,
+    }
+}
+
+/// Decode a `--json` line, or say what is wrong with it.
+fn json_parts<'a>(line: &'a [u8], cli: &Cli, partitions: usize) -> Result<Parts<'a>, String> {
+    let record = parse_json_record(line)?;
+    let partition = if cli.ignore_partition { None } else { record.partition };
+    if let Some(p) = partition {
+        if p as usize >= partitions {
+            return Err(format!(
+                "partition {p} is out of range: the topic has {partitions} partition(s), 0-{}",
+                partitions - 1
+            ));
+        }
+    }
+    let headers = record.headers.map(|list| {
+        list.iter().fold(OwnedHeaders::new_with_capacity(list.len()), |headers, h| {
+            headers.insert(Header { key: &h.key, value: h.value.as_deref() })
+        })
+    });
+    Ok(Parts {
+        key: record.key.0,
+        value: record.value.0,
+        partition,
+        timestamp: if cli.ignore_timestamp { None } else { record.timestamp },
+        headers,
+    })
+}
+
+/// Headers from the record (or none) followed by the `-H` ones.
+fn with_fixed_headers(headers: OwnedHeaders, fixed: &[(String, Vec<u8>)]) -> OwnedHeaders {
+    fixed.iter().fold(headers, |headers, (name, value)| {
+        headers.insert(Header { key: name, value: Some(value.as_slice()) })
+    })
+}
+
+enum Rejected {
+    /// The record itself cannot be sent (too large, no such partition): bad input.
+    Input(String),
+    /// librdkafka refused it for another reason (e.g. a fatal producer error).
+    Failed(String),
+    Interrupted,
+}
+
+/// Queue one record, waiting (and serving delivery reports) while the queue is full.
+fn send(
+    producer: &BaseProducer<DeliveryContext>,
+    mut record: BaseRecord<'_, [u8], [u8], usize>,
+    interrupt: &Interrupt,
+) -> Result<(), Rejected> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                if interrupt.requested() {
+                    return Err(Rejected::Interrupted);
+                }
+                record = back;
+                producer.poll(Duration::from_millis(20));
+            }
+            Err((KafkaError::MessageProduction(code @ RDKafkaErrorCode::MessageSizeTooLarge), back)) => {
+                let size = back.payload.map_or(0, <[u8]>::len) + back.key.map_or(0, <[u8]>::len);
+                return Err(Rejected::Input(format!("record of {size} bytes is too large to send ({code})")));
+            }
+            Err((KafkaError::MessageProduction(code @ RDKafkaErrorCode::UnknownPartition), _)) => {
+                return Err(Rejected::Input(format!("no such partition ({code})")));
+            }
+            Err((err, _)) => return Err(Rejected::Failed(err.to_string())),
+        }
+    }
+}
+
+/// Wait for every queued record's delivery report, bounded by the delivery timeout;
+/// whatever is still queued afterwards counts as not delivered.
+fn finish(producer: &BaseProducer<DeliveryContext>, tally: &mut Tally, delivery_timeout: Duration) {
+    let _ = producer.flush(delivery_timeout + Duration::from_secs(5));
+    producer.poll(Duration::ZERO);
+    tally.absorb(producer.context());
+    tally.still_queued = producer.in_flight_count().max(0) as u64;
+}
