@@ -48,7 +48,11 @@ impl QuietContext {
         // poll: keep the latest serious one, so a timeout can say "Connection refused".
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) || fac == "FAIL" {
             if let Ok(mut last) = self.last_error.lock() {
-                *last = Some(message.to_string());
+                // As in on_error: the "N/N brokers are down" line must not hide the reason.
+                let generic = message.ends_with("brokers are down");
+                if !(generic && last.is_some()) {
+                    *last = Some(message.to_string());
+                }
             }
         }
         let threshold = if self.verbose >= 2 { RDKafkaLogLevel::Debug } else { RDKafkaLogLevel::Info };

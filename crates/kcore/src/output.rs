@@ -51,3 +51,13 @@ impl<W: Write> Drop for JsonLines<W> {
         let _ = self.out.flush();
     }
 }
+
+/// True when stdout is a pipe whose reader has gone (`| head -1` finished).
+/// A writer learns that on its next write; a consumer waiting for records may not
+/// write for a long time, so it asks while idle instead.
+pub fn stdout_closed() -> bool {
+    let mut fds = libc::pollfd { fd: libc::STDOUT_FILENO, events: 0, revents: 0 };
+    // SAFETY: one pollfd on the stack, zero timeout.
+    let ready = unsafe { libc::poll(&mut fds, 1, 0) };
+    ready > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0
+}

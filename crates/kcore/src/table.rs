@@ -16,7 +16,10 @@ pub struct Table {
 
 impl Table {
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
-        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
+        Table {
+            headers: headers.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Add a row; missing cells are blank, extra cells are dropped.
@@ -33,6 +36,9 @@ impl Table {
     /// The whole table as text, a newline after every line.
     pub fn render(&self) -> String {
         let columns = self.headers.len();
+        if columns == 0 {
+            return String::new();
+        }
         let width = |column: usize| {
             std::iter::once(&self.headers[column])
                 .chain(self.rows.iter().map(|row| &row[column]))
@@ -43,7 +49,11 @@ impl Table {
         let widths: Vec<usize> = (0..columns).map(width).collect();
         let numeric: Vec<bool> = (0..columns)
             .map(|column| {
-                let mut cells = self.rows.iter().map(|row| row[column].as_str()).filter(|c| !c.is_empty());
+                let mut cells = self
+                    .rows
+                    .iter()
+                    .map(|row| row[column].as_str())
+                    .filter(|c| !c.is_empty());
                 let mut any = false;
                 let all = cells.all(|cell| {
                     any = true;
@@ -79,14 +89,47 @@ impl Table {
 
     /// Write the table to `out` and flush it.
     pub fn write(&self, out: &mut impl Write) -> Result<()> {
-        out.write_all(self.render().as_bytes()).context("writing stdout")?;
+        out.write_all(self.render().as_bytes())
+            .context("writing stdout")?;
         out.flush().context("writing stdout")
+    }
+}
+
+impl Table {
+    /// One row per JSON object, one column per key of the first object (upper-cased
+    /// headers), so a tool's `--table` shows exactly the fields of its JSON lines.
+    pub fn from_json_lines(lines: &[serde_json::Value]) -> Table {
+        let keys: Vec<String> = lines
+            .first()
+            .and_then(|line| line.as_object())
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut table = Table::new(keys.iter().map(|key| key.to_uppercase()));
+        for line in lines {
+            table.row(keys.iter().map(|key| cell(&line[key.as_str()])));
+        }
+        table
+    }
+}
+
+/// A JSON value as a table cell: strings bare, arrays comma-joined, null blank.
+pub fn cell(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
     }
 }
 
 /// A list of numbers as one cell: `1,2,3`.
 pub fn join<T: ToString>(items: &[T]) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -112,6 +155,21 @@ mod tests {
         table.row(["é"]);
         table.row(["ab", "x"]);
         assert_eq!(table.render(), "K   V\né\nab  x\n");
+    }
+
+    #[test]
+    fn json_lines_become_rows() {
+        let lines = vec![
+            serde_json::json!({"topic": "a", "partition": 0, "isr": [1, 2], "leader": null}),
+            serde_json::json!({"topic": "b", "partition": 10, "isr": [3], "leader": 3}),
+        ];
+        assert_eq!(
+            Table::from_json_lines(&lines).render(),
+            "TOPIC  PARTITION  ISR  LEADER\n\
+             a              0  1,2\n\
+             b             10  3         3\n"
+        );
+        assert_eq!(Table::from_json_lines(&[]).render(), "");
     }
 
     #[test]

@@ -1,0 +1,228 @@
+//! kcons: Kafka to stdout as JSON lines, committing only what was written out.
+
+pub mod cli;
+pub mod offset;
+pub mod progress;
+pub mod writer;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use kcore::signals::Interrupt;
+use kcore::{Connection, Failure, QuietContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use cli::Cli;
+use offset::OffsetSpec;
+use progress::EndTracker;
+use writer::RecordWriter;
+
+/// Output buffered before it is written out (and its offsets stored for commit).
+const FLUSH_BYTES: usize = 256 * 1024;
+
+fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
+    let mut defaults = vec![
+        // Offsets are stored by kcons itself, only once their records are written out.
+        ("enable.auto.offset.store", "false"),
+        ("allow.auto.create.topics", "false"),
+        // Bounded memory: at most this much prefetched (in KB), however fast stdout drains.
+        ("queued.max.messages.kbytes", "16384"),
+        ("enable.partition.eof", if cli.exit_at_end { "true" } else { "false" }),
+        (
+            "auto.offset.reset",
+            if cli.offset == OffsetSpec::End { "latest" } else { "earliest" },
+        ),
+    ];
+    if cli.group.is_some() {
+        // Commits the stored offsets every 5 s (and on close); SIGKILL loses at most that window.
+        defaults.push(("enable.auto.commit", "true"));
+    } else {
+        defaults.push(("enable.auto.commit", "false"));
+    }
+    defaults
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(what) = cli.generate {
+        return kcore::generate::generate(cli::cli(), what);
+    }
+    let connection = cli.connection.resolve()?;
+    validate(&cli)?;
+    let interrupt = Interrupt::install()?;
+
+    let mut config = connection.client_config(&consumer_defaults(&cli));
+    // librdkafka needs a group id even to assign partitions by hand; without -g it is
+    // a private one that never commits anything.
+    match &cli.group {
+        Some(group) => config.set("group.id", group),
+        None => config.set("group.id", format!("kcons-{}", std::process::id())),
+    };
+    let consumer: BaseConsumer<QuietContext> = config
+        .create_with_context(QuietContext::new("kcons", connection.verbose))
+        .map_err(|err| Failure::usage(connection.redact(&err.to_string())))?;
+
+    let metadata = kcore::metadata::fetch_serving(consumer.client(), &connection, None, &|| {
+        let _ = consumer.poll(Duration::ZERO);
+    })?;
+    let mut partitions = Vec::new();
+    for topic in &cli.topics {
+        let count = kcore::metadata::partition_count(&metadata, topic)? as i32;
+        for &p in &cli.partitions {
+            if p < 0 || p >= count {
+                return Err(Failure::usage(format!(
+                    "partition {p} is out of range: topic '{topic}' has {count} partition(s), 0-{}",
+                    count - 1
+                ))
+                .into());
+            }
+        }
+        let wanted: Vec<i32> = if cli.partitions.is_empty() { (0..count).collect() } else { cli.partitions.clone() };
+        partitions.extend(wanted.into_iter().map(|p| (topic.clone(), p)));
+    }
+
+    let mut ends = EndTracker::new(cli.exit_at_end);
+    if cli.exit_at_end {
+        for (topic, p) in &partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, *p, connection.timeout)
+                .map_err(|err| Failure::unreachable(format!("reading the end offsets of {topic}/{p}: {err}")))?;
+            ends.expect(topic, *p, low, high);
+        }
+    }
+
+    if cli.group.is_some() {
+        let topics: Vec<&str> = cli.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(|err| anyhow::anyhow!("subscribing to {topics:?}: {err}"))?;
+    } else {
+        let assignment = start_offsets(&consumer, &connection, &partitions, cli.offset)?;
+        for (topic, p, start) in &assignment_starts(&assignment) {
+            ends.starts_at(topic, *p, *start);
+        }
+        consumer.assign(&assignment).map_err(|err| anyhow::anyhow!("assigning partitions: {err}"))?;
+    }
+
+    let mut writer = RecordWriter::new(&cli.topics, cli.values, cli.group.is_some());
+    let outcome = consume(&cli, &consumer, &mut writer, &mut ends, &interrupt);
+    // Whatever happened (a closed pipe included), commit what reached stdout.
+    let flushed = writer.flush(&consumer);
+    if cli.group.is_some() {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => {}
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(err) if outcome.is_ok() && flushed.is_ok() => {
+                return Err(Failure::delivery(format!("committing the group's offsets failed: {err}")).into())
+            }
+            Err(_) => {}
+        }
+    }
+    let interrupted = outcome?;
+    flushed?;
+    let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
+    if interrupted && (cli.exit_at_end || cli.count.is_some()) && !finished {
+        return Err(Failure::interrupted(format!(
+            "interrupted after {} records (what was written is committed)",
+            writer.records()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn validate(cli: &Cli) -> Result<()> {
+    if cli.group.is_none() && cli.offset == OffsetSpec::Stored {
+        return Err(Failure::usage("-o stored needs a consumer group (-g GROUP)").into());
+    }
+    if cli.group.is_some() && !matches!(cli.offset, OffsetSpec::Beginning | OffsetSpec::End | OffsetSpec::Stored) {
+        return Err(Failure::usage(
+            "with -g, -o takes beginning, end or stored (where the group has no committed offset yet)",
+        )
+        .into());
+    }
+    if cli.count == Some(0) {
+        return Err(Failure::usage("-c needs a count of 1 or more").into());
+    }
+    Ok(())
+}
+
+/// The assignment for `-o`, with timestamps resolved to offsets.
+fn start_offsets(
+    consumer: &BaseConsumer<QuietContext>,
+    connection: &Connection,
+    partitions: &[(String, i32)],
+    spec: OffsetSpec,
+) -> Result<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, p) in partitions {
+        let offset = match spec {
+            OffsetSpec::Beginning | OffsetSpec::Stored => Offset::Beginning,
+            OffsetSpec::End => Offset::End,
+            OffsetSpec::At(n) => Offset::Offset(n),
+            OffsetSpec::FromEnd(n) => Offset::OffsetTail(n),
+            OffsetSpec::Timestamp(ms) => Offset::Offset(ms),
+        };
+        tpl.add_partition_offset(topic, *p, offset)?;
+    }
+    if let OffsetSpec::Timestamp(_) = spec {
+        // A partition with nothing at or after the time resolves to its end.
+        tpl = consumer
+            .offsets_for_times(tpl, connection.timeout)
+            .map_err(|err| Failure::unreachable(format!("looking up offsets for the timestamp: {err}")))?;
+    }
+    Ok(tpl)
+}
+
+fn assignment_starts(tpl: &TopicPartitionList) -> Vec<(String, i32, Offset)> {
+    tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition(), e.offset())).collect()
+}
+
+/// The poll loop. Ok(true) when a signal ended it.
+fn consume(
+    cli: &Cli,
+    consumer: &BaseConsumer<QuietContext>,
+    writer: &mut RecordWriter,
+    ends: &mut EndTracker,
+    interrupt: &Interrupt,
+) -> Result<bool> {
+    loop {
+        if interrupt.requested() {
+            return Ok(true);
+        }
+        if ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c) {
+            return Ok(false);
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {
+                // Idle: show what we have (so `kcons t | jq` is live) and store its offsets.
+                writer.flush(consumer)?;
+                if kcore::output::stdout_closed() {
+                    return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+                }
+                if cli.group.is_some() {
+                    ends.track_assignment(consumer);
+                }
+            }
+            Some(Ok(message)) => {
+                let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+                if !ends.wants(topic, partition, offset) {
+                    continue;
+                }
+                writer.append(&message);
+                ends.consumed(topic, partition, offset);
+                if writer.pending_bytes() >= FLUSH_BYTES {
+                    writer.flush(consumer)?;
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => ends.reached_eof(partition),
+            Some(Err(err)) => match err.rdkafka_error_code() {
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+                    return Err(Failure::not_found(format!("consuming: {err}")).into());
+                }
+                // Broker failures and the like are retried by librdkafka; -v shows them.
+                _ => consumer.context().on_error(err, ""),
+            },
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Records to stdout, in batches, with the offsets of each batch stored for commit
+//! only after the batch was written: a crash can repeat records, never skip them.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use kcore::record::{write_record, write_str};
+use kcore::QuietContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+
+pub struct RecordWriter {
+    buf: Vec<u8>,
+    values_only: bool,
+    store_offsets: bool,
+    /// Each topic's name as a JSON string, encoded once.
+    topics_json: Vec<(String, Vec<u8>)>,
+    /// Next offset to commit per (topic index, partition), for records in `buf`.
+    pending: Vec<(usize, i32, i64)>,
+    records: u64,
+}
+
+impl RecordWriter {
+    pub fn new(topics: &[String], values_only: bool, store_offsets: bool) -> Self {
+        let topics_json = topics
+            .iter()
+            .map(|t| {
+                let mut json = Vec::new();
+                write_str(&mut json, t);
+                (t.clone(), json)
+            })
+            .collect();
+        RecordWriter {
+            buf: Vec::with_capacity(512 * 1024),
+            values_only,
+            store_offsets,
+            topics_json,
+            pending: Vec::new(),
+            records: 0,
+        }
+    }
+
+    /// Records appended so far (written out or about to be).
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn append(&mut self, message: &BorrowedMessage<'_>) {
+        let topic_index = self.topics_json.iter().position(|(t, _)| t == message.topic()).unwrap_or(0);
+        if self.values_only {
+            self.buf.extend_from_slice(message.payload().unwrap_or_default());
+            self.buf.push(b'\n');
+        } else {
+            let headers = message.headers();
+            let header_iter = headers.into_iter().flat_map(|h| h.iter()).map(|h| (h.key, h.value));
+            write_record(
+                &mut self.buf,
+                &self.topics_json[topic_index].1,
+                message.partition(),
+                message.offset(),
+                message.timestamp().to_millis(),
+                message.key(),
+                message.payload(),
+                header_iter,
+            );
+        }
+        self.records += 1;
+        if self.store_offsets {
+            let next = message.offset() + 1;
+            match self.pending.iter_mut().find(|(t, p, _)| *t == topic_index && *p == message.partition()) {
+                Some(entry) => entry.2 = next,
+                None => self.pending.push((topic_index, message.partition(), next)),
+            }
+        }
+    }
+
+    /// Write the batch to stdout, then store its offsets for the next commit.
+    pub fn flush(&mut self, consumer: &BaseConsumer<QuietContext>) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(&self.buf).context("writing stdout")?;
+        out.flush().context("writing stdout")?;
+        self.buf.clear();
+        if !self.pending.is_empty() {
+            let mut tpl = TopicPartitionList::with_capacity(self.pending.len());
+            for (topic_index, partition, next) in self.pending.drain(..) {
+                let _ = tpl.add_partition_offset(&self.topics_json[topic_index].0, partition, Offset::Offset(next));
+            }
+            // Fails only for partitions revoked meanwhile; their new owner re-reads them.
+            if let Err(err) = consumer.store_offsets(&tpl) {
+                consumer.context().on_error(err, "");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! `ktopic create`: create topics and wait until every partition has a leader.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use rdkafka::types::RDKafkaErrorCode;
+use serde_json::json;
+
+use kcore::{Failure, JsonLines};
+
+use crate::cli::CreateArgs;
+use crate::native::{self, AdminError, NewTopicSpec};
+use crate::outcome::Outcome;
+use crate::session::{parse_key_value, unique, Session};
+use crate::snapshot::TopicState;
+
+/// librdkafka's "let the brokers decide" (their `default.replication.factor`).
+const BROKER_DEFAULT: i32 = -1;
+
+pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
+    let configs = args
+        .configs
+        .iter()
+        .map(|raw| parse_key_value(raw, "-c"))
+        .collect::<Result<Vec<_>>>()?;
+    let names = unique(args.topics.iter().cloned());
+    if let Some(name) = names
+        .iter()
+        .find(|name| name.is_empty() || name.as_str() == "-")
+    {
+        return Err(Failure::usage(format!("bad topic name '{name}'")).into());
+    }
+    let before = session.snapshot()?;
+    // The brokers would refuse too, but their message does not say how many brokers there are.
+    if let Some(factor) = args.replication_factor {
+        let live = before.brokers.len();
+        if factor as usize > live {
+            return Err(Failure::usage(format!(
+                "replication factor {factor} is more than the {live} live brokers ({}): use -r {live} or less",
+                kcore::table::join(&before.brokers)
+            ))
+            .into());
+        }
+    }
+
+    let specs: Vec<NewTopicSpec> = names
+        .iter()
+        .map(|name| NewTopicSpec {
+            name,
+            partitions: args.partitions,
+            replication_factor: args.replication_factor.unwrap_or(BROKER_DEFAULT),
+            configs: &configs,
+        })
+        .collect();
+    let deadline = Instant::now() + session.timeout();
+    let results: HashMap<String, Result<(), AdminError>> =
+        native::create_topics(session.client(), &specs, session.timeout())?
+            .into_iter()
+            .collect();
+
+    let mut outcome = Outcome::new("created", names.len());
+    // (name, newly created) of each topic that exists now.
+    let mut present: Vec<(&str, bool)> = Vec::new();
+    for name in &names {
+        match results.get(name) {
+            Some(Ok(())) => present.push((name, true)),
+            Some(Err(err))
+                if err.code == RDKafkaErrorCode::TopicAlreadyExists && args.if_not_exists =>
+            {
+                present.push((name, false))
+            }
+            Some(Err(err)) => outcome.fail(create_failure(name, err)),
+            None => outcome.fail(anyhow!(
+                "cannot create topic '{name}': the brokers did not answer for it"
+            )),
+        }
+    }
+
+    // A new topic is ready once all its partitions have leaders; one that existed is
+    // reported as it is, healthy or not.
+    let ready =
+        |topic: &TopicState, new: bool| !new || topic.is_ready(Some(args.partitions as usize));
+    let (snapshot, _) = session.wait_for(deadline, |snapshot| {
+        present
+            .iter()
+            .all(|(name, new)| snapshot.topics.get(*name).is_some_and(|t| ready(t, *new)))
+    })?;
+    let mut out = JsonLines::stdout();
+    for (name, new) in present {
+        match snapshot.topics.get(name) {
+            Some(topic) if ready(topic, new) => out.emit(&json!({
+                "topic": name,
+                "partitions": topic.partitions.len(),
+                "replication_factor": topic.replication_factor(),
+                "created": new,
+            }))?,
+            _ => outcome.fail(Failure::unhealthy(format!(
+                "topic '{name}' was created, but not every partition has a leader after {:.0?}",
+                session.timeout()
+            ))),
+        }
+    }
+    out.flush()?;
+    outcome.finish()
+}
+
+/// What a refusal means for the exit code: the command line's fault (2), or not (1).
+fn create_failure(name: &str, err: &AdminError) -> anyhow::Error {
+    use RDKafkaErrorCode::*;
+    match err.code {
+        TopicAlreadyExists => {
+            anyhow!("topic '{name}' already exists (--if-not-exists accepts that)")
+        }
+        InvalidConfig
+        | InvalidReplicationFactor
+        | InvalidPartitions
+        | InvalidTopic
+        | InvalidReplicaAssignment
+        | PolicyViolation
+        | InvalidRequest => Failure::usage(format!("cannot create topic '{name}': {err}")).into(),
+        _ => anyhow!("cannot create topic '{name}': {err}"),
+    }
+}

@@ -1,0 +1,116 @@
+//! `ktopic describe` and `ktopic list`: what the metadata says about each topic.
+
+use anyhow::Result;
+use serde_json::{Map, Value};
+
+use kcore::table::{join, Table};
+use kcore::{Failure, JsonLines};
+
+use crate::cli::{DescribeArgs, ListArgs};
+use crate::native;
+use crate::outcome::Outcome;
+use crate::session::{is_override, shown_value, unique, Session};
+use crate::snapshot::{is_internal, Snapshot, TopicState};
+
+pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
+    let snapshot = session.snapshot()?;
+    let named = unique(args.topics.iter().cloned());
+    let mut outcome = Outcome::new("described", named.len());
+    let topics = select(&snapshot, &named, args.all, &mut outcome);
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+
+    if args.table {
+        let mut table = Table::new(["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "STATUS"]);
+        for topic in &topics {
+            for p in &topic.partitions {
+                let status = if p.offline() {
+                    "offline"
+                } else if p.under_replicated() {
+                    "under-replicated"
+                } else {
+                    "ok"
+                };
+                let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+                table.row([
+                    topic.name.clone(),
+                    p.id.to_string(),
+                    leader,
+                    join(&p.replicas),
+                    join(&p.isr),
+                    status.into(),
+                ]);
+            }
+        }
+        table.write(&mut std::io::stdout().lock())?;
+        return outcome.finish();
+    }
+
+    // Topic ids need a request of their own (DescribeTopics); a broker too old for it, or
+    // refusing it, costs the ids (null) but not the description.
+    let ids = native::topic_ids(session.client(), &names, session.timeout()).unwrap_or_default();
+    let configs = if args.configs {
+        Some(session.topic_configs(&names)?)
+    } else {
+        None
+    };
+    let mut out = JsonLines::stdout();
+    for topic in &topics {
+        let mut line = topic.description(ids.get(&topic.name).map(String::as_str));
+        if let Some(configs) = &configs {
+            let overrides: Map<String, Value> = configs
+                .get(&topic.name)
+                .into_iter()
+                .flatten()
+                .filter(|entry| is_override(entry))
+                .map(|entry| (entry.name.clone(), shown_value(entry)))
+                .collect();
+            line["configs"] = Value::Object(overrides);
+        }
+        out.emit(&line)?;
+    }
+    out.flush()?;
+    outcome.finish()
+}
+
+pub fn list(session: &Session, args: &ListArgs) -> Result<()> {
+    let snapshot = session.snapshot()?;
+    let lines: Vec<Value> = snapshot
+        .topics
+        .values()
+        .filter(|t| args.all || !is_internal(&t.name))
+        .map(TopicState::summary)
+        .collect();
+    if args.table {
+        return Table::from_json_lines(&lines).write(&mut std::io::stdout().lock());
+    }
+    let mut out = JsonLines::stdout();
+    for line in &lines {
+        out.emit(line)?;
+    }
+    out.flush()
+}
+
+/// The named topics in the order given (unknown ones become failures), or with no names
+/// every topic sorted by name, internal ones only with `all`.
+fn select<'a>(
+    snapshot: &'a Snapshot,
+    names: &[String],
+    all: bool,
+    outcome: &mut Outcome,
+) -> Vec<&'a TopicState> {
+    if names.is_empty() {
+        return snapshot
+            .topics
+            .values()
+            .filter(|t| all || !is_internal(&t.name))
+            .collect();
+    }
+    let mut topics = Vec::new();
+    for name in names {
+        match snapshot.topics.get(name) {
+            Some(topic) => topics.push(topic),
+            None => outcome.fail(Failure::not_found(format!("unknown topic '{name}'"))),
+        }
+    }
+    topics
+}

@@ -1,0 +1,45 @@
+//! ktopic: create, describe, list, delete and reconfigure Kafka topics; read their offsets.
+//!
+//! Every command starts with a bounded metadata fetch, so unreachable brokers give one
+//! clear line and exit 5 before anything else is tried. Commands that change topics
+//! wait until the change shows in the metadata, so the next command (or `kprod`) sees it.
+
+pub mod cli;
+mod config;
+mod create;
+mod delete;
+mod describe;
+pub mod native;
+mod offsets;
+mod outcome;
+mod partitions;
+mod session;
+pub mod snapshot;
+
+use anyhow::Result;
+use cli::{Cli, Command};
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(what) = cli.generate {
+        return kcore::generate::generate(cli::cli(), what);
+    }
+    let Some(command) = cli.command else {
+        cli::cli().print_help()?;
+        return Ok(());
+    };
+    // Offsets come from a consumer-side client; every other command is an admin's.
+    if let Command::Offsets(args) = &command {
+        return offsets::offsets(&cli.conn.resolve()?, args);
+    }
+    let session = session::Session::open(&cli.conn)?;
+    match &command {
+        Command::Create(args) => create::create(&session, args),
+        Command::Describe(args) => describe::describe(&session, args),
+        Command::List(args) => describe::list(&session, args),
+        Command::Delete(args) => delete::delete(&session, args),
+        Command::Partitions(args) => partitions::partitions(&session, args),
+        Command::Config(args) => config::config(&session, args),
+        Command::Offsets(_) => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,78 @@
+//! `ktopic partitions`: raise a topic's partition count.
+
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use rdkafka::admin::NewPartitions;
+use rdkafka::types::RDKafkaErrorCode;
+use serde_json::json;
+
+use kcore::{Failure, JsonLines};
+
+use crate::cli::PartitionsArgs;
+use crate::session::{block_on, Session};
+
+pub fn partitions(session: &Session, args: &PartitionsArgs) -> Result<()> {
+    let topic = args.topic.as_str();
+    let before = session.snapshot()?;
+    let current = before
+        .topics
+        .get(topic)
+        .ok_or_else(|| Failure::not_found(format!("unknown topic '{topic}'")))?
+        .partitions
+        .len();
+    let wanted = args.count as usize;
+    if wanted <= current {
+        return Err(Failure::usage(format!(
+            "topic '{topic}' has {current} partitions; the new count must be more than that \
+             (Kafka cannot remove partitions)"
+        ))
+        .into());
+    }
+
+    let deadline = Instant::now() + session.timeout();
+    let request = [NewPartitions::new(topic, wanted)];
+    let results = block_on(
+        session
+            .admin
+            .create_partitions(&request, &session.options()),
+    )
+    .map_err(|err| anyhow!("cannot add partitions to topic '{topic}': {err}"))?;
+    for result in results {
+        match result {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+                return Err(Failure::not_found(format!("unknown topic '{topic}'")).into())
+            }
+            Err((
+                _,
+                code @ (RDKafkaErrorCode::InvalidPartitions | RDKafkaErrorCode::PolicyViolation),
+            )) => {
+                return Err(Failure::usage(format!(
+                    "cannot add partitions to topic '{topic}': {code}"
+                ))
+                .into())
+            }
+            Err((_, code)) => {
+                return Err(anyhow!("cannot add partitions to topic '{topic}': {code}"))
+            }
+        }
+    }
+
+    let (_, ready) = session.wait_for(deadline, |snapshot| {
+        snapshot
+            .topics
+            .get(topic)
+            .is_some_and(|t| t.is_ready(Some(wanted)))
+    })?;
+    if !ready {
+        return Err(Failure::unhealthy(format!(
+            "topic '{topic}' got {wanted} partitions, but not every one has a leader after {:.0?}",
+            session.timeout()
+        ))
+        .into());
+    }
+    let mut out = JsonLines::stdout();
+    out.emit(&json!({"topic": topic, "partitions": wanted, "previous": current}))?;
+    out.flush()
+}

@@ -1,0 +1,689 @@
+//! ktopic against the live test cluster, cross-checked with kcat where it can be.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kpipes_e2e::*;
+
+fn ktopic() -> assert_cmd::Command {
+    tool("ktopic")
+}
+
+/// `ktopic create TOPIC ARGS...`, which must succeed; its one JSON line.
+fn create(topic: &str, args: &[&str]) -> Value {
+    let ran = run(ktopic().arg("create").arg(topic).args(args)).success();
+    let lines = ran.json_lines();
+    assert_eq!(lines.len(), 1, "{}", ran.stdout());
+    lines[0].clone()
+}
+
+/// `ktopic describe TOPIC`'s one line.
+fn describe(cmd: &mut assert_cmd::Command, topic: &str) -> Value {
+    let ran = run(cmd.args(["describe", topic])).success();
+    let lines = ran.json_lines();
+    assert_eq!(lines.len(), 1, "{}", ran.stdout());
+    lines[0].clone()
+}
+
+fn ids(value: &Value) -> Vec<i64> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect()
+}
+
+/// Topic names `ktopic list` prints (with `--all` when asked).
+fn listed(all: bool) -> Vec<String> {
+    let mut cmd = ktopic();
+    cmd.arg("list");
+    if all {
+        cmd.arg("--all");
+    }
+    run(&mut cmd)
+        .success()
+        .json_lines()
+        .iter()
+        .map(|l| l["topic"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Produce `count` records to one partition with kcat (a client that is not ours).
+fn kcat_produce(brokers: &str, topic: &str, partition: i32, count: usize) {
+    let input: String = (0..count).map(|i| format!("record-{i}\n")).collect();
+    run(assert_cmd::Command::new("kcat")
+        .args([
+            "-P",
+            "-b",
+            brokers,
+            "-t",
+            topic,
+            "-p",
+            &partition.to_string(),
+        ])
+        .write_stdin(input)
+        .timeout(Duration::from_secs(60)))
+    .success();
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn create_then_describe_shows_every_partition_on_three_brokers() {
+    let topic = unique_name("t-seed");
+    let created = create(&topic, &["-p", "2", "-r", "3"]);
+    assert_eq!(
+        created,
+        json!({"topic": topic, "partitions": 2, "replication_factor": 3, "created": true})
+    );
+
+    let described = describe(&mut ktopic(), &topic);
+    assert_eq!(described["topic"], json!(topic));
+    assert_eq!(described["partition_count"], json!(2));
+    assert_eq!(described["replication_factor"], json!(3));
+    assert_eq!(described["under_replicated"], json!(false));
+    assert!(
+        described["id"].as_str().is_some_and(|id| id.len() == 22),
+        "a topic id: {described}"
+    );
+    let partitions = described["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 2, "{described}");
+    let mut brokers = BTreeSet::new();
+    for (index, partition) in partitions.iter().enumerate() {
+        assert_eq!(partition["partition"], json!(index), "{described}");
+        let replicas = ids(&partition["replicas"]);
+        let isr: BTreeSet<i64> = ids(&partition["isr"]).into_iter().collect();
+        assert_eq!(replicas.len(), 3, "{described}");
+        assert_eq!(
+            isr,
+            replicas.iter().copied().collect(),
+            "the ISR is every replica: {described}"
+        );
+        assert!(
+            replicas.contains(&partition["leader"].as_i64().unwrap()),
+            "{described}"
+        );
+        assert_eq!(partition["under_replicated"], json!(false));
+        assert_eq!(partition["offline"], json!(false));
+        brokers.extend(replicas);
+    }
+    assert_eq!(
+        brokers,
+        BTreeSet::from([1, 2, 3]),
+        "replicas spread over brokers 1-3: {described}"
+    );
+}
+
+#[test]
+fn describe_agrees_with_kcat() {
+    let topic = unique_name("t-kcat");
+    create(&topic, &["-p", "3", "-r", "2"]);
+    let ours = describe(&mut ktopic(), &topic);
+    let md = run(assert_cmd::Command::new("kcat")
+        .args(["-L", "-J", "-t", &topic, "-b", &brokers()])
+        .timeout(Duration::from_secs(60)))
+    .success()
+    .stdout();
+    let md: Value = serde_json::from_str(&md).unwrap();
+    let theirs = md["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["topic"] == json!(topic))
+        .expect("kcat sees the topic");
+    let by_id = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let mut theirs: Vec<(i64, i64, Vec<i64>, Vec<i64>)> = theirs["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["partition"].as_i64().unwrap(),
+                p["leader"].as_i64().unwrap(),
+                by_id(&p["replicas"]),
+                by_id(&p["isrs"]),
+            )
+        })
+        .collect();
+    theirs.sort();
+    let ours: Vec<(i64, i64, Vec<i64>, Vec<i64>)> = ours["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["partition"].as_i64().unwrap(),
+                p["leader"].as_i64().unwrap(),
+                ids(&p["replicas"]),
+                ids(&p["isr"]),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.len(), 3);
+}
+
+#[test]
+fn describe_table_has_a_row_per_partition() {
+    let topic = unique_name("t-table");
+    create(&topic, &["-p", "2", "-r", "1"]);
+    let text = run(ktopic().args(["describe", &topic, "--table"]))
+        .success()
+        .stdout();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("TOPIC") && lines[0].contains("LEADER") && lines[0].contains("ISR"),
+        "{text}"
+    );
+    for (index, line) in lines[1..].iter().enumerate() {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[0], topic, "{text}");
+        assert_eq!(cells[1], index.to_string(), "{text}");
+        assert_eq!(cells[5], "ok", "{text}");
+    }
+}
+
+#[test]
+fn list_shows_internal_topics_only_with_all() {
+    let topic = unique_name("t-list");
+    create(&topic, &["-p", "1", "-r", "1"]);
+    // __consumer_offsets appears once some consumer group has looked for its coordinator.
+    if !listed(true).iter().any(|t| t == "__consumer_offsets") {
+        kcat_produce(&brokers(), &topic, 0, 1);
+        run(assert_cmd::Command::new("kcat")
+            .args([
+                "-b",
+                &brokers(),
+                "-G",
+                &unique_name("g-list"),
+                "-X",
+                "auto.offset.reset=earliest",
+                "-c",
+                "1",
+                "-q",
+                &topic,
+            ])
+            .timeout(Duration::from_secs(120)))
+        .success();
+    }
+    eventually(
+        "__consumer_offsets in `ktopic list --all`",
+        Duration::from_secs(60),
+        || {
+            listed(true)
+                .iter()
+                .any(|t| t == "__consumer_offsets")
+                .then_some(())
+        },
+    );
+
+    let plain = run(ktopic().arg("list")).success().json_lines();
+    let names: Vec<&str> = plain.iter().map(|l| l["topic"].as_str().unwrap()).collect();
+    assert!(names.contains(&topic.as_str()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("__")),
+        "internal topics without --all: {names:?}"
+    );
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "sorted by name");
+    let ours = plain.iter().find(|l| l["topic"] == json!(topic)).unwrap();
+    assert_eq!(
+        ours,
+        &json!({"topic": topic, "partitions": 1, "replication_factor": 1, "internal": false})
+    );
+
+    let all = run(ktopic().args(["list", "--all"])).success().json_lines();
+    let offsets = all
+        .iter()
+        .find(|l| l["topic"] == json!("__consumer_offsets"))
+        .expect("--all lists __consumer_offsets");
+    assert_eq!(offsets["internal"], json!(true));
+    assert!(all.iter().any(|l| l["topic"] == json!(topic)));
+
+    let table = run(ktopic().args(["list", "--table"])).success().stdout();
+    assert!(
+        table.lines().next().unwrap().starts_with("TOPIC"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(topic.as_str())),
+        "{table}"
+    );
+}
+
+#[test]
+fn delete_by_name_and_from_stdin() {
+    let prefix = unique_name("tmp-del");
+    let names: Vec<String> = (0..3).map(|i| format!("{prefix}-{i}")).collect();
+    for name in &names {
+        create(name, &["-r", "1"]);
+    }
+    let ran = run(ktopic().args(["delete", &names[0]])).success();
+    assert_eq!(
+        ran.json_lines(),
+        vec![json!({"topic": names[0], "deleted": true})]
+    );
+    assert!(
+        !listed(false).contains(&names[0]),
+        "deleted at once, not eventually"
+    );
+
+    // The README's pipeline: names from `list`, filtered, into `delete -`.
+    let list = run(ktopic().arg("list")).success().stdout();
+    let chosen: String = list
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["topic"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .filter(|t| t.starts_with(&prefix))
+        .map(|t| format!("{t}\n\n"))
+        .collect();
+    let ran = run(ktopic().args(["delete", "-"]).write_stdin(chosen)).success();
+    let deleted: BTreeSet<String> = ran
+        .json_lines()
+        .iter()
+        .map(|l| l["topic"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(deleted, names[1..].iter().cloned().collect());
+    let left = listed(false);
+    assert!(names.iter().all(|n| !left.contains(n)), "{left:?}");
+
+    // Nothing on stdin: nothing to do.
+    run(ktopic().args(["delete", "-"]).write_stdin("")).success();
+}
+
+#[test]
+fn delete_of_an_unknown_topic_still_deletes_the_others() {
+    let (a, b) = (unique_name("t-del-a"), unique_name("t-del-b"));
+    let missing = unique_name("t-missing");
+    create(&a, &["-r", "1"]);
+    create(&b, &["-r", "1"]);
+    let ran = run(ktopic().args(["delete", &a, &missing, &b]))
+        .code_is(6)
+        .one_error_line("ktopic")
+        .stderr_has(&missing);
+    let deleted: Vec<String> = ran
+        .json_lines()
+        .iter()
+        .map(|l| l["topic"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(deleted, vec![a.clone(), b.clone()]);
+    let left = listed(false);
+    assert!(!left.contains(&a) && !left.contains(&b), "{left:?}");
+}
+
+#[test]
+fn partitions_grow_but_never_shrink() {
+    let topic = unique_name("t-parts");
+    create(&topic, &["-p", "2", "-r", "2"]);
+    let ran = run(ktopic().args(["partitions", &topic, "5"])).success();
+    assert_eq!(
+        ran.json_lines(),
+        vec![json!({"topic": topic, "partitions": 5, "previous": 2})]
+    );
+    let described = describe(&mut ktopic(), &topic);
+    assert_eq!(described["partition_count"], json!(5));
+    assert!(
+        described["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["leader"].is_i64()),
+        "{described}"
+    );
+
+    for fewer in ["3", "5"] {
+        run(ktopic().args(["partitions", &topic, fewer]))
+            .code_is(2)
+            .one_error_line("ktopic")
+            .stderr_has("has 5 partitions");
+    }
+    run(ktopic().args(["partitions", &unique_name("t-missing"), "3"]))
+        .code_is(6)
+        .one_error_line("ktopic");
+}
+
+#[test]
+fn config_changes_touch_only_the_named_keys() {
+    let topic = unique_name("t-config");
+    create(
+        &topic,
+        &[
+            "-r",
+            "1",
+            "-c",
+            "retention.ms=12345",
+            "-c",
+            "cleanup.policy=compact",
+        ],
+    );
+    let overrides = |ran: &Ran| ran.json_lines()[0]["configs"].clone();
+
+    let ran = run(ktopic().args([
+        "config",
+        &topic,
+        "--set",
+        "max.message.bytes=2000000",
+        "--overrides",
+    ]))
+    .success();
+    assert_eq!(
+        overrides(&ran),
+        json!({"cleanup.policy": "compact", "max.message.bytes": "2000000", "retention.ms": "12345"})
+    );
+    let ran =
+        run(ktopic().args(["config", &topic, "--unset", "retention.ms", "--overrides"])).success();
+    assert_eq!(
+        overrides(&ran),
+        json!({"cleanup.policy": "compact", "max.message.bytes": "2000000"})
+    );
+
+    // Read back separately, in full: defaults are there too, the overrides kept.
+    let full = run(ktopic().args(["config", &topic]))
+        .success()
+        .json_lines()[0]["configs"]
+        .clone();
+    assert_eq!(full["cleanup.policy"], json!("compact"));
+    assert_eq!(full["max.message.bytes"], json!("2000000"));
+    assert_ne!(
+        full["retention.ms"],
+        json!("12345"),
+        "unset falls back to the default"
+    );
+    assert!(full.as_object().unwrap().len() > 10, "every key: {full}");
+    let described = run(ktopic().args(["describe", &topic, "--configs"]))
+        .success()
+        .json_lines()[0]
+        .clone();
+    assert_eq!(
+        described["configs"],
+        json!({"cleanup.policy": "compact", "max.message.bytes": "2000000"})
+    );
+}
+
+#[test]
+fn config_errors() {
+    let topic = unique_name("t-config-bad");
+    create(&topic, &["-r", "1", "-c", "retention.ms=12345"]);
+    run(ktopic().args(["config", &topic, "--set", "no.such.key=1"]))
+        .code_is(2)
+        .one_error_line("ktopic")
+        .stderr_has("no.such.key");
+    run(ktopic().args(["config", &topic, "--set", "retention.ms=soon"]))
+        .code_is(2)
+        .one_error_line("ktopic");
+    run(ktopic().args(["config", &topic, "--set", "retention.ms"]))
+        .code_is(2)
+        .one_error_line("ktopic");
+    run(ktopic().args(["config", &unique_name("t-missing")]))
+        .code_is(6)
+        .one_error_line("ktopic");
+    let after = run(ktopic().args(["config", &topic, "--overrides"]))
+        .success()
+        .json_lines();
+    assert_eq!(
+        after[0]["configs"],
+        json!({"retention.ms": "12345"}),
+        "failed changes change nothing"
+    );
+}
+
+#[test]
+fn offsets_count_produced_records() {
+    let topic = unique_name("t-offsets");
+    create(&topic, &["-p", "3", "-r", "1"]);
+    kcat_produce(&brokers(), &topic, 0, 7);
+    kcat_produce(&brokers(), &topic, 1, 3);
+    let ran = run(ktopic().args(["offsets", &topic])).success();
+    assert_eq!(
+        ran.json_lines(),
+        vec![
+            json!({"topic": topic, "partition": 0, "low": 0, "high": 7}),
+            json!({"topic": topic, "partition": 1, "low": 0, "high": 3}),
+            json!({"topic": topic, "partition": 2, "low": 0, "high": 0}),
+        ]
+    );
+    let table = run(ktopic().args(["offsets", &topic, "--table"]))
+        .success()
+        .stdout();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["TOPIC", "PARTITION", "LOW", "HIGH"]);
+    assert_eq!(rows[1], [topic.as_str(), "0", "0", "7"]);
+    run(ktopic().args(["offsets", &unique_name("t-missing")]))
+        .code_is(6)
+        .one_error_line("ktopic");
+}
+
+#[test]
+fn offsets_at_a_time() {
+    let topic = unique_name("t-at");
+    create(&topic, &["-p", "1", "-r", "1"]);
+    kcat_produce(&brokers(), &topic, 0, 4);
+    // Every record of the first batch is older than `between`, every one of the second newer.
+    let between = now_ms() + 1;
+    eventually(
+        "the clock to pass the boundary",
+        Duration::from_secs(5),
+        || (now_ms() > between).then_some(()),
+    );
+    kcat_produce(&brokers(), &topic, 0, 2);
+
+    let at = |timestamp: i64| -> i64 {
+        let ran = run(ktopic().args(["offsets", &topic, "--at", &timestamp.to_string()])).success();
+        let lines = ran.json_lines();
+        assert_eq!(lines.len(), 1, "{}", ran.stdout());
+        assert_eq!(lines[0]["timestamp"], json!(timestamp));
+        lines[0]["offset"].as_i64().unwrap()
+    };
+    assert_eq!(at(0), 0, "from the beginning of time: the first record");
+    assert_eq!(at(between), 4, "the first record of the second batch");
+    assert_eq!(
+        at(now_ms() + 3_600_000),
+        6,
+        "nothing that recent: the high watermark"
+    );
+}
+
+#[test]
+fn create_refuses_more_replicas_than_live_brokers() {
+    let topic = unique_name("t-rf");
+    run(ktopic().args(["create", &topic, "-r", "4"]))
+        .code_is(2)
+        .one_error_line("ktopic")
+        .stderr_has("3 live brokers");
+    assert!(!listed(false).contains(&topic), "nothing created");
+}
+
+#[test]
+fn create_reports_a_bad_config_in_the_brokers_words() {
+    let topic = unique_name("t-badcfg");
+    run(ktopic().args(["create", &topic, "-c", "no.such.key=1"]))
+        .code_is(2)
+        .one_error_line("ktopic")
+        .stderr_has("no.such.key");
+    run(ktopic().args(["create", &topic, "-c", "retention.ms"]))
+        .code_is(2)
+        .one_error_line("ktopic");
+    assert!(!listed(false).contains(&topic));
+}
+
+#[test]
+fn create_an_existing_topic() {
+    let topic = unique_name("t-exists");
+    create(&topic, &["-p", "2", "-r", "1"]);
+    run(ktopic().args(["create", &topic]))
+        .code_is(1)
+        .one_error_line("ktopic")
+        .stderr_has("already exists");
+    let again = create(&topic, &["--if-not-exists", "-p", "9"]);
+    assert_eq!(
+        again,
+        json!({"topic": topic, "partitions": 2, "replication_factor": 1, "created": false})
+    );
+
+    // Several topics, one of them existing: the others are created, exit 4.
+    let fresh = unique_name("t-fresh");
+    let ran = run(ktopic().args(["create", &fresh, &topic, "-r", "1"]))
+        .code_is(4)
+        .one_error_line("ktopic");
+    assert_eq!(
+        ran.json_lines(),
+        vec![json!({"topic": fresh, "partitions": 1, "replication_factor": 1, "created": true})]
+    );
+}
+
+#[test]
+fn describe_an_unknown_topic_still_describes_the_others() {
+    let topic = unique_name("t-known");
+    let missing = unique_name("t-missing");
+    create(&topic, &["-r", "1"]);
+    run(ktopic().args(["describe", &missing]))
+        .code_is(6)
+        .one_error_line("ktopic")
+        .stderr_has(&missing);
+    let ran = run(ktopic().args(["describe", &missing, &topic]))
+        .code_is(6)
+        .one_error_line("ktopic");
+    let lines = ran.json_lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["topic"], json!(topic));
+    assert!(!listed(true).contains(&missing), "describing never creates");
+}
+
+#[test]
+fn unreachable_brokers_fail_fast_with_exit_5() {
+    let started = Instant::now();
+    run(ktopic().args(["-b", "localhost:1", "--timeout", "2", "list"]))
+        .code_is(5)
+        .one_error_line("ktopic")
+        .stderr_has("localhost:1");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn command_line_mistakes_exit_2() {
+    run(ktopic().args(["-X", "nonsense", "list"]))
+        .code_is(2)
+        .one_error_line("ktopic")
+        .stderr_has("-X");
+    run(ktopic().args(["-X", "no.such.property=1", "list"]))
+        .code_is(2)
+        .one_error_line("ktopic");
+    run(ktopic().args(["create", "x", "-p", "0"])).code_is(2);
+    run(ktopic().args(["offsets", "x", "--at", "-5"])).code_is(2);
+}
+
+#[test]
+fn help_version_and_completions() {
+    let help = run(ktopic().arg("--help")).success().stdout();
+    assert!(
+        help.contains("Examples:") && help.contains("ktopic create my-topic -p 2 -r 3"),
+        "{help}"
+    );
+    for command in [
+        "create",
+        "describe",
+        "list",
+        "delete",
+        "partitions",
+        "config",
+        "offsets",
+    ] {
+        let help = run(ktopic().args([command, "--help"])).success().stdout();
+        assert!(
+            help.matches(&format!("ktopic {command}")).count() >= 2,
+            "2+ examples for {command}:\n{help}"
+        );
+    }
+    assert!(run(ktopic().arg("--version"))
+        .success()
+        .stdout()
+        .starts_with("ktopic "));
+    assert!(run(ktopic().args(["--generate", "bash"]))
+        .success()
+        .stdout()
+        .contains("ktopic"));
+    assert!(run(ktopic().args(["--generate", "man"]))
+        .success()
+        .stdout()
+        .contains(".TH"));
+}
+
+#[test]
+fn a_killed_broker_shrinks_the_isr_until_it_returns() {
+    let cluster = FaultCluster::acquire();
+    let topic = unique_name("t-fault");
+    run(cluster
+        .tool("ktopic")
+        .args(["create", &topic, "-p", "3", "-r", "3"]))
+    .success();
+
+    run(cluster.kcluster().args(["kill", "2"])).success();
+    let shrunk = eventually(
+        "ISR of 2 without broker 2, no leader on it",
+        Duration::from_secs(60),
+        || {
+            let described = describe(&mut cluster.tool("ktopic"), &topic);
+            let partitions = described["partitions"].as_array().unwrap().clone();
+            partitions
+                .iter()
+                .all(|p| {
+                    let isr = ids(&p["isr"]);
+                    isr.len() == 2
+                        && !isr.contains(&2)
+                        && p["leader"].as_i64().is_some_and(|l| l != 2)
+                })
+                .then_some(described)
+        },
+    );
+    assert_eq!(shrunk["under_replicated"], json!(true), "{shrunk}");
+    assert!(
+        shrunk["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| ids(&p["replicas"]).len() == 3),
+        "{shrunk}"
+    );
+
+    run(cluster.kcluster().args(["start", "2"])).success();
+    eventually(
+        "the ISR back to 3 replicas",
+        Duration::from_secs(60),
+        || {
+            let described = describe(&mut cluster.tool("ktopic"), &topic);
+            let whole = described["partitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| ids(&p["isr"]).len() == 3);
+            (whole && described["under_replicated"] == json!(false)).then_some(())
+        },
+    );
+}
