@@ -1,0 +1,91 @@
+//! Every tool explains itself: --help with examples, --version, completions and man pages.
+
+use kpipes_e2e::*;
+
+const TOOLS: [&str; 4] = ["kcluster", "ktopic", "kprod", "kcons"];
+
+fn plain(name: &str) -> assert_cmd::Command {
+    assert_cmd::Command::new(bin_path(name))
+}
+
+#[test]
+fn help_has_examples_and_version_prints() {
+    for tool in TOOLS {
+        let help = run(plain(tool).arg("--help")).success().stdout();
+        assert!(help.contains("Examples:"), "{tool} --help has no examples:\n{help}");
+        let version = run(plain(tool).arg("--version")).success().stdout();
+        assert!(version.starts_with(&format!("{tool} ")), "{tool} --version: {version}");
+    }
+    for (tool, sub) in [("kcluster", "up"), ("kcluster", "kill"), ("ktopic", "create"), ("ktopic", "describe")] {
+        let help = run(plain(tool).args([sub, "--help"])).success().stdout();
+        assert!(help.contains("Examples:"), "{tool} {sub} --help has no examples:\n{help}");
+    }
+}
+
+#[test]
+fn bash_completion_script_works_when_sourced() {
+    let dir = tempfile::tempdir().unwrap();
+    for tool in TOOLS {
+        let script = run(plain(tool).args(["--generate", "bash"])).success().stdout();
+        let path = dir.path().join(tool);
+        std::fs::write(&path, script).unwrap();
+        // Source it, then ask the completion function what follows `TOOL --he`.
+        let probe = format!(
+            "source {path}; COMP_WORDS=({tool} --he); COMP_CWORD=1; COMP_LINE='{tool} --he'; COMP_POINT=${{#COMP_LINE}}; \
+             $(complete -p {tool} | sed -E 's/.*-F ([^ ]+).*/\\1/') {tool} --he {tool}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            path = path.display()
+        );
+        let ran = run(assert_cmd::Command::new("bash").args(["--norc", "-c", &probe]));
+        let ran = ran.success();
+        assert!(ran.stdout().lines().any(|l| l == "--help"), "{tool}: completion of --he offers no --help:\n{}", ran.stdout());
+    }
+}
+
+#[test]
+fn man_pages_and_other_shells_generate() {
+    for tool in TOOLS {
+        let man = run(plain(tool).args(["--generate", "man"])).success().stdout();
+        assert!(man.starts_with(".ie") || man.contains(".TH"), "{tool} man page:\n{man}");
+        assert!(man.contains(tool));
+        for shell in ["zsh", "fish"] {
+            let script = run(plain(tool).args(["--generate", shell])).success().stdout();
+            assert!(script.contains(tool), "{tool} {shell} completions");
+        }
+    }
+    run(plain("kprod").args(["--generate", "tcsh"])).code_is(2);
+}
+
+#[test]
+fn tools_find_the_running_cluster_without_flags() {
+    // No -b, no KAFKA_BROKERS: the cluster kcluster runs (named by KPIPES_CLUSTER) is used.
+    let mut cmd = plain("ktopic");
+    cmd.arg("list").env_remove("KAFKA_BROKERS").env("KPIPES_CLUSTER", test_cluster());
+    run(&mut cmd).success();
+    // And a flag beats the environment.
+    let mut cmd = plain("ktopic");
+    cmd.args(["list", "-b", "localhost:1", "--timeout", "1"]).env("KAFKA_BROKERS", brokers());
+    run(&mut cmd).code_is(5).stderr_has("localhost:1");
+}
+
+#[test]
+fn errors_are_coloured_only_on_a_terminal_and_never_with_no_color() {
+    // Not a terminal here: plain prefix.
+    run(plain("kprod").args(["-X", "bad", "t"])).code_is(2).stderr_has("kprod: error: ");
+    // On a terminal (script(1) gives one), red unless NO_COLOR is set.
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        return;
+    }
+    let kprod = bin_path("kprod");
+    let typed = |no_color: bool| {
+        let mut cmd = assert_cmd::Command::new("script");
+        cmd.args(["-qec", &format!("{} -X bad t", kprod.display()), "/dev/null"]);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        run(&mut cmd).stdout()
+    };
+    assert!(typed(false).contains("\x1b[1;31merror"), "no colour on a terminal");
+    assert!(!typed(true).contains("\x1b["), "colour despite NO_COLOR");
+}
