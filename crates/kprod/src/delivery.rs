@@ -2,6 +2,7 @@
 //! input line number, or counted as never sent. Nothing goes missing silently.
 
 use std::io::{BufWriter, Stdout, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use kcore::record::{write_int, write_str};
@@ -21,6 +22,8 @@ pub struct DeliveryContext {
     topic_json: Vec<u8>,
     report: bool,
     state: Mutex<DeliveryState>,
+    /// Delivery reports handled so far: tells `serve_ready` whether a poll found work.
+    reports: AtomicU64,
 }
 
 struct DeliveryState {
@@ -39,6 +42,7 @@ impl DeliveryContext {
             quiet: QuietContext::new("kprod", verbose),
             topic_json,
             report,
+            reports: AtomicU64::new(0),
             state: Mutex::new(DeliveryState {
                 delivered: 0,
                 failed: 0,
@@ -50,6 +54,11 @@ impl DeliveryContext {
 
     fn state(&self) -> std::sync::MutexGuard<'_, DeliveryState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Delivery reports handled so far.
+    pub fn reports(&self) -> u64 {
+        self.reports.load(Ordering::Relaxed)
     }
 
     /// Push the reports written so far to stdout (so a pipe sees them live).
@@ -83,6 +92,7 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, line: usize) {
+        self.reports.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state();
         match result {
             Ok(message) => {
