@@ -28,8 +28,13 @@ fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
         // Offsets are stored by kcons itself, only once their records are written out.
         ("enable.auto.offset.store", "false"),
         ("allow.auto.create.topics", "false"),
-        // Bounded memory: at most this much prefetched (in KB), however fast stdout drains.
+        // Bounded memory: at most this much prefetched per partition (records, KB), however
+        // fast stdout drains...
         ("queued.max.messages.kbytes", "16384"),
+        ("queued.min.messages", "10000"),
+        // ...and once that is drained, fetch again within 10 ms: librdkafka's default backoff
+        // of a whole second made reading a topic to its end 6x slower (measured, 1M records).
+        ("fetch.queue.backoff.ms", "10"),
         ("enable.partition.eof", if cli.exit_at_end { "true" } else { "false" }),
         (
             "auto.offset.reset",
