@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use kcore::generate::Generate;
 
 const EXAMPLES: &str = "\
 Examples:
   kcluster up                          # 3 brokers on localhost:29092,39092,49092
   kcluster status | jq -r 'select(.state != \"up\") | .id'
+  kcluster up --mode zookeeper          # the seed's topology: 3 ZooKeeper + 3 brokers (Kafka 3.9)
+  kcluster up --backend compose        # the same in Docker (compose/kraft.yml)
   kcluster kill 2 && kcluster start 2  # fail a broker over and bring it back
   eval \"$(kcluster env --name test)\"   # point kprod/kcons/ktopic at a named cluster
   kcluster down                        # stop every broker and delete the data";
@@ -19,15 +21,24 @@ Examples:
     version,
     about = "Bring a multi-broker Apache Kafka cluster up and down, and fail its brokers on purpose",
     long_about = "Bring a multi-broker Apache Kafka cluster up and down, report its health, and \
-stop, kill or start one broker.\n\nThe local backend runs real Apache Kafka brokers (KRaft, each node \
-broker and controller) as JVM processes from a distribution fetched from Maven Central \
-(`kcluster fetch-kafka`, run automatically by `up`) or from KAFKA_HOME. State lives in \
-$XDG_STATE_HOME/kpipes/clusters/NAME. Output is JSON lines on stdout.",
+stop, kill or start one broker.\n\nThe local backend runs real Apache Kafka brokers as JVM processes \
+from a distribution fetched from Maven Central (`kcluster fetch-kafka`, run automatically by `up`) or \
+from KAFKA_HOME: in KRaft mode (Kafka 4, each node broker and controller), or in ZooKeeper mode (Kafka \
+3.9 brokers and a 3-node ZooKeeper ensemble, the seed tutorial's topology). The compose backend runs \
+the same topologies in Docker (compose/kraft.yml, compose/zookeeper.yml, built into kcluster). `up` \
+picks compose when a Docker engine answers, else local (--backend); the cluster remembers its backend \
+and mode. State lives in $XDG_STATE_HOME/kpipes/clusters/NAME. Output is JSON lines on stdout.",
     after_help = EXAMPLES
 )]
 pub struct Cli {
     /// Cluster name: its own state directory and ports ("default" uses 29092/39092/49092)
-    #[arg(short = 'n', long, global = true, default_value = "default", env = "KPIPES_CLUSTER")]
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        default_value = "default",
+        env = "KPIPES_CLUSTER"
+    )]
     pub name: String,
 
     /// Print shell completions or the man page to stdout, then exit
@@ -41,13 +52,17 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start the cluster (or the brokers of it that are down) and wait until every broker is ready
-    #[command(after_help = "Examples:\n  kcluster up\n  kcluster up --name test --brokers 1 --timeout 60")]
+    #[command(
+        after_help = "Examples:\n  kcluster up\n  kcluster up --name test --brokers 1 --timeout 60\n  kcluster up --name seed --backend local --mode zookeeper\n  kcluster up --backend compose --mode kraft"
+    )]
     Up(UpArgs),
-    /// One JSON line per broker: id, address, state (up, starting, down), pid; exit 7 unless all are up
-    #[command(after_help = "Examples:\n  kcluster status\n  kcluster status | jq -c 'select(.state==\"down\")'")]
+    /// One JSON line per ZooKeeper node and broker: role, id, address, state (up, starting, down), pid; exit 7 unless all are up
+    #[command(
+        after_help = "Examples:\n  kcluster status\n  kcluster status | jq -c 'select(.state==\"down\")'"
+    )]
     Status,
-    /// Stop one broker gracefully (SIGTERM, SIGKILL after --grace seconds)
-    #[command(after_help = "Examples:\n  kcluster stop 2")]
+    /// Stop one broker gracefully (SIGTERM, SIGKILL after --timeout seconds)
+    #[command(after_help = "Examples:\n  kcluster stop 2\n  kcluster stop --zookeeper 1")]
     Stop(NodeArgs),
     /// Kill one broker at once (SIGKILL), as a crash would
     #[command(after_help = "Examples:\n  kcluster kill 3")]
@@ -59,14 +74,56 @@ pub enum Command {
     #[command(after_help = "Examples:\n  kcluster logs 1 | grep ERROR\n  kcluster logs 2 -f")]
     Logs(LogsArgs),
     /// Stop every broker; delete the cluster's data unless --keep
-    #[command(after_help = "Examples:\n  kcluster down\n  kcluster down --keep   # `up` later resumes with the same data")]
+    #[command(
+        after_help = "Examples:\n  kcluster down\n  kcluster down --keep   # `up` later resumes with the same data"
+    )]
     Down(DownArgs),
     /// Print `export KAFKA_BROKERS=...` for the cluster, for `eval "$(kcluster env)"`
     #[command(after_help = "Examples:\n  eval \"$(kcluster env --name test)\" && ktopic list")]
     Env,
     /// Fetch an Apache Kafka distribution from Maven Central into the cache (needs Java 17+ and mvn)
-    #[command(name = "fetch-kafka", after_help = "Examples:\n  kcluster fetch-kafka\n  kcluster fetch-kafka 3.9.1")]
+    #[command(
+        name = "fetch-kafka",
+        after_help = "Examples:\n  kcluster fetch-kafka\n  kcluster fetch-kafka 3.9.1"
+    )]
     FetchKafka(FetchArgs),
+}
+
+/// Where a cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// compose when a Docker engine answers (`docker info`), else local
+    Auto,
+    /// JVM processes on this machine
+    Local,
+    /// Docker containers via docker compose (the `docker compose` plugin or `docker-compose`)
+    Compose,
+}
+
+/// How the cluster keeps its metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Kafka 4: the brokers are their own controllers (Raft), no ZooKeeper
+    Kraft,
+    /// The seed tutorial's topology: a 3-node ZooKeeper ensemble and Kafka 3.9 brokers
+    Zookeeper,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Kraft => "kraft",
+            Mode::Zookeeper => "zookeeper",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "kraft" => Some(Mode::Kraft),
+            "zookeeper" => Some(Mode::Zookeeper),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -77,33 +134,48 @@ pub struct UpArgs {
     /// Seconds to wait for every broker to be ready
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
-    /// JVM heap of each broker
+    /// Start the cluster and print its status at once, without waiting for the brokers
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Where to run a new cluster [an existing cluster keeps its own]
+    #[arg(long, value_enum, env = "KPIPES_BACKEND", default_value = "auto")]
+    pub backend: BackendChoice,
+    /// KRaft (Kafka 4) or ZooKeeper (Kafka 3.9 + a ZooKeeper ensemble) [default: kraft; an existing cluster keeps its own]
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// JVM heap of each broker (local backend)
     #[arg(long, default_value = "512m")]
     pub heap: String,
-    /// Apache Kafka version to run (fetched from Maven Central when missing)
-    #[arg(long, env = "KAFKA_VERSION", default_value = crate::distribution::DEFAULT_KAFKA_VERSION)]
-    pub kafka_version: String,
-    /// Use this extracted Apache Kafka distribution instead of the Maven cache
+    /// Apache Kafka version to run [default: 4.3.1; 3.9.1 with --mode zookeeper] (fetched from Maven Central when missing)
+    #[arg(long, env = "KAFKA_VERSION")]
+    pub kafka_version: Option<String>,
+    /// Use this extracted Apache Kafka distribution instead of the Maven cache (local backend)
     #[arg(long, env = "KAFKA_HOME")]
     pub kafka_home: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 pub struct NodeArgs {
-    /// Broker id (1..N)
+    /// Broker id (1..N), or ZooKeeper node id with --zookeeper
     pub id: u32,
-    /// Seconds to wait (for stop: before SIGKILL; for start: until the broker is ready)
+    /// Seconds to wait (for stop: before SIGKILL; for start: until the node is ready)
     #[arg(long, default_value_t = 60.0)]
     pub timeout: f64,
+    /// Act on ZooKeeper node ID instead of broker ID (zookeeper mode)
+    #[arg(long)]
+    pub zookeeper: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// Broker id; all brokers when omitted
+    /// Broker id (or ZooKeeper node id with --zookeeper); all of them when omitted
     pub id: Option<u32>,
     /// Keep printing new lines as they are written
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// The ZooKeeper nodes' logs instead of the brokers' (zookeeper mode)
+    #[arg(long)]
+    pub zookeeper: bool,
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,9 @@ use kcore::Failure;
 
 pub const DEFAULT_KAFKA_VERSION: &str = "4.3.1";
 
+/// The last Apache Kafka release line with ZooKeeper mode (Kafka 4 removed it): `--mode zookeeper`.
+pub const ZOOKEEPER_KAFKA_VERSION: &str = "3.9.1";
+
 /// The fetch script, embedded so that an installed kcluster can fetch Kafka from any directory.
 const FETCH_SCRIPT: &str = include_str!("../../../scripts/fetch-kafka");
 
@@ -18,12 +21,16 @@ pub fn java() -> Result<PathBuf> {
         .map(|home| PathBuf::from(home).join("bin/java"))
         .filter(|path| path.is_file())
         .unwrap_or_else(|| PathBuf::from("java"));
-    let output = Command::new(&java).arg("-version").stdin(Stdio::null()).output().map_err(|_| {
-        Failure::environment(
-            "Java 17 or newer is needed to run local brokers, and `java` was not found \
+    let output = Command::new(&java)
+        .arg("-version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|_| {
+            Failure::environment(
+                "Java 17 or newer is needed to run local brokers, and `java` was not found \
              (install a JDK, e.g. `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME)",
-        )
-    })?;
+            )
+        })?;
     let text = String::from_utf8_lossy(&output.stderr);
     let major = java_major_version(&text).unwrap_or(0);
     if major < 17 {
@@ -63,10 +70,14 @@ impl Distribution {
 
     /// The log4j2 configuration to give the brokers, if the distribution has one.
     pub fn log4j2_config(&self) -> Option<PathBuf> {
-        ["config/log4j2.yaml", "config/log4j2.xml", "config/log4j2.properties"]
-            .iter()
-            .map(|rel| self.home.join(rel))
-            .find(|path| path.is_file())
+        [
+            "config/log4j2.yaml",
+            "config/log4j2.xml",
+            "config/log4j2.properties",
+        ]
+        .iter()
+        .map(|rel| self.home.join(rel))
+        .find(|path| path.is_file())
     }
 
     /// The log4j2 configuration for command-line tools (warnings to stderr); an empty
@@ -88,7 +99,9 @@ impl Distribution {
 fn has_jars(home: &Path) -> bool {
     std::fs::read_dir(home.join("libs"))
         .map(|entries| {
-            entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("kafka_"))
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("kafka_"))
         })
         .unwrap_or(false)
 }
@@ -99,7 +112,11 @@ pub fn cached_home(version: &str) -> PathBuf {
 }
 
 /// KAFKA_HOME if given, else the cached version, fetching it with Maven when missing.
-pub fn locate(version: &str, kafka_home: Option<&Path>, fetch_if_missing: bool) -> Result<Distribution> {
+pub fn locate(
+    version: &str,
+    kafka_home: Option<&Path>,
+    fetch_if_missing: bool,
+) -> Result<Distribution> {
     if let Some(home) = kafka_home {
         if !has_jars(home) {
             return Err(Failure::environment(format!(
@@ -109,7 +126,10 @@ pub fn locate(version: &str, kafka_home: Option<&Path>, fetch_if_missing: bool) 
             .into());
         }
         let version = version_from_jars(home).unwrap_or_else(|| version.to_string());
-        return Ok(Distribution { home: home.to_path_buf(), version });
+        return Ok(Distribution {
+            home: home.to_path_buf(),
+            version,
+        });
     }
     let home = cached_home(version);
     if !(home.join(".complete").is_file() && has_jars(&home)) {
@@ -123,22 +143,30 @@ pub fn locate(version: &str, kafka_home: Option<&Path>, fetch_if_missing: bool) 
         }
         fetch(version)?;
     }
-    Ok(Distribution { home, version: version.to_string() })
+    Ok(Distribution {
+        home,
+        version: version.to_string(),
+    })
 }
 
 /// `libs/kafka_2.13-4.3.1.jar` → `4.3.1`.
 fn version_from_jars(home: &Path) -> Option<String> {
-    std::fs::read_dir(home.join("libs")).ok()?.flatten().find_map(|entry| {
-        let name = entry.file_name().into_string().ok()?;
-        let rest = name.strip_prefix("kafka_")?.strip_suffix(".jar")?;
-        let (_, version) = rest.split_once('-')?;
-        (!version.contains('-')).then(|| version.to_string())
-    })
+    std::fs::read_dir(home.join("libs"))
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let rest = name.strip_prefix("kafka_")?.strip_suffix(".jar")?;
+            let (_, version) = rest.split_once('-')?;
+            (!version.contains('-')).then(|| version.to_string())
+        })
 }
 
 /// Run the embedded fetch script (Maven Central through `mvn`), progress on stderr.
 pub fn fetch(version: &str) -> Result<PathBuf> {
-    eprintln!("kcluster: fetching Apache Kafka {version} from Maven Central (once; cached afterwards)");
+    eprintln!(
+        "kcluster: fetching Apache Kafka {version} from Maven Central (once; cached afterwards)"
+    );
     let output = Command::new("bash")
         .arg("-c")
         .arg(FETCH_SCRIPT)
@@ -164,9 +192,15 @@ mod tests {
 
     #[test]
     fn java_versions() {
-        assert_eq!(java_major_version("openjdk version \"17.0.15\" 2025-04-15"), Some(17));
+        assert_eq!(
+            java_major_version("openjdk version \"17.0.15\" 2025-04-15"),
+            Some(17)
+        );
         assert_eq!(java_major_version("java version \"1.8.0_202\""), Some(8));
-        assert_eq!(java_major_version("openjdk version \"21\" 2023-09-19"), Some(21));
+        assert_eq!(
+            java_major_version("openjdk version \"21\" 2023-09-19"),
+            Some(21)
+        );
         assert_eq!(java_major_version("nonsense"), None);
     }
 }

@@ -1,8 +1,14 @@
-//! The local backend: real Apache Kafka brokers as detached JVM processes.
+//! The local backend: real Apache Kafka brokers (and ZooKeeper nodes) as detached JVM processes.
 //!
 //! KRaft mode: every node is broker and controller, the voters are fixed in each
 //! node's `server.properties`, and every node's storage is formatted with the one
 //! cluster id kept in `cluster.json`.
+//!
+//! ZooKeeper mode ([`zookeeper`]): a 3-node ZooKeeper ensemble (`zookeeper-N/`) and
+//! Kafka 3.9 brokers registered in it, the seed tutorial's topology. ZooKeeper comes
+//! from the same Kafka distribution (its jars include ZooKeeper's server).
+
+pub mod zookeeper;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -15,15 +21,11 @@ use anyhow::{Context, Result};
 use kcore::state::{process_marker, ClusterState, NodeState};
 use kcore::Failure;
 
-use crate::cli::{DownArgs, LogsArgs, NodeArgs, UpArgs};
+use crate::cli::{DownArgs, LogsArgs, Mode, NodeArgs, UpArgs};
 use crate::distribution::{self, Distribution};
-use crate::health::{self, BrokerStatus, Progress};
-use crate::lock::ClusterLock;
+use crate::health::{self, Budget, Liveness, Role, Watch};
 
-/// Node directory prefix for brokers (`node_dir("kafka", 1)` is `kafka-1/`).
-const BROKER: &str = "kafka";
-
-/// JVM options for a small, quick-starting broker on a 2-core machine.
+/// JVM options for a small, quick-starting node on a 2-core machine.
 const JVM_FLAGS: &[&str] = &[
     "-server",
     "-XX:+UseSerialGC",
@@ -32,6 +34,12 @@ const JVM_FLAGS: &[&str] = &[
     "-Djava.awt.headless=true",
 ];
 
+/// Heap of a ZooKeeper node: it holds little for one small cluster.
+const ZOOKEEPER_HEAP: &str = "128m";
+
+/// Heap of a broker restarted by `kcluster start` (the default of `up --heap`).
+const DEFAULT_HEAP: &str = "512m";
+
 /// Host ports of the default cluster: broker i listens on 19092 + 10000·i (29092, 39092, 49092…).
 fn default_ports(id: u32) -> Option<(u16, u16)> {
     let port = 19_092 + 10_000 * id;
@@ -39,42 +47,61 @@ fn default_ports(id: u32) -> Option<(u16, u16)> {
 }
 
 /// Free loopback ports for a named cluster, chosen once and kept in cluster.json.
-fn free_ports(count: usize) -> Result<Vec<u16>> {
+pub fn free_ports(count: usize) -> Result<Vec<u16>> {
     // Hold every listener until all are chosen, so the same port is never handed out twice.
     let listeners = (0..count)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect::<std::io::Result<Vec<_>>>()
         .context("finding free ports")?;
-    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
 /// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form).
-fn new_cluster_id() -> Result<String> {
+pub fn new_cluster_id() -> Result<String> {
     use base64::Engine;
     let mut bytes = [0u8; 16];
-    File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).context("reading /dev/urandom")?;
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn new_state(name: &str, brokers: u32, dist: &Distribution) -> Result<ClusterState> {
-    let ports: Vec<(u16, u16)> = if name == "default" {
+/// The broker ports of a new cluster: fixed for `default`, free ones otherwise.
+pub fn broker_ports(name: &str, brokers: u32) -> Result<Vec<(u16, u16)>> {
+    if name == "default" {
         (1..=brokers)
             .map(|id| {
                 default_ports(id).ok_or_else(|| {
-                    Failure::usage("the default cluster has fixed ports for at most 4 brokers; use --name for more")
+                    Failure::usage("the default cluster has fixed ports for at most 4 brokers; use --name for more").into()
                 })
             })
-            .collect::<Result<_, _>>()?
+            .collect()
     } else {
-        free_ports(2 * brokers as usize)?.chunks(2).map(|pair| (pair[0], pair[1])).collect()
-    };
+        Ok(free_ports(2 * brokers as usize)?
+            .chunks(2)
+            .map(|pair| (pair[0], pair[1]))
+            .collect())
+    }
+}
+
+fn new_state(name: &str, brokers: u32, mode: Mode, dist: &Distribution) -> Result<ClusterState> {
+    let ports = broker_ports(name, brokers)?;
+    let kraft = mode == Mode::Kraft;
     Ok(ClusterState {
         name: name.to_string(),
         backend: "local".into(),
-        mode: "kraft".into(),
+        mode: mode.as_str().into(),
         kafka_version: dist.version.clone(),
         distribution: dist.home.clone(),
-        cluster_id: new_cluster_id()?,
+        // ZooKeeper mode: the brokers get their cluster id from ZooKeeper.
+        cluster_id: if kraft {
+            new_cluster_id()?
+        } else {
+            String::new()
+        },
         nodes: ports
             .into_iter()
             .zip(1..)
@@ -82,17 +109,27 @@ fn new_state(name: &str, brokers: u32, dist: &Distribution) -> Result<ClusterSta
                 id,
                 host: "localhost".into(),
                 port,
-                peer_ports: vec![controller],
+                peer_ports: if kraft { vec![controller] } else { Vec::new() },
             })
             .collect(),
-        zookeepers: Vec::new(),
+        zookeepers: if kraft {
+            Vec::new()
+        } else {
+            zookeeper::ensemble(name)?
+        },
     })
 }
 
 fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> String {
+    if state.mode == "zookeeper" {
+        return zookeeper::broker_properties(state, node, node_dir);
+    }
     let n = state.nodes.len();
-    let voters: Vec<String> =
-        state.nodes.iter().map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0])).collect();
+    let voters: Vec<String> = state
+        .nodes
+        .iter()
+        .map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0]))
+        .collect();
     let replication = n.min(3);
     let min_isr = n.min(2);
     format!(
@@ -128,10 +165,18 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
     )
 }
 
-/// `kcluster up`.
-pub fn up(name: &str, args: &UpArgs) -> Result<()> {
-    let started = Instant::now();
-    let _lock = ClusterLock::acquire(name)?;
+/// The Kafka version `up` runs when none is asked for: the last with ZooKeeper for that mode.
+fn default_version(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Kraft => distribution::DEFAULT_KAFKA_VERSION,
+        Mode::Zookeeper => distribution::ZOOKEEPER_KAFKA_VERSION,
+    }
+}
+
+/// `kcluster up` on the local backend. `note` (which backend `auto` chose) is printed once the
+/// cluster is about to be created, after every prerequisite was found.
+pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<()> {
+    let budget = Budget::new(args.timeout);
     let java = distribution::java()?;
     let state = match ClusterState::load(name) {
         Some(state) => {
@@ -145,13 +190,29 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
             state
         }
         None => {
-            let dist = distribution::locate(&args.kafka_version, args.kafka_home.as_deref(), true)?;
-            let state = new_state(name, args.brokers.unwrap_or(3), &dist)?;
+            let version = args
+                .kafka_version
+                .as_deref()
+                .unwrap_or(default_version(mode));
+            if mode == Mode::Zookeeper {
+                zookeeper::check_version(version)?;
+            }
+            let dist = distribution::locate(version, args.kafka_home.as_deref(), true)?;
+            if mode == Mode::Zookeeper {
+                zookeeper::check_distribution(&dist)?;
+            }
+            let state = new_state(name, args.brokers.unwrap_or(3), mode, &dist)?;
+            if let Some(note) = note {
+                eprintln!("kcluster: {note}");
+            }
             create(&java, &state)?;
             state
         }
     };
-    let dist = Distribution { home: state.distribution.clone(), version: state.kafka_version.clone() };
+    let dist = Distribution {
+        home: state.distribution.clone(),
+        version: state.kafka_version.clone(),
+    };
     if !dist.home.join("libs").is_dir() {
         return Err(Failure::environment(format!(
             "cluster '{name}' was created with Kafka in {}, which is gone: `kcluster down --name {name}` and `up` again",
@@ -160,48 +221,112 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         .into());
     }
 
-    let mut children = Vec::new();
-    for node in &state.nodes {
-        if state.running_pid(BROKER, node.id).is_none() {
-            children.push((node.id, start_node(&java, &dist, &state, node, &args.heap)?));
-        }
-    }
-    let ids: Vec<u32> = state.nodes.iter().map(|n| n.id).collect();
-    let timeout = Duration::from_secs_f64(args.timeout);
-    if let Err(err) = wait_ready(&state, &ids, &mut children, timeout) {
-        // Leave nothing half-started behind: the brokers this call started go down again.
-        for (_, child) in &mut children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    let launcher = Launcher {
+        java,
+        dist,
+        heap: args.heap.clone(),
+    };
+    let mut watch = LocalWatch {
+        state: &state,
+        launcher: &launcher,
+        children: Vec::new(),
+        respawns: 0,
+    };
+    if let Err(err) = start_all(&mut watch, args.no_wait, budget) {
+        // Leave nothing half-started behind: the nodes this call started go down again.
+        watch.kill_children();
         return Err(err);
     }
-    if !children.is_empty() {
+    let started = watch.children.len();
+    if started > 0 {
+        let total = state.nodes.len() + state.zookeepers.len();
+        let what = if args.no_wait {
+            "started (not waiting for them)"
+        } else {
+            "started"
+        };
         eprintln!(
-            "kcluster: {} of {} brokers started, cluster '{name}' ready in {:.1}s",
-            children.len(),
-            ids.len(),
-            started.elapsed().as_secs_f64()
+            "kcluster: {started} of {total} nodes {what}, cluster '{name}' ({} mode) ready in {:.1}s",
+            state.mode,
+            budget.started.elapsed().as_secs_f64()
         );
     }
-    print_status(&state, &health::broker_statuses(&state, BROKER))
+    health::print(&state, &statuses(&state))
 }
 
-/// Write configs and format storage for every node of a new cluster.
+/// Start every node that is down, ZooKeeper first; wait for each group unless `no_wait`.
+fn start_all(watch: &mut LocalWatch, no_wait: bool, budget: Budget) -> Result<()> {
+    let state = watch.state;
+    let mut zk_ids = Vec::new();
+    for node in &state.zookeepers {
+        if state.running_pid(Role::Zookeeper.kind(), node.id).is_none() {
+            let child = watch.launcher.start(state, Role::Zookeeper, node)?;
+            watch.children.push((Role::Zookeeper, node.id, child));
+        }
+        zk_ids.push(node.id);
+    }
+    if !no_wait && !zk_ids.is_empty() {
+        health::wait_zookeepers(state, &zk_ids, budget, watch)?;
+    }
+    let down: Vec<&NodeState> = state
+        .nodes
+        .iter()
+        .filter(|n| state.running_pid(Role::Broker.kind(), n.id).is_none())
+        .collect();
+    if state.mode == "zookeeper" && down.len() < state.nodes.len() {
+        for node in &down {
+            health::wait_deregistered(state, node.id, zookeeper::deregistration_wait());
+        }
+    }
+    for node in down {
+        let child = watch.launcher.start(state, Role::Broker, node)?;
+        watch.children.push((Role::Broker, node.id, child));
+    }
+    if !no_wait {
+        let ids: Vec<u32> = state.nodes.iter().map(|n| n.id).collect();
+        health::wait_brokers(state, &ids, budget, watch)?;
+    }
+    Ok(())
+}
+
+/// Write configs (and, in KRaft mode, format storage) for every node of a new cluster.
 fn create(java: &Path, state: &ClusterState) -> Result<()> {
-    fs::create_dir_all(state.dir()).with_context(|| format!("creating {}", state.dir().display()))?;
-    let dist = Distribution { home: state.distribution.clone(), version: state.kafka_version.clone() };
+    fs::create_dir_all(state.dir())
+        .with_context(|| format!("creating {}", state.dir().display()))?;
+    let dist = Distribution {
+        home: state.distribution.clone(),
+        version: state.kafka_version.clone(),
+    };
+    for node in &state.zookeepers {
+        zookeeper::write_node(state, node)?;
+    }
     for node in &state.nodes {
-        let dir = state.node_dir(BROKER, node.id);
+        let dir = state.node_dir(Role::Broker.kind(), node.id);
         fs::create_dir_all(dir.join("logs"))?;
-        fs::write(dir.join("server.properties"), server_properties(state, node, &dir))?;
+        fs::write(
+            dir.join("server.properties"),
+            server_properties(state, node, &dir),
+        )?;
+        if state.mode == "zookeeper" {
+            continue;
+        }
         let output = Command::new(java)
             .args(["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"])
-            .arg(format!("-Dlog4j2.configurationFile={}", dist.tools_log4j2_config().display()))
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                dist.tools_log4j2_config().display()
+            ))
             .arg(format!("-Dkafka.logs.dir={}", dir.join("logs").display()))
             .arg("-cp")
             .arg(dist.libs_classpath())
-            .args(["kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", &state.cluster_id, "-c"])
+            .args([
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                &state.cluster_id,
+                "-c",
+            ])
             .arg(dir.join("server.properties"))
             .stdin(Stdio::null())
             .output()
@@ -211,7 +336,11 @@ fn create(java: &Path, state: &ClusterState) -> Result<()> {
             return Err(anyhow::anyhow!(
                 "formatting storage of broker {} failed: {}",
                 node.id,
-                String::from_utf8_lossy(&output.stderr).lines().chain(String::from_utf8_lossy(&output.stdout).lines()).filter(|l| !l.trim().is_empty()).last().unwrap_or("no output")
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .chain(String::from_utf8_lossy(&output.stdout).lines())
+                    .rfind(|l| !l.trim().is_empty())
+                    .unwrap_or("no output")
             ));
         }
     }
@@ -221,97 +350,157 @@ fn create(java: &Path, state: &ClusterState) -> Result<()> {
     Ok(())
 }
 
-/// Start one broker JVM, detached in its own session so a Ctrl-C at the terminal spares it.
-fn start_node(java: &Path, dist: &Distribution, state: &ClusterState, node: &NodeState, heap: &str) -> Result<Child> {
-    let dir = state.node_dir(BROKER, node.id);
-    let logs = dir.join("logs");
-    fs::create_dir_all(&logs)?;
-    // Regenerated so a cluster created by an older kcluster picks up current settings.
-    fs::write(dir.join("server.properties"), server_properties(state, node, &dir))?;
-    let out = OpenOptions::new().create(true).append(true).open(logs.join("kafka.out"))?;
-    let mut command = Command::new(java);
-    command
-        .arg(format!("-Xms{heap}"))
-        .arg(format!("-Xmx{heap}"))
-        .args(JVM_FLAGS)
-        .arg(process_marker(&dir))
-        .arg(format!("-Dkafka.logs.dir={}", logs.display()));
-    if let Some(config) = dist.log4j2_config() {
-        command.arg(format!("-Dlog4j2.configurationFile={}", config.display()));
-    } else if let Some(config) = dist.log4j1_config() {
-        command.arg(format!("-Dlog4j.configuration=file:{}", config.display()));
-    }
-    command
-        .arg("-cp")
-        .arg(dist.libs_classpath())
-        .arg("kafka.Kafka")
-        .arg(dir.join("server.properties"))
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = command.spawn().with_context(|| format!("starting broker {}", node.id))?;
-    fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
-    Ok(child)
+/// What starting a node's JVM needs.
+struct Launcher {
+    java: PathBuf,
+    dist: Distribution,
+    heap: String,
 }
 
-/// Wait until every id in `ids` is in the cluster metadata; fail early when a broker exits.
-fn wait_ready(state: &ClusterState, ids: &[u32], children: &mut [(u32, Child)], timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    let progress = Progress::new(ids.len());
-    let probe = health::MetadataProbe::new(&state.bootstrap())?;
-    loop {
-        for (id, child) in children.iter_mut() {
-            if let Some(status) = child.try_wait()? {
-                progress.finish();
-                return Err(Failure::unhealthy(format!(
-                    "broker {id} exited ({status}) while starting; its log ends with:\n{}",
-                    log_tail(state, *id, 30)
-                ))
-                .into());
+impl Launcher {
+    /// Start one node's JVM, detached in its own session so a Ctrl-C at the terminal spares it.
+    fn start(&self, state: &ClusterState, role: Role, node: &NodeState) -> Result<Child> {
+        let dir = state.node_dir(role.kind(), node.id);
+        let logs = dir.join("logs");
+        fs::create_dir_all(&logs)?;
+        // Configs are regenerated so a cluster created by an older kcluster picks up current settings.
+        let (heap, main_class, config) = match role {
+            Role::Broker => {
+                fs::write(
+                    dir.join("server.properties"),
+                    server_properties(state, node, &dir),
+                )?;
+                (
+                    self.heap.as_str(),
+                    "kafka.Kafka",
+                    dir.join("server.properties"),
+                )
             }
+            Role::Zookeeper => {
+                zookeeper::write_node(state, node)?;
+                (
+                    ZOOKEEPER_HEAP,
+                    "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                    dir.join("zoo.cfg"),
+                )
+            }
+        };
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logs.join("kafka.out"))?;
+        let mut command = Command::new(&self.java);
+        command
+            .arg(format!("-Xms{heap}"))
+            .arg(format!("-Xmx{heap}"))
+            .args(JVM_FLAGS)
+            .arg(process_marker(&dir))
+            .arg(format!("-Dkafka.logs.dir={}", logs.display()));
+        if role == Role::Zookeeper {
+            // No admin web server (it would want port 8080); no log4j JMX beans.
+            command.args([
+                "-Dzookeeper.admin.enableServer=false",
+                "-Dzookeeper.jmx.log4j.disable=true",
+            ]);
         }
-        let present = probe.broker_ids(Duration::from_millis(1000));
-        let ready = ids.iter().filter(|id| present.contains(id)).count();
-        progress.update(ready);
-        if ready == ids.len() {
-            progress.finish();
-            return Ok(());
+        if let Some(config) = self.dist.log4j2_config() {
+            command.arg(format!("-Dlog4j2.configurationFile={}", config.display()));
+        } else if role == Role::Zookeeper {
+            command.arg(format!(
+                "-Dlog4j.configuration=file:{}",
+                zookeeper::log4j_config(&dir).display()
+            ));
+        } else if let Some(config) = self.dist.log4j1_config() {
+            command.arg(format!("-Dlog4j.configuration=file:{}", config.display()));
         }
-        if Instant::now() >= deadline {
-            progress.finish();
-            let missing: Vec<u32> = ids.iter().copied().filter(|id| !present.contains(id)).collect();
-            let first = missing.first().copied().unwrap_or(ids[0]);
+        command
+            .arg("-cp")
+            .arg(self.dist.libs_classpath())
+            .arg(main_class)
+            .arg(config)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {} {}", role.label(), node.id))?;
+        fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
+        Ok(child)
+    }
+}
+
+/// The nodes one kcluster call started, watched while it waits for them.
+struct LocalWatch<'a> {
+    state: &'a ClusterState,
+    launcher: &'a Launcher,
+    children: Vec<(Role, u32, Child)>,
+    respawns: u32,
+}
+
+impl LocalWatch<'_> {
+    fn kill_children(&mut self) {
+        for (_, _, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Watch for LocalWatch<'_> {
+    fn check(&mut self, role: Role) -> Result<()> {
+        for i in 0..self.children.len() {
+            let (child_role, id, child) = &mut self.children[i];
+            if *child_role != role {
+                continue;
+            }
+            let id = *id;
+            let Some(status) = child.try_wait()? else {
+                continue;
+            };
+            let tail = log_tail(self.state, role, id, 30);
+            // ZooKeeper mode, after a crash: the broker's old registration outlives it until its
+            // session expires, and a broker started too early exits. Start it again, a few times.
+            if role == Role::Broker && zookeeper::stale_registration(&tail) && self.respawns < 20 {
+                self.respawns += 1;
+                std::thread::sleep(Duration::from_secs(1));
+                let node = node(self.state, Role::Broker, id)?;
+                self.children[i].2 = self.launcher.start(self.state, Role::Broker, node)?;
+                continue;
+            }
             return Err(Failure::unhealthy(format!(
-                "broker(s) {missing:?} not ready within {:.0}s (raise --timeout?); broker {first}'s log ends with:\n{}",
-                timeout.as_secs_f64(),
-                log_tail(state, first, 30)
+                "{} {id} exited ({status}) while starting; its log ends with:\n{tail}",
+                role.label()
             ))
             .into());
         }
-        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    }
+
+    fn log_tail(&self, role: Role, id: u32) -> String {
+        log_tail(self.state, role, id, 30)
     }
 }
 
-/// The last `lines` lines of a broker's log, for error messages.
-fn log_tail(state: &ClusterState, id: u32, lines: usize) -> String {
-    let path = log_file(state, id);
+/// The last `lines` lines of a node's log, for error messages.
+fn log_tail(state: &ClusterState, role: Role, id: u32, lines: usize) -> String {
+    let path = log_file(state, role, id);
     let text = fs::read_to_string(&path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     let tail = all[all.len().saturating_sub(lines)..].join("\n");
     format!("{}\n(full log: {})", tail, path.display())
 }
 
-/// The broker's main log: log4j's server.log, else the JVM's captured stdout.
-fn log_file(state: &ClusterState, id: u32) -> PathBuf {
-    let logs = state.node_dir(BROKER, id).join("logs");
+/// A node's main log: log4j's server.log, else the JVM's captured stdout.
+fn log_file(state: &ClusterState, role: Role, id: u32) -> PathBuf {
+    let logs = state.node_dir(role.kind(), id).join("logs");
     let server_log = logs.join("server.log");
     if server_log.is_file() {
         server_log
@@ -320,57 +509,79 @@ fn log_file(state: &ClusterState, id: u32) -> PathBuf {
     }
 }
 
-pub fn load(name: &str) -> Result<ClusterState> {
-    ClusterState::load(name).ok_or_else(|| {
-        Failure::not_found(format!("no cluster named '{name}' (start one with `kcluster up --name {name}`)")).into()
+/// A node of the cluster by role and id, or exit 6.
+pub fn node(state: &ClusterState, role: Role, id: u32) -> Result<&NodeState> {
+    let nodes = role.nodes(state);
+    nodes.iter().find(|n| n.id == id).ok_or_else(|| {
+        let range = if nodes.is_empty() {
+            "none: not a zookeeper-mode cluster".to_string()
+        } else {
+            format!("1..{}", nodes.len())
+        };
+        Failure::not_found(format!(
+            "cluster '{}' has no {} {id} (ids are {range})",
+            state.name,
+            role.label()
+        ))
+        .into()
     })
 }
 
-fn node<'a>(state: &'a ClusterState, id: u32) -> Result<&'a NodeState> {
-    state.nodes.iter().find(|n| n.id == id).ok_or_else(|| {
-        Failure::not_found(format!("cluster '{}' has no broker {id} (ids are 1..{})", state.name, state.nodes.len()))
-            .into()
-    })
-}
-
-fn print_status(state: &ClusterState, statuses: &[BrokerStatus]) -> Result<()> {
-    let mut out = kcore::JsonLines::stdout();
-    for status in statuses {
-        out.emit(&status.to_json(&state.name))?;
+fn liveness(state: &ClusterState, role: Role, id: u32) -> Liveness {
+    let pid = state.running_pid(role.kind(), id);
+    Liveness {
+        running: pid.is_some(),
+        pid,
+        container: None,
     }
-    out.flush()
+}
+
+fn statuses(state: &ClusterState) -> Vec<health::NodeStatus> {
+    health::statuses(state, &|role, id| liveness(state, role, id))
 }
 
 /// `kcluster status`.
-pub fn status(name: &str) -> Result<()> {
-    let state = load(name)?;
-    let statuses = health::broker_statuses(&state, BROKER);
-    print_status(&state, &statuses)?;
-    let not_up: Vec<String> =
-        statuses.iter().filter(|s| s.state != "up").map(|s| format!("broker {} is {}", s.id, s.state)).collect();
-    if not_up.is_empty() {
-        Ok(())
+pub fn status(state: &ClusterState) -> Result<()> {
+    health::report(state, &statuses(state))
+}
+
+fn role_of(zookeeper: bool) -> Role {
+    if zookeeper {
+        Role::Zookeeper
     } else {
-        Err(Failure::unhealthy(format!("cluster '{name}': {}", not_up.join(", "))).into())
+        Role::Broker
     }
 }
 
 /// `kcluster stop N` (graceful) and `kcluster kill N` (SIGKILL).
-pub fn stop(name: &str, args: &NodeArgs, graceful: bool) -> Result<()> {
-    let _lock = ClusterLock::acquire(name)?;
-    let state = load(name)?;
-    let node = node(&state, args.id)?;
-    let dir = state.node_dir(BROKER, node.id);
-    match state.running_pid(BROKER, node.id) {
-        None => eprintln!("kcluster: broker {} of '{name}' is not running", node.id),
+pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
+    let role = role_of(args.zookeeper);
+    let node = node(state, role, args.id)?;
+    let dir = state.node_dir(role.kind(), node.id);
+    match state.running_pid(role.kind(), node.id) {
+        None => eprintln!(
+            "kcluster: {} {} of '{}' is not running",
+            role.label(),
+            node.id,
+            state.name
+        ),
         Some(pid) => {
-            let signal = if graceful { libc::SIGTERM } else { libc::SIGKILL };
-            let grace = Duration::from_secs_f64(args.timeout);
-            terminate(pid, &dir, signal, grace);
-            eprintln!("kcluster: broker {} ({}) {}", node.id, node.address(), if graceful { "stopped" } else { "killed" });
+            let signal = if graceful {
+                libc::SIGTERM
+            } else {
+                libc::SIGKILL
+            };
+            terminate(pid, &dir, signal, Duration::from_secs_f64(args.timeout));
+            let what = if graceful { "stopped" } else { "killed" };
+            eprintln!(
+                "kcluster: {} {} ({}) {what}",
+                role.label(),
+                node.id,
+                node.address()
+            );
         }
     }
-    print_status(&state, &health::broker_statuses(&state, BROKER))
+    health::print(state, &statuses(state))
 }
 
 /// Send `signal`, wait up to `grace` for the process to go, then SIGKILL it.
@@ -387,65 +598,99 @@ fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
 }
 
 /// `kcluster start N`.
-pub fn start(name: &str, args: &NodeArgs) -> Result<()> {
-    let _lock = ClusterLock::acquire(name)?;
-    let state = load(name)?;
-    let node = node(&state, args.id)?;
-    let mut children = Vec::new();
-    if state.running_pid(BROKER, node.id).is_none() {
-        let java = distribution::java()?;
-        let dist = Distribution { home: state.distribution.clone(), version: state.kafka_version.clone() };
-        children.push((node.id, start_node(&java, &dist, &state, node, "512m")?));
+pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
+    let role = role_of(args.zookeeper);
+    let node = node(state, role, args.id)?;
+    let budget = Budget::new(args.timeout);
+    let java = distribution::java()?;
+    let dist = Distribution {
+        home: state.distribution.clone(),
+        version: state.kafka_version.clone(),
+    };
+    let launcher = Launcher {
+        java,
+        dist,
+        heap: DEFAULT_HEAP.into(),
+    };
+    let mut watch = LocalWatch {
+        state,
+        launcher: &launcher,
+        children: Vec::new(),
+        respawns: 0,
+    };
+    if state.running_pid(role.kind(), node.id).is_none() {
+        if role == Role::Broker && state.mode == "zookeeper" {
+            health::wait_deregistered(state, node.id, zookeeper::deregistration_wait());
+        }
+        watch
+            .children
+            .push((role, node.id, launcher.start(state, role, node)?));
     }
-    wait_ready(&state, &[node.id], &mut children, Duration::from_secs_f64(args.timeout))?;
-    print_status(&state, &health::broker_statuses(&state, BROKER))
+    match role {
+        Role::Broker => health::wait_brokers(state, &[node.id], budget, &mut watch)?,
+        Role::Zookeeper => health::wait_zookeepers(state, &[node.id], budget, &mut watch)?,
+    }
+    health::print(state, &statuses(state))
 }
 
 /// `kcluster down [--keep]`.
-pub fn down(name: &str, args: &DownArgs) -> Result<()> {
-    let _lock = ClusterLock::acquire(name)?;
-    let Some(state) = ClusterState::load(name) else {
-        eprintln!("kcluster: no cluster named '{name}'; nothing to do");
-        return Ok(());
-    };
+pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
     // With --keep, a clean shutdown so the data is consistent; without, the data is
     // deleted anyway, so SIGKILL saves the brokers' controlled-shutdown dance.
-    let (signal, grace) =
-        if args.keep { (libc::SIGTERM, Duration::from_secs(60)) } else { (libc::SIGKILL, Duration::from_secs(10)) };
-    let running: Vec<(i32, PathBuf)> = state
-        .nodes
-        .iter()
-        .filter_map(|n| state.running_pid(BROKER, n.id).map(|pid| (pid, state.node_dir(BROKER, n.id))))
-        .collect();
-    for (pid, _) in &running {
-        unsafe { libc::kill(*pid, signal) };
-    }
-    for (pid, dir) in &running {
-        terminate(*pid, dir, signal, grace);
-    }
-    if args.keep {
-        eprintln!("kcluster: cluster '{name}' stopped; data kept in {}", state.dir().display());
+    let (signal, grace) = if args.keep {
+        (libc::SIGTERM, Duration::from_secs(60))
     } else {
-        fs::remove_dir_all(state.dir()).with_context(|| format!("removing {}", state.dir().display()))?;
+        (libc::SIGKILL, Duration::from_secs(10))
+    };
+    // Brokers before ZooKeeper: a broker's clean shutdown needs the ensemble.
+    for role in [Role::Broker, Role::Zookeeper] {
+        let running: Vec<(i32, PathBuf)> = role
+            .nodes(state)
+            .iter()
+            .filter_map(|n| {
+                state
+                    .running_pid(role.kind(), n.id)
+                    .map(|pid| (pid, state.node_dir(role.kind(), n.id)))
+            })
+            .collect();
+        for (pid, _) in &running {
+            // SAFETY: plain kill(2) on pids that carry this cluster's node markers.
+            unsafe { libc::kill(*pid, signal) };
+        }
+        for (pid, dir) in &running {
+            terminate(*pid, dir, signal, grace);
+        }
+    }
+    let name = &state.name;
+    if args.keep {
+        eprintln!(
+            "kcluster: cluster '{name}' stopped; data kept in {}",
+            state.dir().display()
+        );
+    } else {
+        fs::remove_dir_all(state.dir())
+            .with_context(|| format!("removing {}", state.dir().display()))?;
         eprintln!("kcluster: cluster '{name}' stopped and its data removed");
     }
     Ok(())
 }
 
 /// `kcluster logs [N] [-f]`.
-pub fn logs(name: &str, args: &LogsArgs) -> Result<()> {
-    let state = load(name)?;
+pub fn logs(state: &ClusterState, args: &LogsArgs) -> Result<()> {
+    let role = role_of(args.zookeeper);
     let ids: Vec<u32> = match args.id {
-        Some(id) => vec![node(&state, id)?.id],
-        None => state.nodes.iter().map(|n| n.id).collect(),
+        Some(id) => vec![node(state, role, id)?.id],
+        None => role.nodes(state).iter().map(|n| n.id).collect(),
     };
     let prefix = ids.len() > 1;
     let mut readers: Vec<(u32, BufReader<File>)> = Vec::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for id in &ids {
-        let path = log_file(&state, *id);
-        let Ok(file) = File::open(&path) else { continue };
+        let path = log_file(state, role, *id);
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
         readers.push((*id, BufReader::new(file)));
     }
     loop {
@@ -461,7 +706,7 @@ pub fn logs(name: &str, args: &LogsArgs) -> Result<()> {
                 }
                 any = true;
                 if prefix {
-                    write!(out, "kafka-{id} | ")?;
+                    write!(out, "{} | ", role.service(*id))?;
                 }
                 out.write_all(line.as_bytes())?;
                 line.clear();
@@ -475,11 +720,4 @@ pub fn logs(name: &str, args: &LogsArgs) -> Result<()> {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
-}
-
-/// `kcluster env`.
-pub fn env(name: &str) -> Result<()> {
-    let state = load(name)?;
-    println!("export KAFKA_BROKERS={}", state.bootstrap());
-    Ok(())
 }
