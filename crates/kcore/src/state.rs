@@ -163,7 +163,9 @@ pub fn running_cluster_brokers() -> Option<String> {
     let running: Vec<ClusterState> = cluster_names()
         .iter()
         .filter_map(|name| ClusterState::load(name))
-        .filter(ClusterState::any_running)
+        // A compose cluster's brokers are containers, with no pids here: its state file
+        // exists only while it is up (or kept), so it counts.
+        .filter(|state| state.backend == "compose" || state.any_running())
         .collect();
     if let Some(default) = running.iter().find(|state| state.name == "default") {
         return Some(default.bootstrap());
