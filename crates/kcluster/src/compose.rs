@@ -601,17 +601,9 @@ pub fn status(state: &ClusterState) -> Result<()> {
     health::report(state, &project.statuses())
 }
 
-fn role_of(zookeeper: bool) -> Role {
-    if zookeeper {
-        Role::Zookeeper
-    } else {
-        Role::Broker
-    }
-}
-
 /// `kcluster stop N` (`docker compose stop`) and `kcluster kill N` (`docker compose kill`, SIGKILL).
 pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
-    let role = role_of(args.zookeeper);
+    let role = Role::of_flag(args.zookeeper);
     let node = node(state, role, args.id)?;
     let project = Project::open(state)?;
     let service = role.service(node.id);
@@ -633,7 +625,7 @@ pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()>
 
 /// `kcluster start N` (`docker compose start`), then wait until it is back.
 pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
-    let role = role_of(args.zookeeper);
+    let role = Role::of_flag(args.zookeeper);
     let node = node(state, role, args.id)?;
     let budget = Budget::new(args.timeout);
     let project = Project::open(state)?;
@@ -656,7 +648,7 @@ pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
 
 /// `kcluster logs [N] [-f]`: `docker compose logs`, which prefixes each line with its service.
 pub fn logs(state: &ClusterState, args: &LogsArgs) -> Result<()> {
-    let role = role_of(args.zookeeper);
+    let role = Role::of_flag(args.zookeeper);
     let services: Vec<String> = match args.id {
         Some(id) => vec![role.service(node(state, role, id)?.id)],
         None => role

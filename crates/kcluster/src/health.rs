@@ -53,6 +53,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role a node command (`stop`, `kill`, `start`, `logs`) acts on: given `--zookeeper`
+    /// or a broker.
+    pub fn of_flag(zookeeper: bool) -> Role {
+        if zookeeper {
+            Role::Zookeeper
+        } else {
+            Role::Broker
+        }
+    }
+
     /// The JSON `role`.
     pub fn name(self) -> &'static str {
         match self {

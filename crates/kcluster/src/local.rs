@@ -124,14 +124,12 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
     if state.mode == "zookeeper" {
         return zookeeper::broker_properties(state, node, node_dir);
     }
-    let n = state.nodes.len();
     let voters: Vec<String> = state
         .nodes
         .iter()
         .map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0]))
         .collect();
-    let replication = n.min(3);
-    let min_isr = n.min(2);
+    let replication = state.nodes.len().min(3);
     format!(
         "# Written by kcluster for cluster '{name}', node {id}. Regenerated at every start.\n\
          process.roles=broker,controller\n\
@@ -142,26 +140,37 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
          listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
          controller.listener.names=CONTROLLER\n\
          inter.broker.listener.name=PLAINTEXT\n\
-         log.dirs={data}\n\
-         # Internal topics replicated like the seed's my-topic, so one broker may fail.\n\
-         offsets.topic.replication.factor={replication}\n\
-         transaction.state.log.replication.factor={replication}\n\
-         transaction.state.log.min.isr={min_isr}\n\
          share.coordinator.state.topic.replication.factor={replication}\n\
          share.coordinator.state.topic.min.isr={min_isr}\n\
-         offsets.topic.num.partitions=10\n\
-         group.initial.rebalance.delay.ms=0\n\
-         # A small footprint for laptops and CI: few threads, a small cleaner buffer.\n\
-         num.network.threads=2\n\
-         num.io.threads=4\n\
-         log.cleaner.dedupe.buffer.size=16777216\n",
+         {common}",
         name = state.name,
         id = node.id,
         voters = voters.join(","),
         host = node.host,
         port = node.port,
         cport = node.peer_ports[0],
+        min_isr = state.nodes.len().min(2),
+        common = common_broker_properties(state, node_dir),
+    )
+}
+
+/// What every local broker gets, in either mode: its data, internal topics replicated
+/// like the seed's my-topic (so one broker may fail), and a small footprint.
+pub(crate) fn common_broker_properties(state: &ClusterState, node_dir: &Path) -> String {
+    let replication = state.nodes.len().min(3);
+    format!(
+        "log.dirs={data}\n\
+         offsets.topic.replication.factor={replication}\n\
+         transaction.state.log.replication.factor={replication}\n\
+         transaction.state.log.min.isr={min_isr}\n\
+         offsets.topic.num.partitions=10\n\
+         group.initial.rebalance.delay.ms=0\n\
+         # A small footprint for laptops and CI: few threads, a small cleaner buffer.\n\
+         num.network.threads=2\n\
+         num.io.threads=4\n\
+         log.cleaner.dedupe.buffer.size=16777216\n",
         data = node_dir.join("data").display(),
+        min_isr = state.nodes.len().min(2),
     )
 }
 
@@ -545,17 +554,9 @@ pub fn status(state: &ClusterState) -> Result<()> {
     health::report(state, &statuses(state))
 }
 
-fn role_of(zookeeper: bool) -> Role {
-    if zookeeper {
-        Role::Zookeeper
-    } else {
-        Role::Broker
-    }
-}
-
 /// `kcluster stop N` (graceful) and `kcluster kill N` (SIGKILL).
 pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
-    let role = role_of(args.zookeeper);
+    let role = Role::of_flag(args.zookeeper);
     let node = node(state, role, args.id)?;
     let dir = state.node_dir(role.kind(), node.id);
     match state.running_pid(role.kind(), node.id) {
@@ -599,7 +600,7 @@ fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
 
 /// `kcluster start N`.
 pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
-    let role = role_of(args.zookeeper);
+    let role = Role::of_flag(args.zookeeper);
     let node = node(state, role, args.id)?;
     let budget = Budget::new(args.timeout);
     let java = distribution::java()?;
@@ -677,7 +678,7 @@ pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
 
 /// `kcluster logs [N] [-f]`.
 pub fn logs(state: &ClusterState, args: &LogsArgs) -> Result<()> {
-    let role = role_of(args.zookeeper);
+    let role = Role::of_flag(args.zookeeper);
     let ids: Vec<u32> = match args.id {
         Some(id) => vec![node(state, role, id)?.id],
         None => role.nodes(state).iter().map(|n| n.id).collect(),

@@ -166,7 +166,6 @@ pub fn write_node(state: &ClusterState, node: &NodeState) -> Result<()> {
 
 /// `server.properties` of a broker in ZooKeeper mode.
 pub fn broker_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> String {
-    let n = state.nodes.len();
     let connect: Vec<String> = state
         .zookeepers
         .iter()
@@ -184,26 +183,14 @@ pub fn broker_properties(state: &ClusterState, node: &NodeState, node_dir: &Path
          advertised.listeners=PLAINTEXT://{host}:{port}\n\
          listener.security.protocol.map=PLAINTEXT:PLAINTEXT\n\
          inter.broker.listener.name=PLAINTEXT\n\
-         log.dirs={data}\n\
-         # Internal topics replicated like the seed's my-topic, so one broker may fail.\n\
-         offsets.topic.replication.factor={replication}\n\
-         transaction.state.log.replication.factor={replication}\n\
-         transaction.state.log.min.isr={min_isr}\n\
-         offsets.topic.num.partitions=10\n\
-         group.initial.rebalance.delay.ms=0\n\
-         # A small footprint for laptops and CI: few threads, a small cleaner buffer.\n\
-         num.network.threads=2\n\
-         num.io.threads=4\n\
-         log.cleaner.dedupe.buffer.size=16777216\n",
+         {common}",
         name = state.name,
         id = node.id,
         connect = connect.join(","),
         session = SESSION_TIMEOUT_MS,
         host = node.host,
         port = node.port,
-        data = node_dir.join("data").display(),
-        replication = n.min(3),
-        min_isr = n.min(2),
+        common = super::common_broker_properties(state, node_dir),
     )
 }
 
