@@ -34,11 +34,22 @@ pub struct Cli {
     pub topics: Vec<String>,
 
     /// Where to start: beginning, end, stored (the group's committed offset), N (an offset), -N (N before the end), @MS (first record at or after a timestamp)
-    #[arg(short = 'o', long = "offset", value_name = "WHERE", default_value = "beginning", allow_hyphen_values = true)]
+    #[arg(
+        short = 'o',
+        long = "offset",
+        value_name = "WHERE",
+        default_value = "beginning",
+        allow_hyphen_values = true
+    )]
     pub offset: OffsetSpec,
 
     /// Only these partitions (repeatable; not with -g)
-    #[arg(short = 'p', long = "partition", value_name = "N", conflicts_with = "group")]
+    #[arg(
+        short = 'p',
+        long = "partition",
+        value_name = "N",
+        conflicts_with = "group"
+    )]
     pub partitions: Vec<i32>,
 
     /// Exit once the end offsets taken at start are reached

@@ -5,7 +5,7 @@ pub mod offset;
 pub mod progress;
 pub mod writer;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use kcore::signals::Interrupt;
@@ -23,6 +23,10 @@ use writer::RecordWriter;
 /// Output buffered before it is written out (and its offsets stored for commit).
 const FLUSH_BYTES: usize = 256 * 1024;
 
+/// The longest a record waits in the buffer, however steadily records keep coming
+/// (`kcons t | jq` is live), and how often the end of each partition is checked.
+const TICK: Duration = Duration::from_millis(100);
+
 fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
     let mut defaults = vec![
         // Offsets are stored by kcons itself, only once their records are written out.
@@ -35,10 +39,17 @@ fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
         // ...and once that is drained, fetch again within 10 ms: librdkafka's default backoff
         // of a whole second made reading a topic to its end 6x slower (measured, 1M records).
         ("fetch.queue.backoff.ms", "10"),
-        ("enable.partition.eof", if cli.exit_at_end { "true" } else { "false" }),
+        (
+            "enable.partition.eof",
+            if cli.exit_at_end { "true" } else { "false" },
+        ),
         (
             "auto.offset.reset",
-            if cli.offset == OffsetSpec::End { "latest" } else { "earliest" },
+            if cli.offset == OffsetSpec::End {
+                "latest"
+            } else {
+                "earliest"
+            },
         ),
     ];
     if cli.group.is_some() {
@@ -84,7 +95,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 .into());
             }
         }
-        let wanted: Vec<i32> = if cli.partitions.is_empty() { (0..count).collect() } else { cli.partitions.clone() };
+        let wanted: Vec<i32> = if cli.partitions.is_empty() {
+            (0..count).collect()
+        } else {
+            cli.partitions.clone()
+        };
         partitions.extend(wanted.into_iter().map(|p| (topic.clone(), p)));
     }
 
@@ -93,24 +108,37 @@ pub fn run(cli: Cli) -> Result<()> {
         for (topic, p) in &partitions {
             let (low, high) = consumer
                 .fetch_watermarks(topic, *p, connection.timeout)
-                .map_err(|err| Failure::unreachable(format!("reading the end offsets of {topic}/{p}: {err}")))?;
+                .map_err(|err| {
+                    Failure::unreachable(format!("reading the end offsets of {topic}/{p}: {err}"))
+                })?;
             ends.expect(topic, *p, low, high);
         }
     }
 
     if cli.group.is_some() {
         let topics: Vec<&str> = cli.topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics).map_err(|err| anyhow::anyhow!("subscribing to {topics:?}: {err}"))?;
+        consumer
+            .subscribe(&topics)
+            .map_err(|err| anyhow::anyhow!("subscribing to {topics:?}: {err}"))?;
     } else {
         let assignment = start_offsets(&consumer, &connection, &partitions, cli.offset)?;
         for (topic, p, start) in &assignment_starts(&assignment) {
             ends.starts_at(topic, *p, *start);
         }
-        consumer.assign(&assignment).map_err(|err| anyhow::anyhow!("assigning partitions: {err}"))?;
+        consumer
+            .assign(&assignment)
+            .map_err(|err| anyhow::anyhow!("assigning partitions: {err}"))?;
     }
 
     let mut writer = RecordWriter::new(&cli.topics, cli.values, cli.group.is_some());
-    let outcome = consume(&cli, &consumer, &mut writer, &mut ends, &interrupt);
+    let outcome = consume(
+        &cli,
+        &consumer,
+        &mut writer,
+        &mut ends,
+        &interrupt,
+        connection.timeout,
+    );
     // Whatever happened (a closed pipe included), commit what reached stdout.
     let flushed = writer.flush(&consumer);
     if cli.group.is_some() {
@@ -118,7 +146,10 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(()) => {}
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(err) if outcome.is_ok() && flushed.is_ok() => {
-                return Err(Failure::delivery(format!("committing the group's offsets failed: {err}")).into())
+                return Err(Failure::delivery(format!(
+                    "committing the group's offsets failed: {err}"
+                ))
+                .into())
             }
             Err(_) => {}
         }
@@ -127,9 +158,15 @@ pub fn run(cli: Cli) -> Result<()> {
     flushed?;
     let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
     if interrupted && (cli.exit_at_end || cli.count.is_some()) && !finished {
+        let committed = if cli.group.is_some() {
+            " (what was written is committed)"
+        } else {
+            ""
+        };
+        let records = writer.records();
+        let plural = if records == 1 { "" } else { "s" };
         return Err(Failure::interrupted(format!(
-            "interrupted after {} records (what was written is committed)",
-            writer.records()
+            "interrupted after {records} record{plural}{committed}"
         ))
         .into());
     }
@@ -140,7 +177,12 @@ fn validate(cli: &Cli) -> Result<()> {
     if cli.group.is_none() && cli.offset == OffsetSpec::Stored {
         return Err(Failure::usage("-o stored needs a consumer group (-g GROUP)").into());
     }
-    if cli.group.is_some() && !matches!(cli.offset, OffsetSpec::Beginning | OffsetSpec::End | OffsetSpec::Stored) {
+    if cli.group.is_some()
+        && !matches!(
+            cli.offset,
+            OffsetSpec::Beginning | OffsetSpec::End | OffsetSpec::Stored
+        )
+    {
         return Err(Failure::usage(
             "with -g, -o takes beginning, end or stored (where the group has no committed offset yet)",
         )
@@ -164,7 +206,16 @@ fn start_offsets(
         let offset = match spec {
             OffsetSpec::Beginning | OffsetSpec::Stored => Offset::Beginning,
             OffsetSpec::End => Offset::End,
-            OffsetSpec::At(n) => Offset::Offset(n),
+            OffsetSpec::At(n) => {
+                // Out of range, librdkafka would start over at the beginning: an offset past
+                // the end means the end (wait for it), one before the first kept, the first.
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, *p, connection.timeout)
+                    .map_err(|err| {
+                        Failure::unreachable(format!("reading the offsets of {topic}/{p}: {err}"))
+                    })?;
+                Offset::Offset(n.clamp(low, high.max(low)))
+            }
             OffsetSpec::FromEnd(n) => Offset::OffsetTail(n),
             OffsetSpec::Timestamp(ms) => Offset::Offset(ms),
         };
@@ -174,13 +225,18 @@ fn start_offsets(
         // A partition with nothing at or after the time resolves to its end.
         tpl = consumer
             .offsets_for_times(tpl, connection.timeout)
-            .map_err(|err| Failure::unreachable(format!("looking up offsets for the timestamp: {err}")))?;
+            .map_err(|err| {
+                Failure::unreachable(format!("looking up offsets for the timestamp: {err}"))
+            })?;
     }
     Ok(tpl)
 }
 
 fn assignment_starts(tpl: &TopicPartitionList) -> Vec<(String, i32, Offset)> {
-    tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition(), e.offset())).collect()
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition(), e.offset()))
+        .collect()
 }
 
 /// The poll loop. Ok(true) when a signal ended it.
@@ -190,7 +246,9 @@ fn consume(
     writer: &mut RecordWriter,
     ends: &mut EndTracker,
     interrupt: &Interrupt,
+    timeout: Duration,
 ) -> Result<bool> {
+    let mut ticked = Instant::now();
     loop {
         if interrupt.requested() {
             return Ok(true);
@@ -198,19 +256,26 @@ fn consume(
         if ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c) {
             return Ok(false);
         }
-        match consumer.poll(Duration::from_millis(100)) {
-            None => {
-                // Idle: show what we have (so `kcons t | jq` is live) and store its offsets.
-                writer.flush(consumer)?;
-                if kcore::output::stdout_closed() {
-                    return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
-                }
-                if cli.group.is_some() {
-                    ends.track_assignment(consumer);
-                }
+        let polled = consumer.poll(TICK);
+        if polled.is_none() || ticked.elapsed() >= TICK {
+            // Idle, or busy for a while: show what we have and store its offsets.
+            ticked = Instant::now();
+            writer.flush(consumer)?;
+            if kcore::output::stdout_closed() {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
             }
+            if cli.exit_at_end {
+                if cli.group.is_some() {
+                    ends.track_assignment(consumer, cli.offset == OffsetSpec::End, timeout);
+                }
+                ends.check_positions(consumer);
+            }
+        }
+        match polled {
+            None => {}
             Some(Ok(message)) => {
-                let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+                let (topic, partition, offset) =
+                    (message.topic(), message.partition(), message.offset());
                 if !ends.wants(topic, partition, offset) {
                     continue;
                 }
@@ -222,7 +287,9 @@ fn consume(
             }
             Some(Err(KafkaError::PartitionEOF(partition))) => ends.reached_eof(partition),
             Some(Err(err)) => match err.rdkafka_error_code() {
-                Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+                Some(
+                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic,
+                ) => {
                     return Err(Failure::not_found(format!("consuming: {err}")).into());
                 }
                 // Broker failures and the like are retried by librdkafka; -v shows them.

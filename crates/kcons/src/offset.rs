@@ -61,13 +61,30 @@ mod tests {
         assert_eq!("0".parse(), Ok(OffsetSpec::At(0)));
         assert_eq!("-5".parse(), Ok(OffsetSpec::FromEnd(5)));
         assert_eq!("-0".parse(), Ok(OffsetSpec::End));
-        assert_eq!("@1700000000000".parse(), Ok(OffsetSpec::Timestamp(1_700_000_000_000)));
+        assert_eq!(
+            "@1700000000000".parse(),
+            Ok(OffsetSpec::Timestamp(1_700_000_000_000))
+        );
     }
 
     #[test]
     fn rejects_the_rest() {
-        for bad in ["", "x", "@", "@-1", "--1", "+1", "1.5", "99999999999999999999", "- 1", "@x"] {
-            assert!(bad.parse::<OffsetSpec>().is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            "x",
+            "@",
+            "@-1",
+            "--1",
+            "+1",
+            "1.5",
+            "99999999999999999999",
+            "- 1",
+            "@x",
+        ] {
+            assert!(
+                bad.parse::<OffsetSpec>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 }

@@ -1,10 +1,11 @@
 //! `-e`: which partitions have reached the end offsets taken at start.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use kcore::QuietContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::Offset;
+use rdkafka::{Offset, TopicPartitionList};
 
 #[derive(Clone, Copy)]
 struct End {
@@ -23,7 +24,11 @@ pub struct EndTracker {
 
 impl EndTracker {
     pub fn new(enabled: bool) -> Self {
-        EndTracker { enabled, topics: Vec::new(), assigned: None }
+        EndTracker {
+            enabled,
+            topics: Vec::new(),
+            assigned: None,
+        }
     }
 
     fn end_mut(&mut self, topic: &str, partition: i32) -> Option<&mut End> {
@@ -45,7 +50,11 @@ impl EndTracker {
         if ends.len() <= slot {
             ends.resize(slot + 1, None);
         }
-        ends[slot] = Some(End { low, high, done: high <= low });
+        ends[slot] = Some(End {
+            low,
+            high,
+            done: high <= low,
+        });
     }
 
     /// Where consumption of a partition starts: at or past the end, it is done at once.
@@ -91,17 +100,74 @@ impl EndTracker {
     /// offsets alone decide, which only matters when the log ends in a transaction marker.
     pub fn reached_eof(&mut self, partition: i32) {
         if self.topics.len() == 1 {
-            if let Some(end) = self.topics[0].1.get_mut(partition as usize).and_then(Option::as_mut) {
+            if let Some(end) = self.topics[0]
+                .1
+                .get_mut(partition as usize)
+                .and_then(Option::as_mut)
+            {
                 end.done = true;
             }
         }
     }
 
-    /// Group mode: remember which partitions this member owns.
-    pub fn track_assignment(&mut self, consumer: &BaseConsumer<QuietContext>) {
-        if let Ok(tpl) = consumer.assignment() {
-            self.assigned =
-                Some(tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect());
+    /// Group mode: remember which partitions this member owns, and where each newly
+    /// assigned one starts (the group's committed offset; where there is none, the end
+    /// with `-o end`, else the beginning), so that one starting at its end is done at
+    /// once, without waiting for an end-of-partition event.
+    pub fn track_assignment(
+        &mut self,
+        consumer: &BaseConsumer<QuietContext>,
+        at_end: bool,
+        timeout: Duration,
+    ) {
+        let Ok(tpl) = consumer.assignment() else {
+            return;
+        };
+        let now: HashSet<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        let mut new = TopicPartitionList::new();
+        for (topic, partition) in &now {
+            if !self
+                .assigned
+                .as_ref()
+                .is_some_and(|before| before.contains(&(topic.clone(), *partition)))
+            {
+                new.add_partition(topic, *partition);
+            }
+        }
+        if new.count() > 0 {
+            if let Ok(committed) = consumer.committed_offsets(new, timeout) {
+                for e in committed.elements() {
+                    let start = match e.offset() {
+                        Offset::Offset(n) => Offset::Offset(n),
+                        _ if at_end => Offset::End,
+                        _ => Offset::Beginning,
+                    };
+                    self.starts_at(e.topic(), e.partition(), start);
+                }
+            }
+        }
+        self.assigned = Some(now);
+    }
+
+    /// Partitions whose consumer position has reached the end taken at start are done:
+    /// this sees past a log that ends in records that are never delivered (transaction
+    /// markers), whichever topic they are in.
+    pub fn check_positions(&mut self, consumer: &BaseConsumer<QuietContext>) {
+        let Ok(positions) = consumer.position() else {
+            return;
+        };
+        for e in positions.elements() {
+            if let Offset::Offset(position) = e.offset() {
+                if let Some(end) = self.end_mut(e.topic(), e.partition()) {
+                    if position >= end.high {
+                        end.done = true;
+                    }
+                }
+            }
         }
     }
 
@@ -119,7 +185,10 @@ impl EndTracker {
         match &self.assigned {
             // Group mode: done once this member owns partitions and all of them are done.
             Some(assigned) => !assigned.is_empty() && assigned.iter().all(|(t, p)| done(t, *p)),
-            None => self.topics.iter().all(|(_, ends)| ends.iter().flatten().all(|end| end.done)),
+            None => self
+                .topics
+                .iter()
+                .all(|(_, ends)| ends.iter().flatten().all(|end| end.done)),
         }
     }
 }

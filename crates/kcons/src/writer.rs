@@ -51,13 +51,21 @@ impl RecordWriter {
     }
 
     pub fn append(&mut self, message: &BorrowedMessage<'_>) {
-        let topic_index = self.topics_json.iter().position(|(t, _)| t == message.topic()).unwrap_or(0);
+        let topic_index = self
+            .topics_json
+            .iter()
+            .position(|(t, _)| t == message.topic())
+            .unwrap_or(0);
         if self.values_only {
-            self.buf.extend_from_slice(message.payload().unwrap_or_default());
+            self.buf
+                .extend_from_slice(message.payload().unwrap_or_default());
             self.buf.push(b'\n');
         } else {
             let headers = message.headers();
-            let header_iter = headers.into_iter().flat_map(|h| h.iter()).map(|h| (h.key, h.value));
+            let header_iter = headers
+                .into_iter()
+                .flat_map(|h| h.iter())
+                .map(|h| (h.key, h.value));
             write_record(
                 &mut self.buf,
                 &self.topics_json[topic_index].1,
@@ -72,7 +80,11 @@ impl RecordWriter {
         self.records += 1;
         if self.store_offsets {
             let next = message.offset() + 1;
-            match self.pending.iter_mut().find(|(t, p, _)| *t == topic_index && *p == message.partition()) {
+            match self
+                .pending
+                .iter_mut()
+                .find(|(t, p, _)| *t == topic_index && *p == message.partition())
+            {
                 Some(entry) => entry.2 = next,
                 None => self.pending.push((topic_index, message.partition(), next)),
             }
@@ -91,7 +103,11 @@ impl RecordWriter {
         if !self.pending.is_empty() {
             let mut tpl = TopicPartitionList::with_capacity(self.pending.len());
             for (topic_index, partition, next) in self.pending.drain(..) {
-                let _ = tpl.add_partition_offset(&self.topics_json[topic_index].0, partition, Offset::Offset(next));
+                let _ = tpl.add_partition_offset(
+                    &self.topics_json[topic_index].0,
+                    partition,
+                    Offset::Offset(next),
+                );
             }
             // Fails only for partitions revoked meanwhile; their new owner re-reads them.
             if let Err(err) = consumer.store_offsets(&tpl) {

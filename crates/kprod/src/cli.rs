@@ -33,7 +33,12 @@ pub struct Cli {
     pub topic: Option<String>,
 
     /// Split each line into key and value at the first DELIM (as kcat -K); a line without it has a null key
-    #[arg(short = 'K', long = "key-delimiter", value_name = "DELIM", conflicts_with = "json")]
+    #[arg(
+        short = 'K',
+        long = "key-delimiter",
+        value_name = "DELIM",
+        conflicts_with = "json"
+    )]
     pub key_delimiter: Option<String>,
 
     /// The same key for every record

@@ -9,12 +9,64 @@ use kcore::record::{write_int, write_str};
 use kcore::{Failure, QuietContext};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
-/// Failure lines shown on stderr before the rest are only counted.
+/// Failure lines shown on stderr as they happen; bad input lines past these are only counted.
 const SHOWN_FAILURES: u64 = 20;
+
+/// Records that were not delivered, each with its line number and reason: the first
+/// [`SHOWN_FAILURES`] at once, the rest at the end, runs of consecutive lines that failed
+/// for the same reason as one line (`lines 21-5000: not delivered: ...`), so that every
+/// undelivered line is named without flooding the terminal.
+#[derive(Default)]
+pub struct FailureLog {
+    shown: u64,
+    reasons: Vec<String>,
+    /// (line, index into `reasons`), for the failures not shown yet.
+    later: Vec<(u64, usize)>,
+}
+
+impl FailureLog {
+    pub fn add(&mut self, line: u64, why: String) {
+        if self.shown < SHOWN_FAILURES {
+            self.shown += 1;
+            kcore::report_error("kprod", &format!("line {line}: {why}"));
+            return;
+        }
+        let reason = match self.reasons.iter().position(|r| *r == why) {
+            Some(index) => index,
+            None => {
+                self.reasons.push(why);
+                self.reasons.len() - 1
+            }
+        };
+        self.later.push((line, reason));
+    }
+
+    /// Report the failures not shown yet, in line order.
+    pub fn report_rest(&mut self) {
+        let mut later = std::mem::take(&mut self.later);
+        later.sort_unstable();
+        let mut index = 0;
+        while index < later.len() {
+            let (first, reason) = later[index];
+            let mut last = first;
+            while index + 1 < later.len() && later[index + 1] == (last + 1, reason) {
+                index += 1;
+                last += 1;
+            }
+            let lines = if first == last {
+                format!("line {first}")
+            } else {
+                format!("lines {first}-{last}")
+            };
+            kcore::report_error("kprod", &format!("{lines}: {}", self.reasons[reason]));
+            index += 1;
+        }
+    }
+}
 
 /// The producer's context: librdkafka's logs kept quiet, delivery reports written out.
 pub struct DeliveryContext {
@@ -29,6 +81,9 @@ pub struct DeliveryContext {
 struct DeliveryState {
     delivered: u64,
     failed: u64,
+    /// Of the failed: refused by the brokers as larger than the topic takes (bad input).
+    too_large: u64,
+    failures: FailureLog,
     /// Delivery reports for stdout; `None` once stdout is gone (the records still matter).
     out: Option<BufWriter<Stdout>>,
     line: Vec<u8>,
@@ -46,6 +101,8 @@ impl DeliveryContext {
             state: Mutex::new(DeliveryState {
                 delivered: 0,
                 failed: 0,
+                too_large: 0,
+                failures: FailureLog::default(),
                 out: Some(BufWriter::with_capacity(64 * 1024, std::io::stdout())),
                 line: Vec::with_capacity(128),
             }),
@@ -53,7 +110,9 @@ impl DeliveryContext {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, DeliveryState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Delivery reports handled so far.
@@ -116,9 +175,18 @@ impl ProducerContext for DeliveryContext {
             }
             Err((err, _)) => {
                 state.failed += 1;
-                if state.failed <= SHOWN_FAILURES {
-                    kcore::report_error("kprod", &format!("line {line}: not delivered: {err}"));
+                let too_large =
+                    err.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge);
+                if too_large {
+                    state.too_large += 1;
                 }
+                let why = if too_large {
+                    "record too large: the brokers refused it (the topic's max.message.bytes)"
+                        .to_string()
+                } else {
+                    format!("not delivered: {err}")
+                };
+                state.failures.add(line as u64, why);
             }
         }
     }
@@ -132,12 +200,15 @@ pub struct Tally {
     pub delivered: u64,
     /// Delivery reports that came back with an error.
     pub failed: u64,
+    /// Of the failed: records the brokers refused as too large, which is bad input.
+    pub too_large: u64,
     /// Records librdkafka refused to queue for a reason other than bad input.
     pub refused: u64,
     /// Records still queued when the flush timed out.
     pub still_queued: u64,
     pub bad_lines: u64,
     pub last_line: u64,
+    not_sent: FailureLog,
 }
 
 impl Tally {
@@ -150,28 +221,34 @@ impl Tally {
 
     pub fn not_sent(&mut self, line: u64, why: &str) {
         self.refused += 1;
-        if self.refused <= SHOWN_FAILURES {
-            kcore::report_error("kprod", &format!("line {line}: not sent: {why}"));
-        }
+        self.not_sent.add(line, format!("not sent: {why}"));
     }
 
+    /// Take the final counts from the delivery reports, and name every failed line.
     pub fn absorb(&mut self, context: &DeliveryContext) {
         context.flush_reports();
-        let state = context.state();
+        let mut state = context.state();
+        state.failures.report_rest();
+        self.not_sent.report_rest();
         self.delivered = state.delivered;
         self.failed = state.failed;
+        self.too_large = state.too_large;
     }
 
     /// The verdict: Ok only if every line became a delivered record.
     pub fn conclude(&self, interrupted: bool) -> anyhow::Result<()> {
-        let lost = self.failed + self.refused + self.still_queued;
+        let lost = self.failed - self.too_large + self.refused + self.still_queued;
         if lost > 0 {
-            let mut why = format!("{lost} of {} records not delivered ({} delivered)", self.sent + self.refused, self.delivered);
+            let mut why = format!(
+                "{lost} of {} records not delivered ({} delivered)",
+                self.sent + self.refused,
+                self.delivered
+            );
             if self.still_queued > 0 {
-                why.push_str(&format!("; {} were still queued when the delivery timeout ran out", self.still_queued));
-            }
-            if self.failed + self.refused > SHOWN_FAILURES {
-                why.push_str(&format!("; the first {SHOWN_FAILURES} are listed above"));
+                why.push_str(&format!(
+                    "; {} were still queued when the delivery timeout ran out",
+                    self.still_queued
+                ));
             }
             return Err(Failure::delivery(why).into());
         }
@@ -182,11 +259,15 @@ impl Tally {
             ))
             .into());
         }
-        match self.bad_lines {
+        match self.bad_lines + self.too_large {
             0 => Ok(()),
             // The one bad line was reported already, in one line: say no more.
             1 => Err(Failure::input("").into()),
-            n => Err(Failure::input(format!("{n} bad input lines ({} records delivered)", self.delivered)).into()),
+            n => Err(Failure::input(format!(
+                "{n} bad input lines ({} records delivered)",
+                self.delivered
+            ))
+            .into()),
         }
     }
 }

@@ -57,7 +57,10 @@ fn read_lines<R: Read>(mut input: R, max_line: usize, tx: &SyncSender<Chunk>) {
             if let Some((line, bytes)) = skipping {
                 let _ = tx.send(Chunk::TooLong { line, bytes });
             } else if !buf.is_empty() {
-                let _ = tx.send(Chunk::Lines { data: buf, first_line: next_line });
+                let _ = tx.send(Chunk::Lines {
+                    data: buf,
+                    first_line: next_line,
+                });
             }
             return;
         }
@@ -70,7 +73,13 @@ fn read_lines<R: Read>(mut input: R, max_line: usize, tx: &SyncSender<Chunk>) {
                 }
                 Some(end) => {
                     *bytes += end as u64;
-                    if tx.send(Chunk::TooLong { line: *line, bytes: *bytes }).is_err() {
+                    if tx
+                        .send(Chunk::TooLong {
+                            line: *line,
+                            bytes: *bytes,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                     next_line = *line + 1;
@@ -85,7 +94,13 @@ fn read_lines<R: Read>(mut input: R, max_line: usize, tx: &SyncSender<Chunk>) {
                 buf.truncate(last + 1);
                 let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
                 let data = std::mem::replace(&mut buf, rest);
-                if tx.send(Chunk::Lines { data, first_line: next_line }).is_err() {
+                if tx
+                    .send(Chunk::Lines {
+                        data,
+                        first_line: next_line,
+                    })
+                    .is_err()
+                {
                     return;
                 }
                 next_line += lines;
@@ -103,7 +118,8 @@ fn read_lines<R: Read>(mut input: R, max_line: usize, tx: &SyncSender<Chunk>) {
 /// The lines of a batch with their numbers; the newline is not part of a line.
 pub fn lines(data: &[u8], first_line: u64) -> impl Iterator<Item = (u64, &[u8])> {
     let body = data.strip_suffix(b"\n").unwrap_or(data);
-    body.split(|b| *b == b'\n').zip(first_line..)
+    body.split(|b| *b == b'\n')
+        .zip(first_line..)
         .map(|(line, number)| (number, line))
 }
 
@@ -139,7 +155,14 @@ mod tests {
 
     #[test]
     fn skips_over_long_lines_and_goes_on() {
-        let long: &'static [u8] = Box::leak(format!("ok\n{}\nafter\n", "x".repeat(600_000)).into_bytes().into_boxed_slice());
-        assert_eq!(collect(long, 1000), ["1:ok", "2:too long (600000)", "3:after"]);
+        let long: &'static [u8] = Box::leak(
+            format!("ok\n{}\nafter\n", "x".repeat(600_000))
+                .into_bytes()
+                .into_boxed_slice(),
+        );
+        assert_eq!(
+            collect(long, 1000),
+            ["1:ok", "2:too long (600000)", "3:after"]
+        );
     }
 }

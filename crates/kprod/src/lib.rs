@@ -3,18 +3,19 @@
 pub mod cli;
 pub mod delivery;
 pub mod input;
+pub mod limits;
 
 use std::borrow::Cow;
 use std::sync::mpsc::RecvTimeoutError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use kcore::record::parse_json_record;
 use kcore::signals::Interrupt;
 use kcore::Failure;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 
 use cli::{Cli, OnError};
 use delivery::{DeliveryContext, Tally};
@@ -41,6 +42,12 @@ fn producer_defaults(delivery_timeout_ms: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// librdkafka's own default of `batch.size` and `message.max.bytes`.
+const CLIENT_DEFAULT_MAX_BYTES: usize = 1_000_000;
+
+/// How long delivery reports may wait in the buffer while input keeps coming.
+const REPORT_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Upper bound of a line kept in memory, relative to the largest record the producer takes.
 fn max_line_bytes(message_max_bytes: usize, json: bool) -> usize {
     // JSON with base64 inflates a value by 4/3, plus the record's other fields.
@@ -55,7 +62,9 @@ fn max_line_bytes(message_max_bytes: usize, json: bool) -> usize {
 fn parse_headers(raw: &[String]) -> Result<Vec<(String, Vec<u8>)>> {
     raw.iter()
         .map(|h| match h.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.as_bytes().to_vec())),
+            Some((name, value)) if !name.is_empty() => {
+                Ok((name.to_string(), value.as_bytes().to_vec()))
+            }
             _ => Err(Failure::usage(format!("bad -H '{h}': expected NAME=VALUE")).into()),
         })
         .collect()
@@ -77,7 +86,9 @@ pub fn run(cli: Cli) -> Result<()> {
     let topic = cli.topic.clone().unwrap_or_default();
     let connection = cli.connection.resolve()?;
     if !(cli.delivery_timeout.is_finite() && cli.delivery_timeout >= 0.001) {
-        return Err(Failure::usage("--delivery-timeout must be a positive number of seconds").into());
+        return Err(
+            Failure::usage("--delivery-timeout must be a positive number of seconds").into(),
+        );
     }
     let delivery_timeout = Duration::from_secs_f64(cli.delivery_timeout);
     let fixed_headers = parse_headers(&cli.headers)?;
@@ -87,11 +98,22 @@ pub fn run(cli: Cli) -> Result<()> {
 
     let interrupt = Interrupt::install()?;
     let defaults = producer_defaults(&delivery_timeout.as_millis().to_string());
-    let defaults: Vec<(&str, &str)> = defaults.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let context = DeliveryContext::new(&topic, connection.verbose, !cli.quiet);
-    let producer: BaseProducer<DeliveryContext> = connection.create(&defaults, context)?;
+    let create = |extra: &[(&'static str, String)]| -> Result<BaseProducer<DeliveryContext>> {
+        let defaults: Vec<(&str, &str)> = defaults
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        connection.create(
+            &defaults,
+            DeliveryContext::new(&topic, connection.verbose, !cli.quiet),
+        )
+    };
+    let mut producer = create(&[])?;
 
-    let metadata = kcore::metadata::fetch_serving(producer.client(), &connection, None, &|| producer.poll(Duration::ZERO))?;
+    let metadata = kcore::metadata::fetch_serving(producer.client(), &connection, None, &|| {
+        producer.poll(Duration::ZERO)
+    })?;
     let partitions = kcore::metadata::partition_count(&metadata, &topic)?;
     if let Some(p) = cli.partition {
         if p < 0 || p as usize >= partitions {
@@ -103,12 +125,33 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
 
-    let message_max_bytes: usize =
-        connection.property("message.max.bytes").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let chunks = input::spawn_reader(std::io::stdin(), max_line_bytes(message_max_bytes, cli.json));
+    let message_max_bytes: usize = connection
+        .property("message.max.bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CLIENT_DEFAULT_MAX_BYTES);
+    // The brokers refuse a batch over the topic's limit, and with it every record in it:
+    // keep batches within the limit, and refuse a record that alone exceeds it here, as
+    // bad input with its line number, so that the others are still delivered.
+    let topic_limit =
+        limits::topic_max_message_bytes(producer.client(), &topic, connection.timeout);
+    if let Some(limit) = topic_limit {
+        if connection.property("batch.size").is_none() && limit < CLIENT_DEFAULT_MAX_BYTES {
+            producer = create(&[("batch.size", limit.max(1).to_string())])?;
+        }
+    }
+    // Compressed batches are smaller than their records: then only the brokers can tell.
+    let compressed = ["compression.type", "compression.codec"]
+        .iter()
+        .any(|key| connection.property(key).is_some_and(|v| v != "none"));
+    let record_limit = topic_limit.filter(|_| !compressed);
+    let chunks = input::spawn_reader(
+        std::io::stdin(),
+        max_line_bytes(message_max_bytes, cli.json),
+    );
     let mut tally = Tally::default();
     let mut interrupted = false;
     let mut stop = false;
+    let mut reported_at = Instant::now();
 
     'input: while !stop {
         if interrupt.requested() {
@@ -120,6 +163,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Err(RecvTimeoutError::Timeout) => {
                 producer.poll(Duration::ZERO);
                 producer.context().flush_reports();
+                reported_at = Instant::now();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -166,6 +210,28 @@ pub fn run(cli: Cli) -> Result<()> {
                 Some(v) if v.is_empty() && cli.null_empty => None,
                 other => other,
             };
+            if let Some(limit) = record_limit {
+                let header_sizes = headers
+                    .iter()
+                    .flat_map(|h| h.iter())
+                    .map(|h| (h.key, h.value.map_or(0, <[u8]>::len)));
+                let size = limits::record_batch_bytes(
+                    parts.key.as_deref().map_or(0, <[u8]>::len),
+                    value.map_or(0, <[u8]>::len),
+                    header_sizes,
+                );
+                if size > limit {
+                    tally.bad_line(
+                        line_no,
+                        &format!("record too large: about {size} bytes with its framing, topic '{topic}' takes at most {limit} (max.message.bytes)"),
+                    );
+                    if cli.on_error == OnError::Stop {
+                        stop = true;
+                        break;
+                    }
+                    continue;
+                }
+            }
             let mut record: BaseRecord<'_, [u8], [u8], usize> =
                 BaseRecord::with_opaque_to(&topic, line_no as usize);
             record.key = parts.key.as_deref();
@@ -174,7 +240,7 @@ pub fn run(cli: Cli) -> Result<()> {
             record.timestamp = parts.timestamp;
             record.headers = headers;
             tally.sent += 1;
-            if let Err(rejection) = send(&producer, record, &interrupt) {
+            if let Err(rejection) = send(&producer, record, &interrupt, message_max_bytes) {
                 tally.sent -= 1;
                 match rejection {
                     Rejected::Input(why) => {
@@ -193,6 +259,11 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         serve_ready(&producer);
+        // Input that keeps coming must not hold the reports back (`kprod t | jq` is live).
+        if reported_at.elapsed() >= REPORT_INTERVAL {
+            producer.context().flush_reports();
+            reported_at = Instant::now();
+        }
     }
 
     finish(&producer, &mut tally, delivery_timeout);
@@ -220,7 +291,11 @@ fn line_parts<'a>(line: &'a [u8], cli: &'a Cli) -> Parts<'a> {
 /// Decode a `--json` line, or say what is wrong with it.
 fn json_parts<'a>(line: &'a [u8], cli: &Cli, partitions: usize) -> Result<Parts<'a>, String> {
     let record = parse_json_record(line)?;
-    let partition = if cli.ignore_partition { None } else { record.partition };
+    let partition = if cli.ignore_partition {
+        None
+    } else {
+        record.partition
+    };
     if let Some(p) = partition {
         if p as usize >= partitions {
             return Err(format!(
@@ -230,15 +305,23 @@ fn json_parts<'a>(line: &'a [u8], cli: &Cli, partitions: usize) -> Result<Parts<
         }
     }
     let headers = record.headers.map(|list| {
-        list.iter().fold(OwnedHeaders::new_with_capacity(list.len()), |headers, h| {
-            headers.insert(Header { key: &h.key, value: h.value.as_deref() })
-        })
+        list.iter()
+            .fold(OwnedHeaders::new_with_capacity(list.len()), |headers, h| {
+                headers.insert(Header {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                })
+            })
     });
     Ok(Parts {
         key: record.key.0,
         value: record.value.0,
         partition,
-        timestamp: if cli.ignore_timestamp { None } else { record.timestamp },
+        timestamp: if cli.ignore_timestamp {
+            None
+        } else {
+            record.timestamp
+        },
         headers,
     })
 }
@@ -246,7 +329,10 @@ fn json_parts<'a>(line: &'a [u8], cli: &Cli, partitions: usize) -> Result<Parts<
 /// Headers from the record (or none) followed by the `-H` ones.
 fn with_fixed_headers(headers: OwnedHeaders, fixed: &[(String, Vec<u8>)]) -> OwnedHeaders {
     fixed.iter().fold(headers, |headers, (name, value)| {
-        headers.insert(Header { key: name, value: Some(value.as_slice()) })
+        headers.insert(Header {
+            key: name,
+            value: Some(value.as_slice()),
+        })
     })
 }
 
@@ -263,6 +349,7 @@ fn send(
     producer: &BaseProducer<DeliveryContext>,
     mut record: BaseRecord<'_, [u8], [u8], usize>,
     interrupt: &Interrupt,
+    message_max_bytes: usize,
 ) -> Result<(), Rejected> {
     loop {
         match producer.send(record) {
@@ -278,9 +365,12 @@ fn send(
                     std::thread::sleep(Duration::from_micros(500));
                 }
             }
-            Err((KafkaError::MessageProduction(code @ RDKafkaErrorCode::MessageSizeTooLarge), back)) => {
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), back)) => {
                 let size = back.payload.map_or(0, <[u8]>::len) + back.key.map_or(0, <[u8]>::len);
-                return Err(Rejected::Input(format!("record of {size} bytes is too large to send ({code})")));
+                return Err(Rejected::Input(format!(
+                    "record too large: {size} bytes of key and value, the producer sends at most \
+                     {message_max_bytes} with its framing (message.max.bytes; -X message.max.bytes=N raises it)"
+                )));
             }
             Err((KafkaError::MessageProduction(code @ RDKafkaErrorCode::UnknownPartition), _)) => {
                 return Err(Rejected::Input(format!("no such partition ({code})")));
@@ -312,7 +402,15 @@ fn finish(producer: &BaseProducer<DeliveryContext>, tally: &mut Tally, delivery_
     while producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
         producer.poll(POLL_SLICE);
     }
-    producer.poll(Duration::ZERO);
+    if producer.in_flight_count() > 0 {
+        // Still no verdict: give up on them, which yields a report naming each one's line.
+        producer.purge(PurgeConfig::default().queue().inflight());
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
+            producer.poll(POLL_SLICE);
+        }
+    }
+    serve_ready(producer);
     tally.absorb(producer.context());
     tally.still_queued = producer.in_flight_count().max(0) as u64;
 }

@@ -1,0 +1,713 @@
+//! kcons against the live test cluster: the record format, every start offset, -e,
+//! -c, -p, --values, consumer groups and what they commit, live output and pipes
+//! closed early. Records are written with kprod (and kcat in pipes.rs).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::*;
+use kpipes_e2e::*;
+
+const BASE_TS: i64 = 1_700_000_000_000;
+
+/// A one-partition topic with records v0..v9 at offsets 0..9, timestamps BASE_TS + 1000 * i.
+fn ten_records() -> String {
+    let topic = create_topic(1, &[]);
+    let input: String =
+        (0..10).map(|i| format!("{}\n", json!({"key": format!("k{i}"), "value": format!("v{i}"), "timestamp": BASE_TS + 1000 * i}))).collect();
+    kprod(&["--json", "-q", &topic], input).success();
+    topic
+}
+
+fn offsets(list: &[Value]) -> Vec<i64> {
+    list.iter().map(|r| r["offset"].as_i64().unwrap()).collect()
+}
+
+fn kcons() -> assert_cmd::Command {
+    tool("kcons")
+}
+
+#[test]
+fn record_format_is_exact() {
+    let topic = create_topic(1, &[]);
+    let input = format!(
+        "{}\n{}\n",
+        json!({"key": "k", "value": {"base64": "/w=="}, "timestamp": BASE_TS,
+               "headers": [{"key": "a", "value": null}, {"key": "a", "value": "1"}, {"key": "bin", "value": {"base64": "wyg="}}]}),
+        json!({"key": null, "value": "text \"quoted\"\n", "timestamp": BASE_TS + 1}),
+    );
+    kprod(&["--json", "-q", &topic], input).success();
+    let ran = run(kcons().args([&topic, "-e"])).success();
+    assert_eq!(ran.stderr(), "");
+    let expected = format!(
+        concat!(
+            r#"{{"topic":"{t}","partition":0,"offset":0,"timestamp":1700000000000,"key":"k","value":{{"base64":"/w=="}},"headers":[{{"key":"a","value":null}},{{"key":"a","value":"1"}},{{"key":"bin","value":{{"base64":"wyg="}}}}]}}"#,
+            "\n",
+            r#"{{"topic":"{t}","partition":0,"offset":1,"timestamp":1700000000001,"key":null,"value":"text \"quoted\"\n","headers":[]}}"#,
+            "\n"
+        ),
+        t = topic
+    );
+    assert_eq!(ran.stdout(), expected);
+}
+
+#[test]
+fn values_prints_raw_values() {
+    let topic = create_topic(1, &[]);
+    kprod(
+        &["--json", "-q", &topic],
+        "{\"key\":\"k\",\"value\":\"plain\"}\n{\"value\":null}\n{\"value\":{\"base64\":\"/wA=\"}}\n{\"value\":\"\"}\n",
+    )
+    .success();
+    let ran = run(kcons().args([&topic, "-e", "--values"])).success();
+    assert_eq!(ran.output.stdout, b"plain\n\n\xff\x00\n\n".to_vec());
+}
+
+#[test]
+fn offset_beginning_n_minus_n_and_timestamp() {
+    let topic = ten_records();
+    assert_eq!(offsets(&kcons_e(&[&topic])), (0..10).collect::<Vec<_>>());
+    assert_eq!(
+        offsets(&kcons_e(&[&topic, "-o", "beginning"])),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert_eq!(offsets(&kcons_e(&[&topic, "-o", "7"])), vec![7, 8, 9]);
+    assert_eq!(
+        offsets(&kcons_e(&[&topic, "-o", "0"])),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert_eq!(offsets(&kcons_e(&[&topic, "-o", "-3"])), vec![7, 8, 9]);
+    assert_eq!(
+        offsets(&kcons_e(&[&topic, "-o", "-50"])),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        offsets(&kcons_e(&[&topic, "-o", &format!("@{}", BASE_TS + 3500)])),
+        vec![4, 5, 6, 7, 8, 9]
+    );
+    assert_eq!(
+        offsets(&kcons_e(&[&topic, "-o", &format!("@{}", BASE_TS + 3000)])),
+        vec![3, 4, 5, 6, 7, 8, 9]
+    );
+    assert_eq!(
+        offsets(&kcons_e(&[
+            &topic,
+            "-o",
+            &format!("@{}", BASE_TS + 999_999)
+        ])),
+        Vec::<i64>::new()
+    );
+    assert_eq!(offsets(&kcons_e(&[&topic, "-o", "10"])), Vec::<i64>::new());
+    let first = kcons_e(&[&topic, "-o", "5", "-c", "1"]);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["value"], json!("v5"));
+    assert_eq!(first[0]["key"], json!("k5"));
+    assert_eq!(first[0]["timestamp"], json!(BASE_TS + 5000));
+}
+
+#[test]
+fn offset_end_with_e_exits_at_once() {
+    let topic = ten_records();
+    let started = Instant::now();
+    let ran = run(kcons().args([&topic, "-o", "end", "-e"])).success();
+    assert_eq!(ran.stdout(), "");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Follow `topic` (ten records) from `offset`: only records produced afterwards show.
+fn shows_only_new_records(offset: &str) {
+    let topic = ten_records();
+    let kcons = Proc::spawn("kcons", &[&topic, "-o", offset]);
+    // kcons may not have settled on its start yet: produce until it shows something new.
+    let mut produced = 0;
+    eventually(
+        &format!("kcons -o {offset} to show a new record"),
+        Duration::from_secs(30),
+        || {
+            produced += 1;
+            kprod(&["-q", &topic], format!("new{produced}\n")).success();
+            (!kcons.lines().is_empty()).then_some(())
+        },
+    );
+    let seen = kcons.json();
+    assert!(
+        seen.iter().all(|r| r["offset"].as_i64().unwrap() >= 10),
+        "-o {offset}: only records after the end: {seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|r| r["value"].as_str().unwrap().starts_with("new")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn offset_end_shows_only_new_records() {
+    shows_only_new_records("end");
+}
+
+#[test]
+fn offset_past_the_end_waits_for_new_records() {
+    shows_only_new_records("1000");
+}
+
+#[test]
+fn offset_stored_resumes_a_group() {
+    let topic = ten_records();
+    let group = unique_name("g-stored");
+    // Without a committed offset, stored starts at the beginning.
+    let first = kcons_e(&[&topic, "-g", &group, "-o", "stored", "-c", "4"]);
+    assert_eq!(offsets(&first), vec![0, 1, 2, 3]);
+    let rest = kcons_e(&[&topic, "-g", &group, "-o", "stored"]);
+    assert_eq!(offsets(&rest), vec![4, 5, 6, 7, 8, 9]);
+    assert_eq!(
+        kcons_e(&[&topic, "-g", &group, "-o", "stored"]),
+        Vec::<Value>::new()
+    );
+    // A group's committed offset wins over -o beginning, too.
+    assert_eq!(kcons_e(&[&topic, "-g", &group]), Vec::<Value>::new());
+    // Without -g nothing is committed, and stored makes no sense.
+    run(kcons().args([&topic, "-o", "stored", "-e"]))
+        .code_is(2)
+        .one_error_line("kcons");
+}
+
+#[test]
+fn offset_from_end_is_per_partition() {
+    let topic = create_topic(3, &[]);
+    let input: String = (0..3)
+        .flat_map(|p| {
+            (0..5)
+                .map(move |i| format!("{}\n", json!({"value": format!("{p}-{i}"), "partition": p})))
+        })
+        .collect();
+    kprod(&["--json", "-q", &topic], input).success();
+    let got = kcons_e(&[&topic, "-o", "-2"]);
+    assert_eq!(
+        positions(&got),
+        vec![(0, 3), (0, 4), (1, 3), (1, 4), (2, 3), (2, 4)]
+    );
+}
+
+#[test]
+fn exit_at_end_with_empty_partitions() {
+    let empty = create_topic(3, &[]);
+    let started = Instant::now();
+    let ran = run(kcons().args([&empty, "-e"])).success();
+    assert_eq!(ran.stdout(), "");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let one = create_topic(3, &[]);
+    kprod(&["-q", "-p", "1", &one], "a\nb\nc\n").success();
+    let got = kcons_e(&[&one]);
+    assert_eq!(positions(&got), vec![(1, 0), (1, 1), (1, 2)]);
+    // Several topics at once, one of them empty.
+    let both = kcons_e(&[&one, &empty]);
+    assert_eq!(both.len(), 3);
+    // A partition read from past its end is done too.
+    assert_eq!(kcons_e(&[&one, "-o", "3"]), Vec::<Value>::new());
+}
+
+#[test]
+fn exit_at_end_ignores_records_written_later() {
+    let total = 3000;
+    let topic = many_records(total);
+    // -e takes the end at start: while kcons waits on a full pipe, a newer record arrives.
+    let mut kcons = Proc::spawn_paused("kcons", &[&topic, "-e"], Some(10));
+    kcons.wait_lines(10, Duration::from_secs(30));
+    assert!(kcons.running(), "kcons waits for the reader");
+    kprod(&["-q", &topic], "late\n").success();
+    kcons.resume();
+    kcons.exits_with(0, Duration::from_secs(30));
+    let got = kcons.json();
+    assert_eq!(got.len(), total);
+    assert!(got.iter().all(|r| r["value"] != json!("late")));
+}
+
+#[test]
+fn count_stops_after_n_records() {
+    let topic = ten_records();
+    let got = run(kcons().args([&topic, "-c", "3"]))
+        .success()
+        .json_lines();
+    assert_eq!(offsets(&got), vec![0, 1, 2]);
+    assert_eq!(kcons_e(&[&topic, "-c", "25"]).len(), 10, "-e ends first");
+    run(kcons().args([&topic, "-c", "0"])).code_is(2);
+}
+
+#[test]
+fn partition_flag_reads_only_those() {
+    let topic = create_topic(3, &[]);
+    let input: String = (0..3)
+        .flat_map(|p| {
+            (0..2)
+                .map(move |i| format!("{}\n", json!({"value": format!("{p}-{i}"), "partition": p})))
+        })
+        .collect();
+    kprod(&["--json", "-q", &topic], input).success();
+    let got = kcons_e(&[&topic, "-p", "0", "-p", "2"]);
+    assert_eq!(positions(&got), vec![(0, 0), (0, 1), (2, 0), (2, 1)]);
+    let got = kcons_e(&[&topic, "-p", "1"]);
+    assert_eq!(values(&got), vec![json!("1-0"), json!("1-1")]);
+    run(kcons().args([&topic, "-p", "3", "-e"]))
+        .code_is(2)
+        .one_error_line("kcons");
+    run(kcons().args([&topic, "-p", "0", "-g", "g", "-e"])).code_is(2);
+}
+
+#[test]
+fn several_topics_at_once() {
+    let a = create_topic(1, &[]);
+    let b = create_topic(2, &[]);
+    kprod(&["-q", &a], "from a\n").success();
+    kprod(&["-q", "-p", "1", &b], "from b\n").success();
+    let got = kcons_e(&[&a, &b]);
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            (
+                r["topic"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected = vec![
+        (a.clone(), "from a".to_string()),
+        (b.clone(), "from b".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn unknown_topic_exits_6_and_is_not_created() {
+    let known = create_topic(1, &[]);
+    let missing = unique_name("t-missing");
+    run(kcons().args([&missing, "-e"]))
+        .code_is(6)
+        .one_error_line("kcons")
+        .stderr_has(&missing);
+    run(kcons().args([&missing]))
+        .code_is(6)
+        .one_error_line("kcons");
+    run(kcons().args([&known, &missing, "-e"]))
+        .code_is(6)
+        .one_error_line("kcons");
+    run(kcons().args([&missing, "-g", &unique_name("g"), "-e"]))
+        .code_is(6)
+        .one_error_line("kcons");
+    assert!(
+        !topics().contains(&missing),
+        "kcons must not create {missing}"
+    );
+}
+
+#[test]
+fn unreachable_brokers_exit_5_within_the_timeout() {
+    let started = Instant::now();
+    run(kcons().args(["-b", "localhost:1", "--timeout", "2", "some-topic"]))
+        .code_is(5)
+        .one_error_line("kcons")
+        .stderr_has("localhost:1");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn command_line_mistakes_exit_2() {
+    let topic = create_topic(1, &[]);
+    for args in [
+        vec!["-o", "soon"],
+        vec!["-o", "@yesterday"],
+        vec!["-g", "g", "-o", "5"],
+        vec!["-X", "nonsense"],
+        vec!["-X", "no.such.property=1"],
+        vec!["-b", "host-without-port"],
+    ] {
+        let mut full = vec![topic.as_str(), "-e"];
+        full.extend(args.iter().copied());
+        let ran = run(kcons().args(&full)).code_is(2);
+        assert_eq!(ran.stdout(), "", "{args:?}");
+    }
+    run(kcons().arg("-e")).code_is(2);
+}
+
+/// `kcons ... | head -1` in a shell that reports kcons's own status.
+fn head_one(args: &str) -> Ran {
+    let script = format!(
+        "set -o pipefail; '{}' {args} | head -1",
+        bin_path("kcons").display()
+    );
+    run(assert_cmd::Command::new("bash")
+        .args(["-c", &script])
+        .env("KAFKA_BROKERS", brokers())
+        .timeout(Duration::from_secs(60)))
+}
+
+#[test]
+fn head_one_ends_quietly() {
+    let topic = create_topic(1, &[]);
+    let input: String = (0..20000)
+        .map(|i| format!("record {i} {}\n", "x".repeat(50)))
+        .collect();
+    kprod(&["-q", &topic], input).success();
+    // kcons learns of the closed pipe on its next write...
+    let ran = head_one(&topic).success();
+    assert_eq!(ran.stderr(), "");
+    assert_eq!(ran.stdout().lines().count(), 1);
+
+    // ...or, with nothing more to write, while it waits for records.
+    let single = create_topic(1, &[]);
+    kprod(&["-q", &single], "only\n").success();
+    let ran = head_one(&single).success();
+    assert_eq!(ran.stderr(), "");
+    assert!(ran.stdout().contains("\"only\""), "{}", ran.stdout());
+}
+
+#[test]
+fn output_is_live() {
+    let topic = create_topic(1, &[]);
+    let kcons = Proc::spawn("kcons", &[&topic]);
+    kprod(&["-q", &topic], "hello\n").success();
+    let lines = kcons.wait_lines(1, Duration::from_secs(15));
+    let record: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(record["value"], json!("hello"));
+}
+
+#[test]
+fn output_stays_live_under_a_steady_trickle() {
+    // Records arrive more often than any idle timeout: output must not wait for a pause.
+    let topic = create_topic(1, &[]);
+    let kcons = Proc::spawn("kcons", &[&topic]);
+    let mut kprod = Proc::spawn("kprod", &["-q", &topic]);
+    let started = Instant::now();
+    let mut sent = 0;
+    while kcons.lines().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "kcons printed nothing while {sent} records were produced"
+        );
+        kprod.write(format!("tick {sent}\n").as_bytes());
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20)); // the pace of the input, not a synchronisation
+    }
+    kprod.close_stdin();
+    kprod.exits_with(0, Duration::from_secs(30));
+}
+
+#[test]
+fn signals_end_a_follow_cleanly() {
+    let topic = create_topic(1, &[]);
+    kprod(&["-q", &topic], "a\n").success();
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let mut kcons = Proc::spawn("kcons", &[&topic]);
+        kcons.wait_lines(1, Duration::from_secs(15));
+        kcons.signal(signal);
+        kcons.exits_with(0, Duration::from_secs(15));
+        assert_eq!(kcons.stderr(), "");
+    }
+    // With -c not yet reached, an interrupted run says so.
+    let mut waiting = Proc::spawn("kcons", &[&topic, "-c", "2"]);
+    waiting.wait_lines(1, Duration::from_secs(15));
+    waiting.signal(libc::SIGTERM);
+    waiting.exits_with(130, Duration::from_secs(15));
+    assert!(
+        waiting.stderr().contains("interrupted after 1 record"),
+        "{}",
+        waiting.stderr()
+    );
+}
+
+/// `count` records of about 200 bytes each across 3 partitions: more output than a pipe holds.
+fn many_records(count: usize) -> String {
+    let topic = create_topic(3, &[]);
+    let input: String = (0..count)
+        .map(|i| format!("k{i}:record {i:06} {}\n", "y".repeat(150)))
+        .collect();
+    kprod(&["-q", "-K", ":", &topic], input).success();
+    topic
+}
+
+fn record_ids(list: &[Value]) -> Vec<(i64, i64)> {
+    positions(list)
+}
+
+#[test]
+fn group_sigint_commits_exactly_what_was_written() {
+    let total = 3000;
+    let topic = many_records(total);
+    let group = unique_name("g-int");
+    // The reader stops after 100 lines: kcons blocks on a full pipe with more records fetched.
+    let mut kcons = Proc::spawn_paused("kcons", &["-g", &group, &topic], Some(100));
+    kcons.wait_lines(100, Duration::from_secs(30));
+    kcons.signal(libc::SIGINT);
+    kcons.resume();
+    kcons.exits_with(0, Duration::from_secs(30));
+    let first = kcons.json();
+    assert!(
+        first.len() < total,
+        "kcons was stopped mid-stream ({} lines)",
+        first.len()
+    );
+    let rest = kcons_e(&[&topic, "-g", &group, "-o", "stored"]);
+    let first_ids: BTreeSet<(i64, i64)> = record_ids(&first).into_iter().collect();
+    let rest_ids: BTreeSet<(i64, i64)> = record_ids(&rest).into_iter().collect();
+    assert_eq!(first_ids.len(), first.len(), "no duplicates in one run");
+    assert!(
+        first_ids.is_disjoint(&rest_ids),
+        "the restart repeats nothing that was written"
+    );
+    assert_eq!(
+        first_ids.len() + rest_ids.len(),
+        total,
+        "together, every record exactly once"
+    );
+}
+
+/// The offsets group `group` has committed for `topic`, per partition, as Kafka's own
+/// tool reports them.
+fn committed(group: &str, topic: &str) -> BTreeMap<i64, i64> {
+    let out = run(assert_cmd::Command::new("java")
+        .args([
+            "-cp",
+            &kafka_classpath(),
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        ])
+        .args([
+            "--bootstrap-server",
+            &brokers(),
+            "--describe",
+            "--group",
+            group,
+        ])
+        .timeout(Duration::from_secs(60)))
+    .stdout();
+    out.lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            match cells.as_slice() {
+                [g, t, p, current, ..] if *g == group && *t == topic => {
+                    Some((p.parse().ok()?, current.parse().ok()?))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn group_sigkill_then_restart_skips_nothing() {
+    let total = 3000;
+    let topic = many_records(total);
+    let group = unique_name("g-kill");
+    // Frequent commits; a short session, so the group notices the dead member soon and
+    // the restart does not wait 45 s to be assigned. The reader stops after 2000 lines:
+    // kcons has written (and stored) some batches and is blocked writing the next.
+    let mut kcons = Proc::spawn_paused(
+        "kcons",
+        &[
+            "-g",
+            &group,
+            &topic,
+            "-X",
+            "auto.commit.interval.ms=100",
+            "-X",
+            "session.timeout.ms=6000",
+        ],
+        Some(2000),
+    );
+    kcons.wait_lines(2000, Duration::from_secs(30));
+    let at_kill = eventually(
+        "the group to commit something",
+        Duration::from_secs(60),
+        || {
+            let offsets = committed(&group, &topic);
+            (offsets.values().sum::<i64>() > 0).then_some(offsets)
+        },
+    );
+    kcons.signal(libc::SIGKILL);
+    kcons.resume();
+    let status = kcons.wait(Duration::from_secs(15));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    let first = kcons.json();
+    assert!(
+        first.len() < total,
+        "killed mid-stream ({} lines)",
+        first.len()
+    );
+    let first_ids: BTreeSet<(i64, i64)> = record_ids(&first).into_iter().collect();
+    // Nothing was committed that had not been written out.
+    for (p, offset) in &at_kill {
+        let written = first_ids.iter().filter(|(q, _)| q == p).count() as i64;
+        assert!(
+            *offset <= written,
+            "partition {p}: committed {offset}, written {written}"
+        );
+    }
+
+    let second = kcons_e(&[&topic, "-g", &group]);
+    let second_ids: BTreeSet<(i64, i64)> = record_ids(&second).into_iter().collect();
+    let union: BTreeSet<(i64, i64)> = first_ids.union(&second_ids).copied().collect();
+    assert_eq!(
+        union.len(),
+        total,
+        "every record was written by one run or the other"
+    );
+    assert!(
+        second.len() < total,
+        "the restart resumed from the commits, not from the beginning"
+    );
+    // Duplicates only from the uncommitted tail: per partition, the restart begins at or
+    // after the commit seen before the kill, at or before the first run's end, without gaps.
+    for p in 0..3 {
+        let firsts: Vec<i64> = first_ids
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, o)| *o)
+            .collect();
+        let seconds: Vec<i64> = second_ids
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, o)| *o)
+            .collect();
+        let next = firsts.last().map_or(0, |o| o + 1);
+        if let Some(start) = seconds.first() {
+            assert!(
+                *start <= next,
+                "partition {p}: restart at {start} skips from {next}"
+            );
+            assert!(
+                *start >= at_kill.get(&p).copied().unwrap_or(0),
+                "partition {p}: restart before its commit"
+            );
+            assert_eq!(
+                seconds,
+                (*start..*start + seconds.len() as i64).collect::<Vec<_>>(),
+                "partition {p}: contiguous"
+            );
+        }
+    }
+}
+
+#[test]
+fn group_with_e_commits_at_the_end() {
+    let topic = many_records(300);
+    let group = unique_name("g-e");
+    assert_eq!(kcons_e(&[&topic, "-g", &group]).len(), 300);
+    assert_eq!(kcons_e(&[&topic, "-g", &group]).len(), 0);
+    kprod(&["-q", &topic], "one more\n").success();
+    let got = kcons_e(&[&topic, "-g", &group]);
+    assert_eq!(values(&got), vec![json!("one more")]);
+}
+
+#[test]
+fn without_a_group_nothing_is_committed() {
+    let topic = ten_records();
+    assert_eq!(kcons_e(&[&topic]).len(), 10);
+    assert_eq!(kcons_e(&[&topic]).len(), 10);
+}
+
+/// The classpath the test cluster's brokers run with (Kafka's own jars, tools included).
+fn kafka_classpath() -> String {
+    let status = run(kcluster(&test_cluster()).arg("status"))
+        .success()
+        .json_lines();
+    let pid = status[0]["pid"].as_i64().expect("a running broker");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| a == "-cp")
+        .expect("the broker's java -cp");
+    args[at + 1].clone()
+}
+
+#[test]
+fn exit_at_end_sees_past_transaction_markers() {
+    // A log written in transactions ends in a commit marker, a record no consumer is given:
+    // the last offset kcons sees is below the end offset taken at start.
+    let input = create_topic(1, &[]);
+    let output = create_topic(1, &[]);
+    kprod(
+        &["-q", &input],
+        (0..10).map(|i| format!("tx{i}\n")).collect::<String>(),
+    )
+    .success();
+    run(assert_cmd::Command::new("java")
+        .args([
+            "-cp",
+            &kafka_classpath(),
+            "org.apache.kafka.tools.TransactionalMessageCopier",
+        ])
+        .args([
+            "--broker-list",
+            &brokers(),
+            "--input-topic",
+            &input,
+            "--input-partition",
+            "0",
+        ])
+        .args([
+            "--output-topic",
+            &output,
+            "--transactional-id",
+            &unique_name("tx"),
+            "--consumer-group",
+            &unique_name("g-tx"),
+        ])
+        .args(["--max-messages", "10", "--transaction-size", "5"])
+        .timeout(Duration::from_secs(120)))
+    .success();
+    let ends = run(tool("ktopic").args(["offsets", &output]))
+        .success()
+        .json_lines();
+    assert!(
+        ends[0]["high"].as_i64().unwrap() > 10,
+        "markers after the records: {ends:?}"
+    );
+
+    let alone = run(kcons()
+        .args([&output, "-e"])
+        .timeout(Duration::from_secs(30)))
+    .success()
+    .json_lines();
+    assert_eq!(alone.len(), 10);
+    // With several topics the end-of-partition event does not say which topic it is about.
+    let with_other = run(kcons()
+        .args([&output, &input, "-e"])
+        .timeout(Duration::from_secs(30)))
+    .success()
+    .json_lines();
+    assert_eq!(with_other.len(), 20);
+    let group = unique_name("g-tx-read");
+    let first = run(kcons()
+        .args([&output, &input, "-e", "-g", &group])
+        .timeout(Duration::from_secs(30)))
+    .success();
+    assert_eq!(first.json_lines().len(), 20);
+    let again = run(kcons()
+        .args([&output, &input, "-e", "-g", &group])
+        .timeout(Duration::from_secs(30)))
+    .success();
+    assert_eq!(again.json_lines().len(), 0);
+}

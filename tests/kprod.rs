@@ -1,0 +1,622 @@
+//! kprod against the live test cluster: line and JSON modes, delivery reports, bad
+//! input, failures and signals. What it wrote is read back with kcons (and, in
+//! pipes.rs, with kcat).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use kpipes_e2e::*;
+
+/// The `line` numbers of delivery reports, in input order.
+fn reported_lines(reports: &[Value]) -> Vec<i64> {
+    let mut lines: Vec<i64> = reports
+        .iter()
+        .map(|r| r["line"].as_i64().unwrap())
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn line_mode_reports_every_delivery() {
+    let topic = create_topic(1, &[]);
+    let ran = kprod(&[&topic], "one\ntwo\nthree\n").success();
+    assert_eq!(ran.stderr(), "");
+    let reports = ran.json_lines();
+    assert_eq!(
+        reports,
+        vec![
+            json!({"topic": topic, "partition": 0, "offset": 0, "line": 1}),
+            json!({"topic": topic, "partition": 0, "offset": 1, "line": 2}),
+            json!({"topic": topic, "partition": 0, "offset": 2, "line": 3}),
+        ]
+    );
+    let got = records(&topic);
+    assert_eq!(
+        values(&got),
+        vec![json!("one"), json!("two"), json!("three")]
+    );
+    for record in &got {
+        assert_eq!(record["key"], Value::Null, "{record}");
+        assert_eq!(record["headers"], json!([]), "{record}");
+    }
+}
+
+#[test]
+fn last_line_without_newline_and_crlf_are_kept_byte_for_byte() {
+    let topic = create_topic(1, &[]);
+    kprod(&[&topic], "dos\r\nlast").success();
+    assert_eq!(
+        values(&records(&topic)),
+        vec![json!("dos\r"), json!("last")]
+    );
+}
+
+#[test]
+fn key_delimiter_splits_at_the_first_one() {
+    let topic = create_topic(1, &[]);
+    kprod(
+        &["-K", "::", &topic],
+        "user1::clicked\na::b::c\nno delimiter\n::empty key\nk::\n",
+    )
+    .success();
+    let got: Vec<(Value, Value)> = records(&topic)
+        .iter()
+        .map(|r| (r["key"].clone(), r["value"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!("user1"), json!("clicked")),
+            (json!("a"), json!("b::c")),
+            (Value::Null, json!("no delimiter")),
+            (json!(""), json!("empty key")),
+            (json!("k"), json!("")),
+        ]
+    );
+}
+
+#[test]
+fn fixed_key_for_every_record() {
+    let topic = create_topic(3, &[]);
+    let reports = kprod(&["-k", "same", &topic], "a\nb\nc\nd\n")
+        .success()
+        .json_lines();
+    let partitions: std::collections::BTreeSet<i64> = reports
+        .iter()
+        .map(|r| r["partition"].as_i64().unwrap())
+        .collect();
+    assert_eq!(partitions.len(), 1, "one key, one partition: {reports:?}");
+    let got = records(&topic);
+    assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|r| r["key"] == json!("same")), "{got:?}");
+    assert_eq!(
+        values(&got),
+        vec![json!("a"), json!("b"), json!("c"), json!("d")]
+    );
+}
+
+#[test]
+fn headers_keep_their_order_and_duplicates() {
+    let topic = create_topic(1, &[]);
+    kprod(
+        &[
+            "-H", "b=2", "-H", "a=1", "-H", "b=3", "-H", "empty=", "-H", "eq=x=y", &topic,
+        ],
+        "v\n",
+    )
+    .success();
+    let got = records(&topic);
+    assert_eq!(
+        got[0]["headers"],
+        json!([
+            {"key": "b", "value": "2"},
+            {"key": "a", "value": "1"},
+            {"key": "b", "value": "3"},
+            {"key": "empty", "value": ""},
+            {"key": "eq", "value": "x=y"},
+        ])
+    );
+    kprod(&["-H", "novalue", &topic], "v\n")
+        .code_is(2)
+        .one_error_line("kprod");
+}
+
+#[test]
+fn partition_flag_puts_every_record_there() {
+    let topic = create_topic(3, &[]);
+    let reports = kprod(&["-p", "2", "-K", ":", &topic], "a:1\nb:2\nc:3\nd:4\n")
+        .success()
+        .json_lines();
+    assert!(
+        reports.iter().all(|r| r["partition"] == json!(2)),
+        "{reports:?}"
+    );
+    assert_eq!(
+        positions(&records(&topic)),
+        vec![(2, 0), (2, 1), (2, 2), (2, 3)]
+    );
+}
+
+#[test]
+fn empty_lines_are_empty_values_and_z_makes_tombstones() {
+    let topic = create_topic(1, &[]);
+    kprod(&["-K", ":", &topic], "\nk:\nx\n").success();
+    kprod(&["-Z", "-K", ":", &topic], "\nk:\nx\n").success();
+    let got: Vec<(Value, Value)> = records(&topic)
+        .iter()
+        .map(|r| (r["key"].clone(), r["value"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Value::Null, json!("")),
+            (json!("k"), json!("")),
+            (Value::Null, json!("x")),
+            (Value::Null, Value::Null),
+            (json!("k"), Value::Null),
+            (Value::Null, json!("x")),
+        ]
+    );
+}
+
+#[test]
+fn quiet_prints_nothing() {
+    let topic = create_topic(1, &[]);
+    let ran = kprod(&["-q", &topic], "a\nb\n").success();
+    assert_eq!(ran.stdout(), "");
+    assert_eq!(ran.stderr(), "");
+    assert_eq!(records(&topic).len(), 2);
+}
+
+#[test]
+fn empty_input_produces_nothing() {
+    let topic = create_topic(1, &[]);
+    let ran = kprod(&[&topic], "").success();
+    assert_eq!(ran.stdout(), "");
+    assert_eq!(ran.stderr(), "");
+    let ran = kprod(&["--json", &topic], "").success();
+    assert_eq!(ran.stdout(), "");
+    assert!(records(&topic).is_empty());
+}
+
+#[test]
+fn json_smallest_line_nulls_and_base64() {
+    let topic = create_topic(1, &[]);
+    let input = concat!(
+        r#"{"value":"hello"}"#,
+        "\n",
+        r#"{"key":null,"value":null}"#,
+        "\n",
+        r#"{"key":{"base64":"/wA="},"value":{"base64":"aGk="},"headers":[{"key":"h","value":null},{"key":"h"},{"key":"b","value":{"base64":"gA=="}}]}"#,
+        "\n",
+        r#"{"value":"tab\tquote\"é","key":"","extra":[1,2],"topic":"ignored","offset":99}"#,
+        "\n"
+    );
+    let reports = kprod(&["--json", &topic], input).success().json_lines();
+    assert_eq!(reported_lines(&reports), vec![1, 2, 3, 4]);
+    let got: Vec<Value> = records(&topic)
+        .iter()
+        .map(|r| json!([r["key"], r["value"], r["headers"]]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            json!([null, "hello", []]),
+            json!([null, null, []]),
+            json!([{"base64": "/wA="}, "hi", [{"key": "h", "value": null}, {"key": "h", "value": null}, {"key": "b", "value": {"base64": "gA=="}}]]),
+            json!(["", "tab\tquote\"é", []]),
+        ]
+    );
+}
+
+#[test]
+fn json_partition_and_timestamp_are_honoured_unless_ignored() {
+    let topic = create_topic(3, &[]);
+    // Where the key goes by itself...
+    let home = kprod(&["--json", &topic], r#"{"key":"k","value":"0"}"#)
+        .success()
+        .json_lines()[0]["partition"]
+        .as_i64()
+        .unwrap();
+    let other = (home + 1) % 3;
+    let input = format!(
+        "{}\n{}\n",
+        json!({"key": "k", "value": "1", "partition": other, "timestamp": 1_600_000_000_000i64}),
+        json!({"key": "k", "value": "2", "partition": other, "timestamp": 1_600_000_000_000i64}),
+    );
+    let before = now_ms();
+    kprod(&["--json", &topic], input.lines().next().unwrap()).success();
+    kprod(
+        &["--json", "--ignore-partition", "--ignore-timestamp", &topic],
+        input.lines().nth(1).unwrap(),
+    )
+    .success();
+    let got = records(&topic);
+    let by_value = |v: &str| got.iter().find(|r| r["value"] == json!(v)).unwrap().clone();
+    assert_eq!(by_value("1")["partition"], json!(other));
+    assert_eq!(by_value("1")["timestamp"], json!(1_600_000_000_000i64));
+    assert_eq!(
+        by_value("2")["partition"],
+        json!(home),
+        "--ignore-partition: by key"
+    );
+    let ts = by_value("2")["timestamp"].as_i64().unwrap();
+    assert!(
+        ts >= before - 60_000,
+        "--ignore-timestamp: the producer's clock, got {ts}"
+    );
+    // --ignore-partition needs --json: a usage error.
+    kprod(&["--ignore-partition", &topic], "x\n").code_is(2);
+}
+
+#[test]
+fn invalid_json_between_valid_lines() {
+    let topic = create_topic(1, &[]);
+    let ran = kprod(
+        &["--json", &topic],
+        "{\"value\":\"a\"}\n{\"value\": nope}\n{\"value\":\"c\"}\n",
+    )
+    .code_is(3)
+    .one_error_line("kprod")
+    .stderr_has("line 2")
+    .stderr_has("invalid JSON");
+    assert_eq!(reported_lines(&ran.json_lines()), vec![1, 3]);
+    assert_eq!(values(&records(&topic)), vec![json!("a"), json!("c")]);
+}
+
+#[test]
+fn wrong_types_are_bad_input() {
+    let topic = create_topic(1, &[]);
+    for bad in [
+        r#"{"value":5}"#,
+        r#"{"value":"v","key":true}"#,
+        r#"{"value":"v","partition":"0"}"#,
+        r#"{"value":"v","headers":{"a":"b"}}"#,
+        r#"{"value":"v","headers":[{"key":"a","value":7}]}"#,
+        r#"{"value":"v","timestamp":"now"}"#,
+    ] {
+        let input = format!("{{\"value\":\"ok\"}}\n{bad}\n");
+        kprod(&["--json", &topic], input)
+            .code_is(3)
+            .one_error_line("kprod")
+            .stderr_has("line 2: invalid type");
+    }
+    let ran = kprod(&["--json", &topic], "[\"value\"]\n{\"key\":\"k\"}\n").code_is(3);
+    let err = ran.stderr();
+    assert!(err.contains("line 1: expected a JSON object"), "{err}");
+    assert!(err.contains("line 2: missing field `value`"), "{err}");
+    assert!(err.contains("2 bad input lines"), "{err}");
+    assert_eq!(records(&topic).len(), 6, "the valid first line of each run");
+}
+
+#[test]
+fn undecodable_base64_is_bad_input() {
+    let topic = create_topic(1, &[]);
+    kprod(
+        &["--json", &topic],
+        "{\"value\":\"a\"}\n{\"value\":{\"base64\":\"@@@\"}}\n",
+    )
+    .code_is(3)
+    .one_error_line("kprod")
+    .stderr_has("line 2: undecodable base64");
+    kprod(
+        &["--json", &topic],
+        "{\"value\":\"b\",\"key\":{\"hex\":\"00\"}}\n",
+    )
+    .code_is(3)
+    .one_error_line("kprod")
+    .stderr_has("line 1:");
+    assert_eq!(values(&records(&topic)), vec![json!("a")]);
+}
+
+#[test]
+fn partition_out_of_range_in_json_is_bad_input() {
+    let topic = create_topic(2, &[]);
+    let input = "{\"value\":\"a\",\"partition\":1}\n{\"value\":\"b\",\"partition\":2}\n{\"value\":\"c\",\"partition\":-1}\n{\"value\":\"d\",\"partition\":0}\n";
+    let ran = kprod(&["--json", &topic], input).code_is(3);
+    let err = ran.stderr();
+    assert!(err.contains("line 2: partition 2 is out of range"), "{err}");
+    assert!(err.contains("line 3: partition must be 0 or more"), "{err}");
+    assert_eq!(reported_lines(&ran.json_lines()), vec![1, 4]);
+    assert_eq!(positions(&records(&topic)), vec![(0, 0), (1, 0)]);
+}
+
+#[test]
+fn partition_flag_out_of_range_is_a_usage_error() {
+    let topic = create_topic(2, &[]);
+    let ran = kprod(&["-p", "2", &topic], "a\n")
+        .code_is(2)
+        .one_error_line("kprod")
+        .stderr_has("out of range");
+    assert_eq!(ran.stdout(), "");
+    kprod(&["-p", "-1", &topic], "a\n").code_is(2);
+    assert!(records(&topic).is_empty());
+}
+
+#[test]
+fn on_error_stop_stops_reading_at_the_bad_line() {
+    let topic = create_topic(1, &[]);
+    let ran = kprod(
+        &["--json", "--on-error", "stop", &topic],
+        "{\"value\":\"a\"}\nbad\n{\"value\":\"c\"}\n",
+    )
+    .code_is(3)
+    .one_error_line("kprod")
+    .stderr_has("line 2");
+    assert_eq!(reported_lines(&ran.json_lines()), vec![1]);
+    assert_eq!(values(&records(&topic)), vec![json!("a")]);
+}
+
+#[test]
+fn record_over_the_client_size_limit_is_bad_input() {
+    let topic = create_topic(1, &[]);
+    let big = "x".repeat(2000);
+    let ran = kprod(
+        &["-X", "message.max.bytes=1000", &topic],
+        format!("ok1\n{big}\nok3\n"),
+    )
+    .code_is(3)
+    .one_error_line("kprod")
+    .stderr_has("line 2")
+    .stderr_has("message.max.bytes");
+    assert_eq!(reported_lines(&ran.json_lines()), vec![1, 3]);
+    assert_eq!(values(&records(&topic)), vec![json!("ok1"), json!("ok3")]);
+}
+
+#[test]
+fn record_over_the_topic_size_limit_is_bad_input() {
+    let topic = create_topic(1, &["-c", "max.message.bytes=1000"]);
+    let big = "x".repeat(2000);
+    let ran = kprod(&[&topic], format!("ok1\n{big}\nok3\n"))
+        .code_is(3)
+        .one_error_line("kprod")
+        .stderr_has("line 2")
+        .stderr_has("max.message.bytes");
+    assert_eq!(reported_lines(&ran.json_lines()), vec![1, 3]);
+    assert_eq!(values(&records(&topic)), vec![json!("ok1"), json!("ok3")]);
+}
+
+#[test]
+fn many_small_records_fit_a_topic_with_a_small_size_limit() {
+    // Batches must respect the topic's limit, not only single records.
+    let topic = create_topic(1, &["-c", "max.message.bytes=1000"]);
+    let input: String = (0..500)
+        .map(|i| format!("record number {i:05} with some padding to make it longer\n"))
+        .collect();
+    let ran = kprod(&["-q", &topic], input).success();
+    assert_eq!(ran.stderr(), "");
+    assert_eq!(records(&topic).len(), 500);
+}
+
+#[test]
+fn unknown_topic_is_not_created() {
+    let topic = unique_name("t-missing");
+    kprod(&[&topic], "a\n")
+        .code_is(6)
+        .one_error_line("kprod")
+        .stderr_has(&topic);
+    kprod(&["--json", &topic], "{\"value\":\"a\"}\n")
+        .code_is(6)
+        .one_error_line("kprod");
+    assert!(!topics().contains(&topic), "kprod must not create {topic}");
+}
+
+#[test]
+fn command_line_mistakes_exit_2() {
+    let topic = create_topic(1, &[]);
+    for args in [
+        vec!["-X", "acks"],
+        vec!["-X", "=1"],
+        vec!["-X", "no.such.property=1"],
+        vec!["-X", "acks=maybe"],
+        vec!["-b", "nohost"],
+        vec!["-b", "localhost:99999"],
+        vec!["-b", ""],
+        vec!["-K", ""],
+        vec!["--timeout", "0"],
+        vec!["--delivery-timeout", "-1"],
+    ] {
+        let mut full = args.clone();
+        full.push(&topic);
+        let ran = kprod(&full, "a\n").code_is(2);
+        assert_eq!(ran.stdout(), "", "{args:?}");
+        assert!(
+            ran.stderr().starts_with("kprod: error: ") || ran.stderr().starts_with("error:"),
+            "{args:?}: {}",
+            ran.stderr()
+        );
+    }
+    kprod(&["--no-such-flag", &topic], "a\n").code_is(2);
+    kprod(&[], "a\n").code_is(2);
+    assert!(records(&topic).is_empty());
+}
+
+#[test]
+fn unreachable_brokers_exit_5_within_the_timeout() {
+    let started = Instant::now();
+    kprod(
+        &["-b", "localhost:1", "--timeout", "2", "some-topic"],
+        "a\n",
+    )
+    .code_is(5)
+    .one_error_line("kprod")
+    .stderr_has("localhost:1");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_typed_line_is_delivered_before_eof() {
+    let topic = create_topic(1, &[]);
+    let mut kprod = Proc::spawn("kprod", &[&topic]);
+    kprod.write(b"typed\n");
+    let lines = kprod.wait_lines(1, Duration::from_secs(5));
+    let report: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(
+        report,
+        json!({"topic": topic, "partition": 0, "offset": 0, "line": 1})
+    );
+    assert!(kprod.running(), "stdin is still open");
+    kprod.write(b"second\n");
+    kprod.wait_lines(2, Duration::from_secs(5));
+    kprod.close_stdin();
+    kprod.exits_with(0, Duration::from_secs(30));
+    assert_eq!(
+        values(&records(&topic)),
+        vec![json!("typed"), json!("second")]
+    );
+}
+
+#[test]
+fn reports_stay_live_under_a_steady_trickle() {
+    // Lines arrive faster than any idle timeout, for longer than the deadline:
+    // reports must not wait for a pause in the input.
+    let topic = create_topic(1, &[]);
+    let mut kprod = Proc::spawn("kprod", &[&topic]);
+    let started = Instant::now();
+    let mut sent = 0;
+    while kprod.lines().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no delivery report after {sent} lines in 5 s"
+        );
+        kprod.write(format!("line {sent}\n").as_bytes());
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20)); // the pace of the input, not a synchronisation
+    }
+    kprod.close_stdin();
+    kprod.exits_with(0, Duration::from_secs(30));
+    assert_eq!(kprod.lines().len(), sent);
+}
+
+#[test]
+fn sigint_with_stdin_open_delivers_what_was_read() {
+    let topic = create_topic(1, &[]);
+    let mut kprod = Proc::spawn("kprod", &[&topic]);
+    kprod.write(b"a\nb\nc\n");
+    kprod.wait_lines(3, Duration::from_secs(10));
+    kprod.signal(libc::SIGINT);
+    kprod.exits_with(130, Duration::from_secs(15));
+    assert!(kprod.stderr().contains("interrupted"), "{}", kprod.stderr());
+    assert_eq!(reported_lines(&kprod.json()), vec![1, 2, 3]);
+    assert_eq!(
+        values(&records(&topic)),
+        vec![json!("a"), json!("b"), json!("c")]
+    );
+}
+
+#[test]
+fn sigterm_right_after_writing_loses_nothing_silently() {
+    let topic = create_topic(1, &[]);
+    let mut kprod = Proc::spawn("kprod", &[&topic]);
+    // Once the first line is reported kprod is running (its signal handlers are in place).
+    kprod.write(b"record 0\n");
+    kprod.wait_lines(1, Duration::from_secs(10));
+    let input: String = (1..2000).map(|i| format!("record {i}\n")).collect();
+    kprod.write(input.as_bytes());
+    kprod.signal(libc::SIGTERM);
+    kprod.exits_with(130, Duration::from_secs(30));
+    // Whatever kprod read before the signal was delivered and reported; nothing else.
+    let reports = kprod.json();
+    let got = records(&topic);
+    assert_eq!(
+        positions(&reports),
+        positions(&got),
+        "stderr: {}",
+        kprod.stderr()
+    );
+    let lines = reported_lines(&reports);
+    assert_eq!(
+        lines,
+        (1..=lines.len() as i64).collect::<Vec<_>>(),
+        "a prefix of the input"
+    );
+    for (record, line) in got.iter().zip(&lines) {
+        assert_eq!(record["value"], json!(format!("record {}", line - 1)));
+    }
+}
+
+#[test]
+fn undelivered_records_are_listed_with_their_lines_and_exit_4() {
+    let cluster = FaultCluster::acquire();
+    let topic = unique_name("t-leaderless");
+    run(cluster
+        .tool("ktopic")
+        .args(["create", &topic, "-p", "1", "-r", "1"]))
+    .success();
+    let described = run(cluster.tool("ktopic").args(["describe", &topic]))
+        .success()
+        .json_lines();
+    let leader = described[0]["partitions"][0]["leader"].as_i64().unwrap();
+    run(cluster.kcluster().args(["kill", &leader.to_string()])).success();
+    let started = Instant::now();
+    let input: String = (1..=50).map(|i| format!("record {i}\n")).collect();
+    let ran = run(cluster
+        .tool("kprod")
+        .args(["--delivery-timeout", "3", &topic])
+        .write_stdin(input))
+    .code_is(4);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded by the delivery timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ran.stdout(), "");
+    // Every undelivered line is named with its reason: one by one, or as a run `lines A-B`.
+    let err = ran.stderr();
+    let mut named = Vec::new();
+    for text in err.lines() {
+        let rest = text
+            .strip_prefix("kprod: error: ")
+            .unwrap_or_else(|| panic!("not an error line: {text}\n{err}"));
+        if let Some(rest) = rest.strip_prefix("line ") {
+            let (n, why) = rest.split_once(": ").unwrap();
+            assert!(why.starts_with("not delivered: "), "{text}");
+            named.push(n.parse::<u64>().unwrap());
+        } else if let Some(rest) = rest.strip_prefix("lines ") {
+            let (range, why) = rest.split_once(": ").unwrap();
+            assert!(why.starts_with("not delivered: "), "{text}");
+            let (a, b) = range.split_once('-').unwrap();
+            named.extend(a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap());
+        } else {
+            assert!(
+                rest.contains("50 of 50 records not delivered"),
+                "the summary: {text}"
+            );
+        }
+    }
+    named.sort();
+    assert_eq!(named, (1..=50).collect::<Vec<_>>(), "{err}");
+    assert!(
+        err.lines().count() < 30,
+        "runs of lines are summarised:\n{err}"
+    );
+    run(cluster.kcluster().args(["start", &leader.to_string()])).success();
+}
+
+#[test]
+fn idempotence_is_on_by_default() {
+    // librdkafka refuses acks other than all with idempotence: the default must be on.
+    let topic = create_topic(1, &[]);
+    kprod(&["-X", "acks=1", &topic], "a\n")
+        .code_is(2)
+        .one_error_line("kprod")
+        .stderr_has("enable.idempotence");
+    kprod(
+        &["-X", "acks=1", "-X", "enable.idempotence=false", &topic],
+        "b\n",
+    )
+    .success();
+    // With acks=1 the record may reach the high watermark (what readers see) a little later.
+    eventually(
+        "the acks=1 record to be readable",
+        Duration::from_secs(15),
+        || (values(&records(&topic)) == vec![json!("b")]).then_some(()),
+    );
+}
