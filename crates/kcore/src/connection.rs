@@ -207,15 +207,19 @@ pub fn read_properties_file(path: &Path) -> Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))
         .map_err(|err| Failure::usage(crate::failure::one_line(&err)))?;
+    parse_properties_text(&text).map_err(|msg| Failure::usage(format!("{}:{}", path.display(), msg)).into())
+}
+
+/// The text of a properties file: `key=value` lines; blank lines and `#`/`!` comments
+/// are skipped, keys and values trimmed. An error reads `LINE: what is wrong`.
+pub fn parse_properties_text(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
     let mut properties = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
         }
-        let property = parse_property(line).map_err(|msg| {
-            Failure::usage(format!("{}:{}: {}", path.display(), index + 1, msg.replacen("-X ", "", 1)))
-        })?;
+        let property = parse_property(line).map_err(|msg| format!("{}: {}", index + 1, msg.replacen("-X ", "", 1)))?;
         properties.push((property.0, property.1.trim().to_string()));
     }
     Ok(properties)

@@ -1,0 +1,209 @@
+//! Secret property values (`sasl.password`, `ssl.key.password`, ...) never appear in
+//! what kpipes prints: error messages, `-v`/`-vv` output (librdkafka's own lines, its
+//! debug output included), nor what `kcluster` shows. Each tool is run with a SASL
+//! password against an unreachable broker, against the live test cluster (whose
+//! PLAINTEXT listeners refuse the SASL handshake, so the tools fail after talking to
+//! them), with a bad property value beside the secret, and with secrets in a `-F` file.
+//!
+//! Not covered, because kpipes does not control it: the process's own command line
+//! (`/proc/PID/cmdline`, `ps`) shows `-X` arguments to other users of the machine,
+//! which is why README.md recommends `-F FILE` for secrets.
+
+use kpipes_e2e::*;
+
+const SECRET: &str = "S3CRET-xyz";
+const TOPIC: &str = "rel-secret-topic";
+
+/// The SASL settings of the issue, the password being the secret.
+fn sasl() -> Vec<String> {
+    [
+        "sasl.password=S3CRET-xyz",
+        "security.protocol=sasl_plaintext",
+        "sasl.mechanism=PLAIN",
+        "sasl.username=u",
+    ]
+    .iter()
+    .flat_map(|p| ["-X".to_string(), p.to_string()])
+    .collect()
+}
+
+/// Each tool with the arguments that make it connect.
+fn tools() -> [(&'static str, Vec<&'static str>); 3] {
+    [
+        ("kprod", vec![TOPIC]),
+        ("kcons", vec![TOPIC, "-e"]),
+        ("ktopic", vec!["list"]),
+    ]
+}
+
+fn run_tool(name: &str, args: &[&str], extra: &[String]) -> Ran {
+    run(tool(name)
+        .args(args)
+        .args(extra)
+        .write_stdin("one record\n"))
+}
+
+/// The secret is in neither stdout nor stderr; the run did fail (it was meant to).
+fn assert_hidden(ran: &Ran, expected_code: Option<i32>) {
+    let (out, err) = (ran.stdout(), ran.stderr());
+    assert!(
+        !out.contains(SECRET) && !err.contains(SECRET),
+        "the secret was printed by {}\n{err}{out}",
+        ran.what
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    match expected_code {
+        Some(code) => assert_eq!(ran.code(), Some(code), "{}\n{err}", ran.what),
+        None => assert_ne!(
+            ran.code(),
+            Some(0),
+            "{} succeeded with a bogus SASL setup\n{err}",
+            ran.what
+        ),
+    }
+}
+
+#[test]
+fn secrets_never_show_in_errors_or_verbose_output() {
+    for (name, args) in tools() {
+        // Nobody there.
+        let mut extra = sasl();
+        extra.extend(["-b", "localhost:1", "--timeout", "2"].map(String::from));
+        assert_hidden(&run_tool(name, &args, &extra), Some(5));
+
+        // The live cluster, quiet, -v, -vv and -vv with all of librdkafka's debug output
+        // (which includes a dump of the configuration).
+        for verbosity in [&[][..], &["-v"], &["-vv"], &["-vv", "-X", "debug=all"]] {
+            let mut extra = sasl();
+            extra.extend(
+                ["--timeout", "2"]
+                    .iter()
+                    .chain(verbosity)
+                    .map(|s| s.to_string()),
+            );
+            let ran = run_tool(name, &args, &extra);
+            assert_hidden(&ran, None);
+            if !verbosity.is_empty() {
+                // Make sure there was verbose output to look at.
+                assert!(
+                    ran.stderr().contains("librdkafka:"),
+                    "{name} {verbosity:?} showed no librdkafka lines:\n{}",
+                    ran.stderr()
+                );
+            }
+            if verbosity.contains(&"debug=all") && name != "kprod" {
+                // librdkafka's configuration dump names the property, never its value.
+                assert!(
+                    ran.stderr().contains("sasl.password"),
+                    "{name}: no configuration dump to check:\n{}",
+                    ran.stderr()
+                );
+            }
+        }
+
+        // A bad value beside the secret, and a secret librdkafka itself refuses.
+        for bad in [
+            "linger.ms=S3CRET-xyz",
+            "sasl.mechanism=BOGUS",
+            "ssl.key.password=S3CRET-xyz",
+        ] {
+            let mut extra = sasl();
+            extra.extend(["-X".to_string(), bad.to_string(), "-v".to_string()]);
+            assert_hidden(&run_tool(name, &args, &extra), Some(2));
+        }
+    }
+}
+
+#[test]
+fn secrets_from_a_config_file_never_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("client.properties");
+    std::fs::write(
+        &file,
+        "# secrets belong in a file\nsasl.username=u\nsasl.password=S3CRET-xyz\nsecurity.protocol=sasl_plaintext\n\
+         sasl.mechanism=PLAIN\nssl.key.password=S3CRET-xyz\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap().to_string();
+    for (name, args) in tools() {
+        // ssl.key.password is refused (no OpenSSL in this build): the error names the key only.
+        let ran = run_tool(name, &args, &["-F".into(), path.clone(), "-vv".into()]);
+        assert_hidden(&ran, Some(2));
+        assert!(
+            ran.stderr().contains("ssl.key.password"),
+            "{}",
+            ran.stderr()
+        );
+        // Without it, the tools connect and fail the handshake, verbosely.
+        std::fs::write(
+            &file,
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .replace("ssl.key.password", "# ssl.key.password"),
+        )
+        .unwrap();
+        let ran = run_tool(
+            name,
+            &args,
+            &[
+                "-F".into(),
+                path.clone(),
+                "-vv".into(),
+                "--timeout".into(),
+                "2".into(),
+            ],
+        );
+        assert_hidden(&ran, None);
+        std::fs::write(
+            &file,
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .replace("# ssl.key.password", "ssl.key.password"),
+        )
+        .unwrap();
+    }
+}
+
+/// A malformed entry holding a secret: `-X sasl.password:VALUE` (a typo), or a
+/// `-F` file in Java's `key: value` / `key value` syntax. The error must name the
+/// entry without its value.
+#[test]
+#[ignore = "bug: kcore::connection::parse_property echoes a malformed -X/-F entry that has no '=' in full, secret included (`bad -X 'sasl.password:S3CRET=***'`)"]
+fn malformed_secret_entries_are_not_echoed() {
+    for (name, args) in tools() {
+        for entry in ["sasl.password:S3CRET-xyz", "sasl.password S3CRET-xyz"] {
+            assert_hidden(
+                &run_tool(name, &args, &["-X".into(), entry.into()]),
+                Some(2),
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for line in ["ssl.key.password: S3CRET-xyz", "sasl.password S3CRET-xyz"] {
+            let file = dir.path().join("java-style.properties");
+            std::fs::write(&file, format!("{line}\n")).unwrap();
+            let ran = run_tool(name, &args, &["-F".into(), file.to_str().unwrap().into()]);
+            assert_hidden(&ran, Some(2));
+            assert!(
+                ran.stderr().contains(":1:"),
+                "the error names the file's line: {}",
+                ran.stderr()
+            );
+        }
+    }
+}
+
+/// kcluster shows no command lines (status has pids, not arguments), and the brokers'
+/// logs it shows hold no password: the SASL handshake fails before one is sent.
+#[test]
+fn kcluster_shows_no_secret() {
+    let mut extra = sasl();
+    extra.extend(["--timeout", "2"].map(String::from));
+    run_tool("ktopic", &["list"], &extra);
+    for args in [&["status"][..], &["logs"]] {
+        let ran = run(kcluster(&test_cluster()).args(args));
+        assert!(
+            !ran.stdout().contains(SECRET) && !ran.stderr().contains(SECRET),
+            "kcluster {args:?} shows the secret"
+        );
+    }
+}
