@@ -24,7 +24,11 @@ fn demo_runs_the_whole_walkthrough() {
         "$ kcluster start",
         "$ kcluster down",
     ] {
-        assert!(out.contains(expected), "demo output lacks {expected:?}:\n{out}\n--- stderr:\n{}", ran.stderr());
+        assert!(
+            out.contains(expected),
+            "demo output lacks {expected:?}:\n{out}\n--- stderr:\n{}",
+            ran.stderr()
+        );
     }
     // The demo's cluster is gone: nothing of it keeps running.
     run(kcluster(&cluster).arg("status")).code_is(6);

@@ -12,13 +12,27 @@ fn plain(name: &str) -> assert_cmd::Command {
 fn help_has_examples_and_version_prints() {
     for tool in TOOLS {
         let help = run(plain(tool).arg("--help")).success().stdout();
-        assert!(help.contains("Examples:"), "{tool} --help has no examples:\n{help}");
+        assert!(
+            help.contains("Examples:"),
+            "{tool} --help has no examples:\n{help}"
+        );
         let version = run(plain(tool).arg("--version")).success().stdout();
-        assert!(version.starts_with(&format!("{tool} ")), "{tool} --version: {version}");
+        assert!(
+            version.starts_with(&format!("{tool} ")),
+            "{tool} --version: {version}"
+        );
     }
-    for (tool, sub) in [("kcluster", "up"), ("kcluster", "kill"), ("ktopic", "create"), ("ktopic", "describe")] {
+    for (tool, sub) in [
+        ("kcluster", "up"),
+        ("kcluster", "kill"),
+        ("ktopic", "create"),
+        ("ktopic", "describe"),
+    ] {
         let help = run(plain(tool).args([sub, "--help"])).success().stdout();
-        assert!(help.contains("Examples:"), "{tool} {sub} --help has no examples:\n{help}");
+        assert!(
+            help.contains("Examples:"),
+            "{tool} {sub} --help has no examples:\n{help}"
+        );
     }
 }
 
@@ -26,7 +40,9 @@ fn help_has_examples_and_version_prints() {
 fn bash_completion_script_works_when_sourced() {
     let dir = tempfile::tempdir().unwrap();
     for tool in TOOLS {
-        let script = run(plain(tool).args(["--generate", "bash"])).success().stdout();
+        let script = run(plain(tool).args(["--generate", "bash"]))
+            .success()
+            .stdout();
         let path = dir.path().join(tool);
         std::fs::write(&path, script).unwrap();
         // Source it, then ask the completion function what follows `TOOL --he`.
@@ -37,18 +53,29 @@ fn bash_completion_script_works_when_sourced() {
         );
         let ran = run(assert_cmd::Command::new("bash").args(["--norc", "-c", &probe]));
         let ran = ran.success();
-        assert!(ran.stdout().lines().any(|l| l == "--help"), "{tool}: completion of --he offers no --help:\n{}", ran.stdout());
+        assert!(
+            ran.stdout().lines().any(|l| l == "--help"),
+            "{tool}: completion of --he offers no --help:\n{}",
+            ran.stdout()
+        );
     }
 }
 
 #[test]
 fn man_pages_and_other_shells_generate() {
     for tool in TOOLS {
-        let man = run(plain(tool).args(["--generate", "man"])).success().stdout();
-        assert!(man.starts_with(".ie") || man.contains(".TH"), "{tool} man page:\n{man}");
+        let man = run(plain(tool).args(["--generate", "man"]))
+            .success()
+            .stdout();
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH"),
+            "{tool} man page:\n{man}"
+        );
         assert!(man.contains(tool));
         for shell in ["zsh", "fish"] {
-            let script = run(plain(tool).args(["--generate", shell])).success().stdout();
+            let script = run(plain(tool).args(["--generate", shell]))
+                .success()
+                .stdout();
             assert!(script.contains(tool), "{tool} {shell} completions");
         }
     }
@@ -59,26 +86,39 @@ fn man_pages_and_other_shells_generate() {
 fn tools_find_the_running_cluster_without_flags() {
     // No -b, no KAFKA_BROKERS: the cluster kcluster runs (named by KPIPES_CLUSTER) is used.
     let mut cmd = plain("ktopic");
-    cmd.arg("list").env_remove("KAFKA_BROKERS").env("KPIPES_CLUSTER", test_cluster());
+    cmd.arg("list")
+        .env_remove("KAFKA_BROKERS")
+        .env("KPIPES_CLUSTER", test_cluster());
     run(&mut cmd).success();
     // And a flag beats the environment.
     let mut cmd = plain("ktopic");
-    cmd.args(["list", "-b", "localhost:1", "--timeout", "1"]).env("KAFKA_BROKERS", brokers());
+    cmd.args(["list", "-b", "localhost:1", "--timeout", "1"])
+        .env("KAFKA_BROKERS", brokers());
     run(&mut cmd).code_is(5).stderr_has("localhost:1");
 }
 
 #[test]
 fn errors_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     // Not a terminal here: plain prefix.
-    run(plain("kprod").args(["-X", "bad", "t"])).code_is(2).stderr_has("kprod: error: ");
+    run(plain("kprod").args(["-X", "bad", "t"]))
+        .code_is(2)
+        .stderr_has("kprod: error: ");
     // On a terminal (script(1) gives one), red unless NO_COLOR is set.
-    if std::process::Command::new("script").arg("--version").output().is_err() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return;
     }
     let kprod = bin_path("kprod");
     let typed = |no_color: bool| {
         let mut cmd = assert_cmd::Command::new("script");
-        cmd.args(["-qec", &format!("{} -X bad t", kprod.display()), "/dev/null"]);
+        cmd.args([
+            "-qec",
+            &format!("{} -X bad t", kprod.display()),
+            "/dev/null",
+        ]);
         if no_color {
             cmd.env("NO_COLOR", "1");
         } else {
@@ -86,6 +126,9 @@ fn errors_are_coloured_only_on_a_terminal_and_never_with_no_color() {
         }
         run(&mut cmd).stdout()
     };
-    assert!(typed(false).contains("\x1b[1;31merror"), "no colour on a terminal");
+    assert!(
+        typed(false).contains("\x1b[1;31merror"),
+        "no colour on a terminal"
+    );
     assert!(!typed(true).contains("\x1b["), "colour despite NO_COLOR");
 }

@@ -5,51 +5,96 @@ use std::time::Duration;
 use kpipes_e2e::*;
 
 fn states(ran: &Ran) -> Vec<(u64, String)> {
-    ran.json_lines().iter().map(|v| (v["id"].as_u64().unwrap(), v["state"].as_str().unwrap().to_string())).collect()
+    ran.json_lines()
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_u64().unwrap(),
+                v["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn status_lists_every_broker_up() {
     let ran = run(kcluster(&test_cluster()).arg("status")).success();
     let lines = ran.json_lines();
-    assert_eq!(states(&ran), vec![(1, "up".into()), (2, "up".into()), (3, "up".into())]);
+    assert_eq!(
+        states(&ran),
+        vec![(1, "up".into()), (2, "up".into()), (3, "up".into())]
+    );
     for line in &lines {
         assert!(line["pid"].as_i64().unwrap() > 0, "{line}");
-        assert!(line["address"].as_str().unwrap().starts_with("localhost:"), "{line}");
+        assert!(
+            line["address"].as_str().unwrap().starts_with("localhost:"),
+            "{line}"
+        );
     }
 }
 
 #[test]
 fn up_again_is_harmless() {
-    let before = run(kcluster(&test_cluster()).arg("status")).success().json_lines();
-    let again = run(kcluster(&test_cluster()).arg("up")).success().json_lines();
-    assert_eq!(before, again, "a second `up` must keep the same brokers and pids");
+    let before = run(kcluster(&test_cluster()).arg("status"))
+        .success()
+        .json_lines();
+    let again = run(kcluster(&test_cluster()).arg("up"))
+        .success()
+        .json_lines();
+    assert_eq!(
+        before, again,
+        "a second `up` must keep the same brokers and pids"
+    );
 }
 
 #[test]
 fn env_prints_the_brokers() {
     let ran = run(kcluster(&test_cluster()).arg("env")).success();
-    assert_eq!(ran.stdout().trim(), format!("export KAFKA_BROKERS={}", brokers()));
+    assert_eq!(
+        ran.stdout().trim(),
+        format!("export KAFKA_BROKERS={}", brokers())
+    );
 }
 
 #[test]
 fn killed_broker_is_down_until_started() {
     let cluster = FaultCluster::acquire();
     run(cluster.kcluster().args(["kill", "2"])).success();
-    let ran = run(cluster.kcluster().arg("status")).code_is(7).stderr_has("broker 2 is down");
-    assert_eq!(states(&ran), vec![(1, "up".into()), (2, "down".into()), (3, "up".into())]);
+    let ran = run(cluster.kcluster().arg("status"))
+        .code_is(7)
+        .stderr_has("broker 2 is down");
+    assert_eq!(
+        states(&ran),
+        vec![(1, "up".into()), (2, "down".into()), (3, "up".into())]
+    );
 
     // The two survivors still serve metadata (asked with kcat, a client that is not ours).
-    let survivors: Vec<&str> = cluster.brokers.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, b)| b).collect();
-    let md = run(assert_cmd::Command::new("kcat").args(["-b", &survivors.join(","), "-L", "-J", "-m", "10"]))
-        .success()
-        .stdout();
+    let survivors: Vec<&str> = cluster
+        .brokers
+        .split(',')
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, b)| b)
+        .collect();
+    let md = run(assert_cmd::Command::new("kcat").args([
+        "-b",
+        &survivors.join(","),
+        "-L",
+        "-J",
+        "-m",
+        "10",
+    ]))
+    .success()
+    .stdout();
     let md: Value = serde_json::from_str(&md).unwrap();
     assert!(md["brokers"].as_array().unwrap().len() >= 2, "{md}");
 
     run(cluster.kcluster().args(["start", "2"])).success();
     let ran = run(cluster.kcluster().arg("status")).success();
-    assert_eq!(states(&ran), vec![(1, "up".into()), (2, "up".into()), (3, "up".into())]);
+    assert_eq!(
+        states(&ran),
+        vec![(1, "up".into()), (2, "up".into()), (3, "up".into())]
+    );
 }
 
 #[test]
@@ -57,12 +102,25 @@ fn stopped_broker_shuts_down_cleanly_and_returns() {
     let cluster = FaultCluster::acquire();
     let ran = run(cluster.kcluster().args(["stop", "3"])).success();
     assert_eq!(states(&ran)[2], (3, "down".into()));
-    let log = run(cluster.kcluster().args(["logs", "3"])).success().stdout();
-    assert!(log.contains("shut down completed") || log.contains("shutting down"), "no shutdown in broker 3's log");
+    let log = run(cluster.kcluster().args(["logs", "3"]))
+        .success()
+        .stdout();
+    assert!(
+        log.contains("shut down completed") || log.contains("shutting down"),
+        "no shutdown in broker 3's log"
+    );
     run(cluster.kcluster().args(["start", "3"])).success();
-    eventually("all brokers up after start", Duration::from_secs(60), || {
-        run(cluster.kcluster().arg("status")).output.status.success().then_some(())
-    });
+    eventually(
+        "all brokers up after start",
+        Duration::from_secs(60),
+        || {
+            run(cluster.kcluster().arg("status"))
+                .output
+                .status
+                .success()
+                .then_some(())
+        },
+    );
 }
 
 #[test]
@@ -72,36 +130,66 @@ fn up_then_down_leaves_no_process_and_no_data() {
     let pid = ran.json_lines()[0]["pid"].as_i64().unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     run(kcluster(&name).arg("down")).success();
-    assert!(!std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || !proc_is_kafka(pid), "broker {pid} still runs");
-    run(kcluster(&name).arg("status")).code_is(6).one_error_line("kcluster");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || !proc_is_kafka(pid),
+        "broker {pid} still runs"
+    );
+    run(kcluster(&name).arg("status"))
+        .code_is(6)
+        .one_error_line("kcluster");
 }
 
 fn proc_is_kafka(pid: i64) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).contains("kafka.Kafka")).unwrap_or(false)
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("kafka.Kafka"))
+        .unwrap_or(false)
 }
 
 #[test]
 fn up_that_times_out_leaves_nothing_running() {
     let name = unique_name("t-timeout");
-    let ran = run(kcluster(&name).args(["up", "--brokers", "1", "--timeout", "0.5"])).code_is(7).stderr_has("not ready within");
-    assert!(ran.stderr().contains("full log:"), "the log tail names its file");
-    let leftover = std::process::Command::new("pgrep").args(["-f", &format!("clusters/{name}/")]).output().unwrap();
-    assert!(leftover.stdout.is_empty(), "processes left behind: {}", String::from_utf8_lossy(&leftover.stdout));
+    let ran = run(kcluster(&name).args(["up", "--brokers", "1", "--timeout", "0.5"]))
+        .code_is(7)
+        .stderr_has("not ready within");
+    assert!(
+        ran.stderr().contains("full log:"),
+        "the log tail names its file"
+    );
+    let leftover = std::process::Command::new("pgrep")
+        .args(["-f", &format!("clusters/{name}/")])
+        .output()
+        .unwrap();
+    assert!(
+        leftover.stdout.is_empty(),
+        "processes left behind: {}",
+        String::from_utf8_lossy(&leftover.stdout)
+    );
     run(kcluster(&name).arg("down")).success();
 }
 
 #[test]
 fn errors_are_one_line_with_documented_codes() {
-    run(kcluster("no-such-cluster-x").arg("status")).code_is(6).one_error_line("kcluster");
-    run(kcluster("bad/name").arg("status")).code_is(2).one_error_line("kcluster");
-    run(kcluster(&test_cluster()).args(["kill", "9"])).code_is(6).one_error_line("kcluster");
+    run(kcluster("no-such-cluster-x").arg("status"))
+        .code_is(6)
+        .one_error_line("kcluster");
+    run(kcluster("bad/name").arg("status"))
+        .code_is(2)
+        .one_error_line("kcluster");
+    run(kcluster(&test_cluster()).args(["kill", "9"]))
+        .code_is(6)
+        .one_error_line("kcluster");
     let name = unique_name("t-nojava");
-    run(kcluster(&name).args(["up"]).env("PATH", "/nonexistent").env_remove("JAVA_HOME"))
-        .code_is(8)
-        .one_error_line("kcluster")
-        .stderr_has("Java 17");
-    run(kcluster(&name).args(["up"]).env("KAFKA_HOME", "/nonexistent"))
-        .code_is(8)
-        .one_error_line("kcluster")
-        .stderr_has("KAFKA_HOME");
+    run(kcluster(&name)
+        .args(["up"])
+        .env("PATH", "/nonexistent")
+        .env_remove("JAVA_HOME"))
+    .code_is(8)
+    .one_error_line("kcluster")
+    .stderr_has("Java 17");
+    run(kcluster(&name)
+        .args(["up"])
+        .env("KAFKA_HOME", "/nonexistent"))
+    .code_is(8)
+    .one_error_line("kcluster")
+    .stderr_has("KAFKA_HOME");
 }

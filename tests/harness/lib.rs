@@ -17,9 +17,16 @@ pub use serde_json::{json, Value};
 /// Where the workspace's binaries are: next to this test executable's `deps/` folder.
 pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
     let path = dir.join(name);
-    assert!(path.is_file(), "{} is not built: run `cargo build --workspace` (scripts/test does)", path.display());
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --workspace` (scripts/test does)",
+        path.display()
+    );
     path
 }
 
@@ -38,30 +45,46 @@ pub fn brokers() -> String {
         .output()
         .expect("running kcluster env");
     let text = String::from_utf8_lossy(&out.stdout);
-    text.trim().strip_prefix("export KAFKA_BROKERS=").map(str::to_string).unwrap_or_else(|| {
-        panic!("no test cluster '{}' is running: run the tests with scripts/test", test_cluster())
-    })
+    text.trim()
+        .strip_prefix("export KAFKA_BROKERS=")
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            panic!(
+                "no test cluster '{}' is running: run the tests with scripts/test",
+                test_cluster()
+            )
+        })
 }
 
 /// A command for one of our binaries, pointed at the shared test cluster.
 pub fn tool(name: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin_path(name));
-    cmd.env("KAFKA_BROKERS", brokers()).env_remove("NO_COLOR").timeout(Duration::from_secs(180));
+    cmd.env("KAFKA_BROKERS", brokers())
+        .env_remove("NO_COLOR")
+        .timeout(Duration::from_secs(180));
     cmd
 }
 
 /// A command for kcluster acting on `cluster`.
 pub fn kcluster(cluster: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin_path("kcluster"));
-    cmd.env("KPIPES_CLUSTER", cluster).timeout(Duration::from_secs(300));
+    cmd.env("KPIPES_CLUSTER", cluster)
+        .timeout(Duration::from_secs(300));
     cmd
 }
 
 /// A topic name no other test (or earlier run) uses.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}-{}-{}-{nanos:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The command's output, shown in full when an expectation about it fails.
@@ -91,17 +114,30 @@ impl Ran {
     }
     /// Assert exit status 0.
     pub fn success(self) -> Self {
-        assert!(self.output.status.success(), "{}", self.explain("expected success"));
+        assert!(
+            self.output.status.success(),
+            "{}",
+            self.explain("expected success")
+        );
         self
     }
     /// Assert a specific exit code.
     pub fn code_is(self, code: i32) -> Self {
-        assert_eq!(self.code(), Some(code), "{}", self.explain(&format!("expected exit code {code}")));
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "{}",
+            self.explain(&format!("expected exit code {code}"))
+        );
         self
     }
     /// Assert stderr contains `text`.
     pub fn stderr_has(self, text: &str) -> Self {
-        assert!(self.stderr().contains(text), "{}", self.explain(&format!("expected stderr to contain {text:?}")));
+        assert!(
+            self.stderr().contains(text),
+            "{}",
+            self.explain(&format!("expected stderr to contain {text:?}"))
+        );
         self
     }
     /// Assert stderr is exactly one line (our error format).
@@ -111,7 +147,9 @@ impl Ran {
         assert!(
             lines.len() == 1 && lines[0].starts_with(&format!("{tool}: error: ")),
             "{}",
-            self.explain(&format!("expected exactly one `{tool}: error: ...` line on stderr"))
+            self.explain(&format!(
+                "expected exactly one `{tool}: error: ...` line on stderr"
+            ))
         );
         self
     }
@@ -120,8 +158,12 @@ impl Ran {
         self.stdout()
             .lines()
             .map(|line| {
-                serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("{}", self.explain(&format!("stdout line is not JSON ({e}): {line}"))))
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!(
+                        "{}",
+                        self.explain(&format!("stdout line is not JSON ({e}): {line}"))
+                    )
+                })
             })
             .collect()
     }
@@ -176,11 +218,22 @@ impl FaultCluster {
         let lock_path = std::env::temp_dir().join(format!("kpipes-{name}.lock"));
         let lock = File::create(&lock_path).expect("creating the fault cluster lock");
         // SAFETY: flock on a descriptor we own.
-        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking the fault cluster");
+        assert_eq!(
+            unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) },
+            0,
+            "locking the fault cluster"
+        );
         run(kcluster(&name).args(["up", "--brokers", "3"])).success();
         let env = run(kcluster(&name).arg("env")).success().stdout();
-        let brokers = env.trim().trim_start_matches("export KAFKA_BROKERS=").to_string();
-        FaultCluster { name, brokers, _lock: lock }
+        let brokers = env
+            .trim()
+            .trim_start_matches("export KAFKA_BROKERS=")
+            .to_string();
+        FaultCluster {
+            name,
+            brokers,
+            _lock: lock,
+        }
     }
 
     /// A command for one of our tools, pointed at this cluster.

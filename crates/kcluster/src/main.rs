@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kcluster", || kcluster::run(kcluster::cli::Cli::parse()))
+    kcore::run_main("kcluster", || kcluster::run(kcore::parse_cli("kcluster")))
 }

@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kcons", || kcons::run(kcons::cli::Cli::parse()))
+    kcore::run_main("kcons", || kcons::run(kcore::parse_cli("kcons")))
 }

@@ -23,7 +23,12 @@ pub const DEFAULT_BROKERS: &str = "localhost:29092,localhost:39092,localhost:490
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnectionArgs {
     /// Bootstrap brokers, comma separated [env: KAFKA_BROKERS; else a running kcluster cluster; else localhost:29092,localhost:39092,localhost:49092]
-    #[arg(short = 'b', long = "brokers", value_name = "HOST:PORT,...", global = true)]
+    #[arg(
+        short = 'b',
+        long = "brokers",
+        value_name = "HOST:PORT,...",
+        global = true
+    )]
     pub brokers: Option<String>,
 
     /// librdkafka property, as kcat's -X (repeatable), e.g. -X compression.type=lz4
@@ -35,7 +40,12 @@ pub struct ConnectionArgs {
     pub config_file: Option<PathBuf>,
 
     /// Seconds to wait for the brokers to answer before giving up
-    #[arg(long = "timeout", value_name = "SECONDS", default_value = "10", global = true)]
+    #[arg(
+        long = "timeout",
+        value_name = "SECONDS",
+        default_value = "10",
+        global = true
+    )]
     pub timeout: f64,
 
     /// Show librdkafka's own log lines on stderr (-vv: debug)
@@ -115,7 +125,11 @@ impl Connection {
 
     /// The value of a property as the client will see it (user's value, else `default`).
     pub fn property<'a>(&'a self, key: &str) -> Option<&'a str> {
-        self.properties.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.properties
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Create an rdkafka client; librdkafka's complaints about properties come back
@@ -157,14 +171,25 @@ impl Connection {
 /// Keys whose values must never be shown (error messages, debug output).
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "secret", "sasl.jaas", "oauthbearer.config", "ssl.key.pem", "private"]
-        .iter()
-        .any(|word| key.contains(word))
+    [
+        "password",
+        "secret",
+        "sasl.jaas",
+        "oauthbearer.config",
+        "ssl.key.pem",
+        "private",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 /// Parse `host:port[,host:port...]`, allowing `[v6]:port` and a `scheme://` prefix.
 pub fn parse_broker_list(raw: &str) -> std::result::Result<String, String> {
-    let entries: Vec<&str> = raw.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+    let entries: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
     if entries.is_empty() {
         return Err("it is empty (expected host:port[,host:port...])".into());
     }
@@ -183,7 +208,11 @@ pub fn parse_broker_list(raw: &str) -> std::result::Result<String, String> {
         }
         match port.parse::<u32>() {
             Ok(1..=65535) => {}
-            _ => return Err(format!("'{entry}' has a bad port '{port}' (expected 1-65535)")),
+            _ => {
+                return Err(format!(
+                    "'{entry}' has a bad port '{port}' (expected 1-65535)"
+                ))
+            }
         }
     }
     Ok(entries.join(","))
@@ -191,13 +220,27 @@ pub fn parse_broker_list(raw: &str) -> std::result::Result<String, String> {
 
 /// Parse one `-X key=value`.
 pub fn parse_property(raw: &str) -> std::result::Result<(String, String), String> {
-    let shown = |key: &str| if is_secret_key(key) { format!("{key}=***") } else { raw.to_string() };
+    // What may be echoed: for a secret key, the key alone. Without an `=`, the key is taken
+    // to end at the first `:` or space, the separators people use by mistake (Java style).
+    let shown = |key: &str| {
+        if is_secret_key(key) {
+            let end = key
+                .find(|c: char| c == ':' || c.is_whitespace())
+                .unwrap_or(key.len());
+            format!("{}=***", &key[..end])
+        } else {
+            raw.to_string()
+        }
+    };
     let (key, value) = raw
         .split_once('=')
         .ok_or_else(|| format!("bad -X '{}': expected key=value", shown(raw)))?;
     let key = key.trim();
     if key.is_empty() || key.contains(char::is_whitespace) {
-        return Err(format!("bad -X '{}': the key is empty or has spaces", shown(key)));
+        return Err(format!(
+            "bad -X '{}': the key is empty or has spaces",
+            shown(key)
+        ));
     }
     Ok((key.to_string(), value.to_string()))
 }
@@ -207,7 +250,8 @@ pub fn read_properties_file(path: &Path) -> Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))
         .map_err(|err| Failure::usage(crate::failure::one_line(&err)))?;
-    parse_properties_text(&text).map_err(|msg| Failure::usage(format!("{}:{}", path.display(), msg)).into())
+    parse_properties_text(&text)
+        .map_err(|msg| Failure::usage(format!("{}:{}", path.display(), msg)).into())
 }
 
 /// The text of a properties file: `key=value` lines; blank lines and `#`/`!` comments
@@ -219,7 +263,8 @@ pub fn parse_properties_text(text: &str) -> std::result::Result<Vec<(String, Str
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
         }
-        let property = parse_property(line).map_err(|msg| format!("{}: {}", index + 1, msg.replacen("-X ", "", 1)))?;
+        let property = parse_property(line)
+            .map_err(|msg| format!("{}: {}", index + 1, msg.replacen("-X ", "", 1)))?;
         properties.push((property.0, property.1.trim().to_string()));
     }
     Ok(properties)
@@ -236,19 +281,34 @@ mod tests {
         assert!(parse_broker_list("PLAINTEXT://kafka-1:9092").is_ok());
         assert!(parse_broker_list("").unwrap_err().contains("empty"));
         assert!(parse_broker_list(" , ").unwrap_err().contains("empty"));
-        assert!(parse_broker_list("localhost").unwrap_err().contains("no port"));
-        assert!(parse_broker_list("localhost:0").unwrap_err().contains("bad port"));
-        assert!(parse_broker_list("localhost:99999").unwrap_err().contains("bad port"));
-        assert!(parse_broker_list("localhost:x1").unwrap_err().contains("bad port"));
+        assert!(parse_broker_list("localhost")
+            .unwrap_err()
+            .contains("no port"));
+        assert!(parse_broker_list("localhost:0")
+            .unwrap_err()
+            .contains("bad port"));
+        assert!(parse_broker_list("localhost:99999")
+            .unwrap_err()
+            .contains("bad port"));
+        assert!(parse_broker_list("localhost:x1")
+            .unwrap_err()
+            .contains("bad port"));
         assert!(parse_broker_list(":9092").unwrap_err().contains("bad host"));
-        assert!(parse_broker_list("a b:9092").unwrap_err().contains("bad host"));
+        assert!(parse_broker_list("a b:9092")
+            .unwrap_err()
+            .contains("bad host"));
     }
 
     #[test]
     fn properties() {
-        assert_eq!(parse_property("acks=all").unwrap(), ("acks".into(), "all".into()));
+        assert_eq!(
+            parse_property("acks=all").unwrap(),
+            ("acks".into(), "all".into())
+        );
         assert_eq!(parse_property("a=b=c").unwrap(), ("a".into(), "b=c".into()));
-        assert!(parse_property("acks").unwrap_err().contains("expected key=value"));
+        assert!(parse_property("acks")
+            .unwrap_err()
+            .contains("expected key=value"));
         assert!(parse_property("=x").unwrap_err().contains("key is empty"));
         assert!(parse_property("a b=x").unwrap_err().contains("spaces"));
     }
@@ -257,6 +317,15 @@ mod tests {
     fn secrets_are_not_echoed() {
         let err = parse_property("sasl.password").unwrap_err();
         assert!(!err.contains("sasl.password'"), "{err}");
+        for raw in [
+            "sasl.password:S3CRET",
+            "sasl.password S3CRET",
+            "ssl.key.password:\tS3CRET",
+        ] {
+            let err = parse_property(raw).unwrap_err();
+            assert!(!err.contains("S3CRET"), "{err}");
+            assert!(err.contains("password=***"), "{err}");
+        }
         let conn = Connection {
             brokers: "a:1".into(),
             brokers_source: "test",
@@ -264,7 +333,10 @@ mod tests {
             timeout: Duration::from_secs(1),
             verbose: 0,
         };
-        assert_eq!(conn.redact("bad value hunter2 for x"), "bad value *** for x");
+        assert_eq!(
+            conn.redact("bad value hunter2 for x"),
+            "bad value *** for x"
+        );
     }
 
     #[test]
@@ -274,7 +346,13 @@ mod tests {
         let path = dir.join("client.properties");
         std::fs::write(&path, "# comment\n\nacks = all\nlinger.ms=5\n").unwrap();
         let props = read_properties_file(&path).unwrap();
-        assert_eq!(props, vec![("acks".into(), "all".into()), ("linger.ms".into(), "5".into())]);
+        assert_eq!(
+            props,
+            vec![
+                ("acks".into(), "all".into()),
+                ("linger.ms".into(), "5".into())
+            ]
+        );
         std::fs::write(&path, "acks=all\nnonsense\n").unwrap();
         let err = read_properties_file(&path).unwrap_err().to_string();
         assert!(err.contains(":2:"), "{err}");
@@ -283,7 +361,11 @@ mod tests {
 
     #[test]
     fn timeout_must_be_positive() {
-        let args = ConnectionArgs { brokers: Some("a:1".into()), timeout: 0.0, ..Default::default() };
+        let args = ConnectionArgs {
+            brokers: Some("a:1".into()),
+            timeout: 0.0,
+            ..Default::default()
+        };
         assert!(args.resolve().is_err());
     }
 }

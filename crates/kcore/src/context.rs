@@ -24,7 +24,12 @@ pub struct QuietContext {
 
 impl QuietContext {
     pub fn new(tool: &'static str, verbose: u8) -> Self {
-        QuietContext { tool, verbose, seen: Mutex::new(HashSet::new()), last_error: Mutex::new(None) }
+        QuietContext {
+            tool,
+            verbose,
+            seen: Mutex::new(HashSet::new()),
+            last_error: Mutex::new(None),
+        }
     }
 
     /// The last error librdkafka reported (e.g. "Connect to ipv4#127.0.0.1:1 failed").
@@ -55,20 +60,31 @@ impl QuietContext {
                 }
             }
         }
-        let threshold = if self.verbose >= 2 { RDKafkaLogLevel::Debug } else { RDKafkaLogLevel::Info };
+        let threshold = if self.verbose >= 2 {
+            RDKafkaLogLevel::Debug
+        } else {
+            RDKafkaLogLevel::Info
+        };
         if self.verbose > 0 && (level as i32) <= (threshold as i32) {
             self.show_once(format!("{fac}: {message}"));
         }
     }
 
     pub fn on_error(&self, error: KafkaError, reason: &str) {
-        let text = if reason.is_empty() { error.to_string() } else { reason.to_string() };
+        let text = if reason.is_empty() {
+            error.to_string()
+        } else {
+            reason.to_string()
+        };
         if self.verbose > 0 {
             self.show_once(format!("error: {text}"));
         }
         if let Ok(mut last) = self.last_error.lock() {
             // "1/1 brokers are down" says less than the connection failure logged before it.
-            let generic = matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::AllBrokersDown));
+            let generic = matches!(
+                error.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::AllBrokersDown)
+            );
             if !(generic && last.is_some()) {
                 *last = Some(text);
             }

@@ -48,7 +48,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into() }
+        Failure {
+            code,
+            message: message.into(),
+        }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Usage, message)
@@ -89,7 +92,10 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     // `downcast_ref` on the anyhow error also sees a Failure given as `.context(..)`,
     // which the plain `dyn Error` chain cannot.
     err.downcast_ref::<Failure>()
-        .or_else(|| err.chain().find_map(|cause| cause.downcast_ref::<Failure>()))
+        .or_else(|| {
+            err.chain()
+                .find_map(|cause| cause.downcast_ref::<Failure>())
+        })
         .map(|failure| failure.code)
         .unwrap_or(ExitCode::Failure)
 }
@@ -148,7 +154,9 @@ mod tests {
 
     #[test]
     fn one_line_joins_causes_and_drops_repeats() {
-        let err = anyhow::anyhow!("inner").context("outer: inner").context("top");
+        let err = anyhow::anyhow!("inner")
+            .context("outer: inner")
+            .context("top");
         assert_eq!(one_line(&err), "top: outer: inner");
     }
 }

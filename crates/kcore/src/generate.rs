@@ -24,7 +24,9 @@ pub fn generate(mut cmd: Command, what: Generate) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let shell = match what {
         Generate::Man => {
-            clap_mangen::Man::new(cmd).render(&mut out).context("writing the man page")?;
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .context("writing the man page")?;
             return out.flush().context("writing stdout");
         }
         Generate::Bash => Shell::Bash,

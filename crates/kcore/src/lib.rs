@@ -59,3 +59,31 @@ pub fn report_warning(tool: &str, message: &str) {
 pub fn use_colour(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+/// Parse the command line; a mistake in it is one `tool: error: ...` line and exit 2, as
+/// every other error (clap's own report spans several lines). Help and version print as usual.
+pub fn parse_cli<T: clap::Parser>(tool: &str) -> T {
+    use clap::error::ErrorKind;
+    match T::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => match err.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
+            _ => {
+                // clap's first paragraph (it may wrap, e.g. a list of missing arguments), joined.
+                let text = err.to_string();
+                let paragraph: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .skip_while(|l| l.is_empty())
+                    .take_while(|l| !l.is_empty())
+                    .collect();
+                let joined = paragraph.join(" ");
+                let message = joined.trim_start_matches("error: ");
+                report_error(tool, &format!("{message} (see {tool} --help)"));
+                std::process::exit(ExitCode::Usage.code())
+            }
+        },
+    }
+}

@@ -55,7 +55,10 @@ where
 /// The partition count of `topic`, from metadata of all topics (asking for one
 /// topic by name can make a broker with auto-creation create it).
 pub fn partition_count(metadata: &Metadata, topic: &str) -> Result<usize> {
-    let found = metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none());
+    let found = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none());
     match found {
         Some(t) if !t.partitions().is_empty() => Ok(t.partitions().len()),
         _ => Err(Failure::not_found(format!(

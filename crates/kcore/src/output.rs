@@ -19,7 +19,9 @@ impl JsonLines<io::Stdout> {
 
 impl<W: Write> JsonLines<W> {
     pub fn new(inner: W) -> Self {
-        JsonLines { out: BufWriter::with_capacity(64 * 1024, inner) }
+        JsonLines {
+            out: BufWriter::with_capacity(64 * 1024, inner),
+        }
     }
 
     /// Write one value as one line.
@@ -56,7 +58,11 @@ impl<W: Write> Drop for JsonLines<W> {
 /// A writer learns that on its next write; a consumer waiting for records may not
 /// write for a long time, so it asks while idle instead.
 pub fn stdout_closed() -> bool {
-    let mut fds = libc::pollfd { fd: libc::STDOUT_FILENO, events: 0, revents: 0 };
+    let mut fds = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
     // SAFETY: one pollfd on the stack, zero timeout.
     let ready = unsafe { libc::poll(&mut fds, 1, 0) };
     ready > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0

@@ -38,7 +38,9 @@ fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
     let len = base64::encoded_len(bytes.len(), true).expect("base64 length fits usize");
     out.resize(start + len, 0);
-    let written = BASE64.encode_slice(bytes, &mut out[start..]).expect("buffer sized by encoded_len");
+    let written = BASE64
+        .encode_slice(bytes, &mut out[start..])
+        .expect("buffer sized by encoded_len");
     out.truncate(start + written);
 }
 
@@ -189,7 +191,9 @@ pub fn parse_json_record(line: &[u8]) -> Result<JsonRecord<'_>, String> {
     // serde would also accept a struct written as an array; a record is an object.
     match line.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
-        None => return Err("empty line (expected a JSON object such as {\"value\":\"hello\"})".into()),
+        None => {
+            return Err("empty line (expected a JSON object such as {\"value\":\"hello\"})".into())
+        }
         Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() => {
             return Err("expected a JSON object such as {\"value\":\"hello\"}".into())
         }
@@ -197,7 +201,9 @@ pub fn parse_json_record(line: &[u8]) -> Result<JsonRecord<'_>, String> {
     }
     let record: JsonRecord<'_> = serde_json::from_slice(line).map_err(|err| {
         let text = match err.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!("invalid JSON: {err}"),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("invalid JSON: {err}")
+            }
             _ => err.to_string(),
         };
         // serde_json appends "at line 1 column N"; the line number is ours to give.
@@ -213,7 +219,9 @@ pub fn parse_json_record(line: &[u8]) -> Result<JsonRecord<'_>, String> {
     }
     if let Some(timestamp) = record.timestamp {
         if timestamp < 0 {
-            return Err(format!("timestamp must be milliseconds since the epoch (0 or more), got {timestamp}"));
+            return Err(format!(
+                "timestamp must be milliseconds since the epoch (0 or more), got {timestamp}"
+            ));
         }
     }
     Ok(record)
@@ -242,8 +250,18 @@ mod tests {
         let mut out = Vec::new();
         let mut topic = Vec::new();
         write_str(&mut topic, "t");
-        let headers: Vec<(&str, Option<&[u8]>)> = vec![("a", Some(b"1")), ("a", None), ("b", Some(&[0xfe]))];
-        write_record(&mut out, &topic, 3, 42, Some(1700), None, Some(&[0xc3, 0x28]), headers);
+        let headers: Vec<(&str, Option<&[u8]>)> =
+            vec![("a", Some(b"1")), ("a", None), ("b", Some(&[0xfe]))];
+        write_record(
+            &mut out,
+            &topic,
+            3,
+            42,
+            Some(1700),
+            None,
+            Some(&[0xc3, 0x28]),
+            headers,
+        );
         let line = String::from_utf8(out.clone()).unwrap();
         assert_eq!(
             line,
@@ -279,22 +297,43 @@ mod tests {
     #[test]
     fn bad_lines_say_why() {
         assert!(parse_json_record(b"{").unwrap_err().contains("EOF"));
-        assert!(parse_json_record(b"not json").unwrap_err().contains("expected"));
-        assert!(parse_json_record(br#"{"key":"k"}"#).unwrap_err().contains("missing field `value`"));
-        assert!(parse_json_record(br#"{"value":5}"#).unwrap_err().contains("invalid type"));
-        assert!(parse_json_record(br#"{"value":{"base64":"!!"}}"#).unwrap_err().contains("base64"));
-        assert!(parse_json_record(br#"{"value":{"hex":"00"}}"#).unwrap_err().contains("hex"));
-        assert!(parse_json_record(br#"{"value":"v","partition":-1}"#).unwrap_err().contains("partition"));
-        assert!(parse_json_record(br#"{"value":"v","partition":"1"}"#).unwrap_err().contains("invalid type"));
-        assert!(parse_json_record(br#"{"value":"v","headers":{"a":"b"}}"#).unwrap_err().contains("invalid type"));
-        assert!(parse_json_record(br#"{"value":"v","value":"w"}"#).unwrap_err().contains("duplicate"));
-        assert!(parse_json_record(br#"[1]"#).unwrap_err().contains("expected a JSON object"));
+        assert!(parse_json_record(b"not json")
+            .unwrap_err()
+            .contains("expected"));
+        assert!(parse_json_record(br#"{"key":"k"}"#)
+            .unwrap_err()
+            .contains("missing field `value`"));
+        assert!(parse_json_record(br#"{"value":5}"#)
+            .unwrap_err()
+            .contains("invalid type"));
+        assert!(parse_json_record(br#"{"value":{"base64":"!!"}}"#)
+            .unwrap_err()
+            .contains("base64"));
+        assert!(parse_json_record(br#"{"value":{"hex":"00"}}"#)
+            .unwrap_err()
+            .contains("hex"));
+        assert!(parse_json_record(br#"{"value":"v","partition":-1}"#)
+            .unwrap_err()
+            .contains("partition"));
+        assert!(parse_json_record(br#"{"value":"v","partition":"1"}"#)
+            .unwrap_err()
+            .contains("invalid type"));
+        assert!(parse_json_record(br#"{"value":"v","headers":{"a":"b"}}"#)
+            .unwrap_err()
+            .contains("invalid type"));
+        assert!(parse_json_record(br#"{"value":"v","value":"w"}"#)
+            .unwrap_err()
+            .contains("duplicate"));
+        assert!(parse_json_record(br#"[1]"#)
+            .unwrap_err()
+            .contains("expected a JSON object"));
         assert!(parse_json_record(b"  ").unwrap_err().contains("empty line"));
     }
 
     #[test]
     fn unknown_and_kcons_fields_are_ignored() {
-        let record = parse_json_record(br#"{"topic":"x","offset":9,"extra":[1],"value":null}"#).unwrap();
+        let record =
+            parse_json_record(br#"{"topic":"x","offset":9,"extra":[1],"value":null}"#).unwrap();
         assert_eq!(record.value.as_deref(), None);
     }
 }

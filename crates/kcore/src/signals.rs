@@ -21,7 +21,8 @@ impl Interrupt {
             // Registered first, so it sees the flag as the earlier signal left it.
             signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
                 .context("installing signal handlers")?;
-            signal_hook::flag::register(signal, Arc::clone(&flag)).context("installing signal handlers")?;
+            signal_hook::flag::register(signal, Arc::clone(&flag))
+                .context("installing signal handlers")?;
         }
         Ok(Interrupt { flag })
     }

@@ -32,7 +32,9 @@ pub fn cache_root() -> PathBuf {
 }
 
 fn home_dir() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 pub fn clusters_dir() -> PathBuf {
@@ -93,7 +95,11 @@ impl ClusterState {
     }
 
     pub fn bootstrap(&self) -> String {
-        self.nodes.iter().map(NodeState::address).collect::<Vec<_>>().join(",")
+        self.nodes
+            .iter()
+            .map(NodeState::address)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn node_dir(&self, kind: &str, id: u32) -> PathBuf {
@@ -107,7 +113,9 @@ impl ClusterState {
 
     /// True when any broker process of this cluster runs.
     pub fn any_running(&self) -> bool {
-        self.nodes.iter().any(|node| self.running_pid("kafka", node.id).is_some())
+        self.nodes
+            .iter()
+            .any(|node| self.running_pid("kafka", node.id).is_some())
     }
 }
 
@@ -119,7 +127,11 @@ pub fn process_marker(node_dir: &Path) -> String {
 
 /// The pid recorded in `node_dir/pid`, if that process is alive and carries the marker.
 pub fn running_pid_in(node_dir: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(node_dir.join("pid")).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(node_dir.join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     pid_is_node(pid, node_dir).then_some(pid)
 }
 
@@ -133,12 +145,17 @@ pub fn pid_is_node(pid: i32, node_dir: &Path) -> bool {
     };
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // Field 3, after the parenthesised command name, is the state; Z is a zombie.
-        if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) {
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
             return false;
         }
     }
     let marker = process_marker(node_dir);
-    cmdline.split(|b| *b == 0).any(|arg| arg == marker.as_bytes())
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == marker.as_bytes())
 }
 
 /// Names of every cluster with a state directory.

@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kprod", || kprod::run(kprod::cli::Cli::parse()))
+    kcore::run_main("kprod", || kprod::run(kcore::parse_cli("kprod")))
 }

@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    kcore::run_main("ktopic", || ktopic::run(ktopic::cli::Cli::parse()))
+    kcore::run_main("ktopic", || ktopic::run(kcore::parse_cli("ktopic")))
 }
