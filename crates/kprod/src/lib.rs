@@ -39,8 +39,8 @@ fn producer_defaults(delivery_timeout_ms: &str) -> Vec<(&'static str, String)> {
         ("queue.buffering.max.kbytes", "32768".into()),
         // librdkafka's default of 100,000 messages stalled small records early (1M x 100 B:
         // 2.37 s -> 1.63 s with 1M, kcat 1.85 s); 1M cost 111 MB peak RSS in per-record
-        // overhead the byte bound does not count, so half that keeps kprod under 100 MB.
-        ("queue.buffering.max.messages", "500000".into()),
+        // overhead the byte bound does not count (500k: 109 MB), 250k stays well under 100 MB.
+        ("queue.buffering.max.messages", "250000".into()),
         // Keyed records land where the Java client (and Kafka Streams) would put them.
         ("partitioner", "murmur2_random".into()),
     ]
