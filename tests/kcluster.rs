@@ -1,7 +1,5 @@
 //! kcluster against real local brokers.
 
-use std::time::Duration;
-
 use kpipes_e2e::*;
 
 fn states(ran: &Ran) -> Vec<(u64, String)> {
@@ -110,17 +108,7 @@ fn stopped_broker_shuts_down_cleanly_and_returns() {
         "no shutdown in broker 3's log"
     );
     run(cluster.kcluster().args(["start", "3"])).success();
-    eventually(
-        "all brokers up after start",
-        Duration::from_secs(60),
-        || {
-            run(cluster.kcluster().arg("status"))
-                .output
-                .status
-                .success()
-                .then_some(())
-        },
-    );
+    wait_until_all_up("all brokers up after start", || cluster.kcluster());
 }
 
 #[test]

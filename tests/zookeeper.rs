@@ -277,17 +277,7 @@ fn the_seeds_walkthrough_on_its_zookeeper_topology() {
         .args(["create", "after-zk-loss", "-p", "1", "-r", "3"]))
     .success();
     run(cluster.kcluster().args(["start", "--zookeeper", "1"])).success();
-    eventually(
-        "the whole cluster is up again",
-        Duration::from_secs(60),
-        || {
-            run(cluster.kcluster().arg("status"))
-                .output
-                .status
-                .success()
-                .then_some(())
-        },
-    );
+    wait_until_all_up("the whole cluster is up again", || cluster.kcluster());
     let zk_log = run(cluster.kcluster().args(["logs", "--zookeeper", "1"]))
         .success()
         .stdout();

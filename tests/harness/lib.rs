@@ -254,3 +254,14 @@ impl Drop for FaultCluster {
         let _ = kcluster(&self.name).args(["up"]).output();
     }
 }
+
+/// Poll `kcluster status` (as built by `status_command`) until it reports every node up.
+pub fn wait_until_all_up(what: &str, mut status_command: impl FnMut() -> assert_cmd::Command) {
+    eventually(what, Duration::from_secs(60), || {
+        run(status_command().arg("status"))
+            .output
+            .status
+            .success()
+            .then_some(())
+    });
+}
