@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, ConfigEntry, ConfigSource, ResourceSpecifier};
 use rdkafka::client::Client;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use kcore::{Connection, ConnectionArgs, Failure, QuietContext};
 
@@ -66,23 +67,58 @@ impl Session {
             .operation_timeout(Some(self.timeout()))
     }
 
-    /// Poll the metadata until `done` holds or `deadline` passes; the last snapshot
-    /// either way, and whether `done` held, so callers can report what is missing.
+    /// Poll the metadata until `done` holds in every broker's answer, or `deadline`
+    /// passes; the last snapshot either way, and whether `done` held, so callers can
+    /// report what is missing.
+    ///
+    /// Every broker, not only the one this session talks to: each learns of a change
+    /// from the controller at its own pace, and the next command (`ktopic create t &&
+    /// kprod t`) may ask any of them.
     pub fn wait_for(
         &self,
         deadline: Instant,
         mut done: impl FnMut(&Snapshot) -> bool,
     ) -> Result<(Snapshot, bool)> {
-        loop {
-            let snapshot = self.snapshot()?;
-            if done(&snapshot) {
-                return Ok((snapshot, true));
+        let snapshot = match poll_until(deadline, &mut done, || self.snapshot())? {
+            (snapshot, true) => snapshot,
+            not_yet => return Ok(not_yet),
+        };
+        for address in &snapshot.addresses {
+            // A broker this machine cannot reach (one advertising an address only its
+            // own network knows) cannot answer a command run here either: skip it.
+            let Some(probe) = self.probe(address, deadline) else {
+                continue;
+            };
+            match poll_until(deadline, &mut done, || {
+                Snapshot::fetch(probe.client(), &probe.connection)
+            }) {
+                Ok((_, true)) | Err(_) => {}
+                Ok(lagging) => return Ok(lagging),
             }
-            if Instant::now() >= deadline {
-                return Ok((snapshot, false));
-            }
-            std::thread::sleep(POLL_INTERVAL);
         }
+        Ok((snapshot, true))
+    }
+
+    /// A client that asks only the broker at `address`, for at most until `deadline`.
+    fn probe(&self, address: &str, deadline: Instant) -> Option<Probe> {
+        let connection = Connection {
+            brokers: address.to_string(),
+            brokers_source: "the cluster's metadata",
+            timeout: deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1)),
+            ..self.connection.clone()
+        };
+        let consumer = connection
+            .create::<BaseConsumer<QuietContext>, _>(
+                &[],
+                QuietContext::new("ktopic", connection.verbose),
+            )
+            .ok()?;
+        Some(Probe {
+            connection,
+            consumer: ManuallyDrop::new(consumer),
+        })
     }
 
     /// Every config entry of each topic, sorted by key.
@@ -108,6 +144,37 @@ impl Drop for Session {
     fn drop(&mut self) {
         // The lines of the last request, for -v.
         self.serve_events();
+    }
+}
+
+/// One broker's own view, for [`Session::wait_for`]. Never dropped, as the session's
+/// client: the process exits right after its command.
+struct Probe {
+    connection: Connection,
+    consumer: ManuallyDrop<BaseConsumer<QuietContext>>,
+}
+
+impl Probe {
+    fn client(&self) -> &Client<QuietContext> {
+        self.consumer.client()
+    }
+}
+
+/// Take snapshots with `fetch` until `done` holds or `deadline` passes.
+fn poll_until(
+    deadline: Instant,
+    done: &mut impl FnMut(&Snapshot) -> bool,
+    mut fetch: impl FnMut() -> Result<Snapshot>,
+) -> Result<(Snapshot, bool)> {
+    loop {
+        let snapshot = fetch()?;
+        if done(&snapshot) {
+            return Ok((snapshot, true));
+        }
+        if Instant::now() >= deadline {
+            return Ok((snapshot, false));
+        }
+        std::thread::sleep(POLL_INTERVAL);
     }
 }
 

@@ -14,6 +14,8 @@ use kcore::{Connection, QuietContext};
 pub struct Snapshot {
     /// Ids of the brokers in the metadata: the live ones.
     pub brokers: Vec<i32>,
+    /// `host:port` of each of those brokers, as they advertise themselves.
+    pub addresses: Vec<String>,
     /// Every topic, by name (so iteration is sorted).
     pub topics: BTreeMap<String, TopicState>,
 }
@@ -45,6 +47,11 @@ impl Snapshot {
         let metadata = kcore::metadata::fetch_serving(client, connection, None, &serve)?;
         let mut brokers: Vec<i32> = metadata.brokers().iter().map(|b| b.id()).collect();
         brokers.sort_unstable();
+        let addresses = metadata
+            .brokers()
+            .iter()
+            .map(|b| format!("{}:{}", b.host(), b.port()))
+            .collect();
         let topics = metadata
             .topics()
             .iter()
@@ -69,7 +76,11 @@ impl Snapshot {
                 )
             })
             .collect();
-        Ok(Snapshot { brokers, topics })
+        Ok(Snapshot {
+            brokers,
+            addresses,
+            topics,
+        })
     }
 }
 
