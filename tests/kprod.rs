@@ -456,7 +456,9 @@ fn a_typed_line_is_delivered_before_eof() {
     let topic = create_topic(1, &[]);
     let mut kprod = Proc::spawn("kprod", &[&topic]);
     kprod.write(b"typed\n");
-    let lines = kprod.wait_lines(1, Duration::from_secs(5));
+    // stdin stays open, so a report at all shows it came before EOF; the allowance only
+    // has to cover connecting on a loaded machine.
+    let lines = kprod.wait_lines(1, Duration::from_secs(30));
     let report: Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(
         report,
@@ -464,7 +466,7 @@ fn a_typed_line_is_delivered_before_eof() {
     );
     assert!(kprod.running(), "stdin is still open");
     kprod.write(b"second\n");
-    kprod.wait_lines(2, Duration::from_secs(5));
+    kprod.wait_lines(2, Duration::from_secs(30));
     kprod.close_stdin();
     kprod.exits_with(0, Duration::from_secs(30));
     assert_eq!(
@@ -481,10 +483,12 @@ fn reports_stay_live_under_a_steady_trickle() {
     let mut kprod = Proc::spawn("kprod", &[&topic]);
     let started = Instant::now();
     let mut sent = 0;
+    // The input never pauses before the first report, so any report shows liveness;
+    // the allowance only has to cover connecting on a loaded machine.
     while kprod.lines().is_empty() {
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "no delivery report after {sent} lines in 5 s"
+            started.elapsed() < Duration::from_secs(30),
+            "no delivery report after {sent} lines in 30 s"
         );
         kprod.write(format!("line {sent}\n").as_bytes());
         sent += 1;

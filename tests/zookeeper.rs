@@ -251,7 +251,7 @@ fn the_seeds_walkthrough_on_its_zookeeper_topology() {
     // ... and comes back: the cluster is whole again, and every replica catches up.
     run(cluster.kcluster().args(["start", "2"])).success();
     assert_eq!(
-        roles(&run(cluster.kcluster().arg("status")).success()),
+        roles(&wait_until_all_up("the cluster whole again", || cluster.kcluster())),
         all_up()
     );
     eventually(
@@ -272,10 +272,29 @@ fn the_seeds_walkthrough_on_its_zookeeper_topology() {
 
     // A ZooKeeper node fails: the other two keep a quorum; it rejoins on start.
     run(cluster.kcluster().args(["kill", "--zookeeper", "1"])).success();
-    run(cluster
-        .tool("ktopic")
-        .args(["create", "after-zk-loss", "-p", "1", "-r", "3"]))
-    .success();
+    // Until the ensemble has re-elected (when node 1 led it) and the brokers' sessions have
+    // moved to the survivors, a create can fail; it must succeed once they have. A failed
+    // attempt may still have created the topic: --if-not-exists lets the retry say so.
+    eventually_succeeds(
+        "a topic created with ZooKeeper node 1 down",
+        Duration::from_secs(90),
+        || {
+            let mut create = cluster.tool("ktopic");
+            create.args([
+                "create",
+                "after-zk-loss",
+                "-p",
+                "1",
+                "-r",
+                "3",
+                "--if-not-exists",
+            ]);
+            create
+        },
+    );
+    let after = describe(&cluster, "after-zk-loss");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].2.len(), 3, "replicas: {after:?}");
     run(cluster.kcluster().args(["start", "--zookeeper", "1"])).success();
     wait_until_all_up("the whole cluster is up again", || cluster.kcluster());
     let zk_log = run(cluster.kcluster().args(["logs", "--zookeeper", "1"]))

@@ -190,17 +190,51 @@ pub fn run(cmd: &mut assert_cmd::Command) -> Ran {
 }
 
 /// Poll `check` until it returns `Some`, or panic with `what` after `timeout`.
-pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn eventually<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<T>) -> T {
+    poll(timeout, check)
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for: {what}"))
+}
+
+/// Poll `check` until it returns `Some`; None once `timeout` has passed.
+fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check() {
-            return value;
+            return Some(value);
         }
         if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for: {what}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Run the command `command` builds until it succeeds, and keep that run; after `timeout`
+/// panic with the last failed run's output, which says why it never succeeded.
+/// For a step that may fail while the cluster settles (a quorum re-electing, a broker
+/// rejoining), but must not fail for good.
+pub fn eventually_succeeds(
+    what: &str,
+    timeout: Duration,
+    mut command: impl FnMut() -> assert_cmd::Command,
+) -> Ran {
+    let mut last = None;
+    let succeeded = poll(timeout, || {
+        let ran = run(&mut command());
+        if ran.output.status.success() {
+            Some(ran)
+        } else {
+            last = Some(ran);
+            None
+        }
+    });
+    succeeded.unwrap_or_else(|| {
+        let last = last.expect("the command ran at least once");
+        panic!(
+            "{}",
+            last.explain(&format!("timed out after {timeout:?} waiting for: {what}"))
+        )
+    })
 }
 
 /// Exclusive use of the fault-injection cluster, whose brokers tests kill and restart.
@@ -255,13 +289,17 @@ impl Drop for FaultCluster {
     }
 }
 
-/// Poll `kcluster status` (as built by `status_command`) until it reports every node up.
-pub fn wait_until_all_up(what: &str, mut status_command: impl FnMut() -> assert_cmd::Command) {
-    eventually(what, Duration::from_secs(60), || {
-        run(status_command().arg("status"))
-            .output
-            .status
-            .success()
-            .then_some(())
-    });
+/// Poll `kcluster status` (as built by `status_command`) until it reports every node up
+/// (its exit status says so); that status run, for the test to look into. A single run
+/// right after `up` or `start` is not enough: a node's process runs before the cluster
+/// metadata lists it, and a metadata probe slowed by a loaded machine reports `starting`.
+pub fn wait_until_all_up(
+    what: &str,
+    mut status_command: impl FnMut() -> assert_cmd::Command,
+) -> Ran {
+    eventually_succeeds(what, Duration::from_secs(60), || {
+        let mut status = status_command();
+        status.arg("status");
+        status
+    })
 }
