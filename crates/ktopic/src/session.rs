@@ -83,30 +83,57 @@ impl Session {
             (snapshot, true) => snapshot,
             not_yet => return Ok(not_yet),
         };
-        for address in &snapshot.addresses {
-            // A broker this machine cannot reach (one advertising an address only its
-            // own network knows) cannot answer a command run here either: skip it.
-            let Some(probe) = self.probe(address, deadline) else {
-                continue;
-            };
-            match poll_until(deadline, &mut done, || {
-                Snapshot::fetch(probe.client(), &probe.connection)
-            }) {
-                Ok((_, true)) | Err(_) => {}
-                Ok(lagging) => return Ok(lagging),
+        // librdkafka, not us, picks the broker that answers (it may move a request off
+        // the bootstrap connection it was sent on), so ask through a client bootstrapped
+        // at each unconfirmed broker in turn and count each answer for whoever gave it.
+        // Each broker's last answer that lacked the change, if any.
+        let mut unconfirmed: BTreeMap<i32, Option<Snapshot>> = snapshot
+            .addresses
+            .keys()
+            .filter(|id| **id != snapshot.answered_by)
+            .map(|id| (*id, None))
+            .collect();
+        while !unconfirmed.is_empty() && Instant::now() < deadline {
+            let ids: Vec<i32> = unconfirmed.keys().copied().collect();
+            for id in ids {
+                let Some(answer) = self.ask(&snapshot.addresses[&id], deadline) else {
+                    // Not reachable from here (an address only the brokers' own network
+                    // knows): no command run here can ask it either.
+                    unconfirmed.remove(&id);
+                    continue;
+                };
+                // -1: the bootstrap connection answered, which is the broker asked.
+                let by = match answer.answered_by {
+                    -1 => id,
+                    by => by,
+                };
+                if done(&answer) {
+                    unconfirmed.remove(&by);
+                } else if let Some(last) = unconfirmed.get_mut(&by) {
+                    *last = Some(answer);
+                }
+            }
+            if !unconfirmed.is_empty() {
+                std::thread::sleep(POLL_INTERVAL);
             }
         }
-        Ok((snapshot, true))
+        // Brokers that never got to answer are given the benefit of the doubt; one that
+        // answered without the change until the deadline is reported as it sees things.
+        match unconfirmed.into_values().flatten().next() {
+            Some(lagging) => Ok((lagging, false)),
+            None => Ok((snapshot, true)),
+        }
     }
 
-    /// A client that asks only the broker at `address`, for at most until `deadline`.
-    fn probe(&self, address: &str, deadline: Instant) -> Option<Probe> {
+    /// The metadata through a client bootstrapped at `address` alone; `None` if it does
+    /// not answer within a couple of seconds (or before `deadline`).
+    fn ask(&self, address: &str, deadline: Instant) -> Option<Snapshot> {
         let connection = Connection {
             brokers: address.to_string(),
             brokers_source: "the cluster's metadata",
             timeout: deadline
                 .saturating_duration_since(Instant::now())
-                .max(Duration::from_secs(1)),
+                .clamp(Duration::from_millis(500), Duration::from_secs(2)),
             ..self.connection.clone()
         };
         let consumer = connection
@@ -115,10 +142,7 @@ impl Session {
                 QuietContext::new("ktopic", connection.verbose),
             )
             .ok()?;
-        Some(Probe {
-            connection,
-            consumer: ManuallyDrop::new(consumer),
-        })
+        Snapshot::fetch(consumer.client(), &connection).ok()
     }
 
     /// Every config entry of each topic, sorted by key.
@@ -144,19 +168,6 @@ impl Drop for Session {
     fn drop(&mut self) {
         // The lines of the last request, for -v.
         self.serve_events();
-    }
-}
-
-/// One broker's own view, for [`Session::wait_for`]. Never dropped, as the session's
-/// client: the process exits right after its command.
-struct Probe {
-    connection: Connection,
-    consumer: ManuallyDrop<BaseConsumer<QuietContext>>,
-}
-
-impl Probe {
-    fn client(&self) -> &Client<QuietContext> {
-        self.consumer.client()
     }
 }
 

@@ -15,7 +15,9 @@ pub struct Snapshot {
     /// Ids of the brokers in the metadata: the live ones.
     pub brokers: Vec<i32>,
     /// `host:port` of each of those brokers, as they advertise themselves.
-    pub addresses: Vec<String>,
+    pub addresses: BTreeMap<i32, String>,
+    /// The broker that gave this answer.
+    pub answered_by: i32,
     /// Every topic, by name (so iteration is sorted).
     pub topics: BTreeMap<String, TopicState>,
 }
@@ -50,7 +52,7 @@ impl Snapshot {
         let addresses = metadata
             .brokers()
             .iter()
-            .map(|b| format!("{}:{}", b.host(), b.port()))
+            .map(|b| (b.id(), format!("{}:{}", b.host(), b.port())))
             .collect();
         let topics = metadata
             .topics()
@@ -79,6 +81,7 @@ impl Snapshot {
         Ok(Snapshot {
             brokers,
             addresses,
+            answered_by: metadata.orig_broker_id(),
             topics,
         })
     }
