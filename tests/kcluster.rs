@@ -137,12 +137,18 @@ fn stopped_broker_shuts_down_cleanly_and_returns() {
     wait_until_all_up("all brokers up after start", || cluster.kcluster());
 }
 
+/// The heap given to `up` is the one a restarted broker gets too; `down` leaves nothing.
 #[test]
-fn up_then_down_leaves_no_process_and_no_data() {
+fn a_broker_keeps_its_heap_across_restarts_and_down_leaves_nothing() {
     let name = unique_name("t-down");
-    let ran = run(kcluster(&name).args(["up", "--brokers", "1"])).success();
+    let ran = run(kcluster(&name).args(["up", "--brokers", "1", "--heap", "384m"])).success();
+    let first = ran.json_lines()[0]["pid"].as_i64().unwrap();
+    assert!(has_heap(first, "384m"), "up --heap 384m");
+    run(kcluster(&name).args(["kill", "1"])).success();
+    let ran = run(kcluster(&name).args(["start", "1"])).success();
     let pid = ran.json_lines()[0]["pid"].as_i64().unwrap();
-    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert_ne!(pid, first, "a new broker process");
+    assert!(has_heap(pid, "384m"), "start keeps the cluster's heap");
     run(kcluster(&name).arg("down")).success();
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || !proc_is_kafka(pid),
@@ -151,6 +157,16 @@ fn up_then_down_leaves_no_process_and_no_data() {
     run(kcluster(&name).arg("status"))
         .code_is(6)
         .one_error_line("kcluster");
+}
+
+/// Whether process `pid` runs with `-Xmx<heap>`.
+fn has_heap(pid: i64, heap: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .any(|arg| arg == format!("-Xmx{heap}").as_bytes())
+        })
+        .unwrap_or(false)
 }
 
 fn proc_is_kafka(pid: i64) -> bool {

@@ -143,9 +143,9 @@ pub struct UpArgs {
     /// KRaft (Kafka 4) or ZooKeeper (Kafka 3.9 + a ZooKeeper ensemble) [default: kraft; an existing cluster keeps its own]
     #[arg(long, value_enum)]
     pub mode: Option<Mode>,
-    /// JVM heap of each broker (local backend)
-    #[arg(long, default_value = "512m")]
-    pub heap: String,
+    /// JVM heap of each broker (local backend), kept for `kcluster start` [default: 512m; an existing cluster keeps its own unless given]
+    #[arg(long)]
+    pub heap: Option<String>,
     /// Apache Kafka version to run [default: 4.3.1; 3.9.1 with --mode zookeeper] (fetched from Maven Central when missing)
     #[arg(long, env = "KAFKA_VERSION")]
     pub kafka_version: Option<String>,

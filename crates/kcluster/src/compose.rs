@@ -442,6 +442,7 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
         },
         nodes: brokers,
         zookeepers,
+        heap: None,
     })
 }
 
@@ -490,10 +491,7 @@ fn create(state: &ClusterState) -> Result<()> {
     };
     fs::write(dir.join("compose.yml"), file)?;
     fs::write(dir.join(".env"), env_file(state))?;
-    fs::write(
-        ClusterState::file(&state.name),
-        serde_json::to_string_pretty(state)? + "\n",
-    )?;
+    state.save()?;
     Ok(())
 }
 

@@ -37,7 +37,7 @@ const JVM_FLAGS: &[&str] = &[
 /// Heap of a ZooKeeper node: it holds little for one small cluster.
 const ZOOKEEPER_HEAP: &str = "128m";
 
-/// Heap of a broker restarted by `kcluster start` (the default of `up --heap`).
+/// Heap of each node unless `up --heap` says otherwise.
 const DEFAULT_HEAP: &str = "512m";
 
 /// Host ports of the default cluster: broker i listens on 19092 + 10000·i (29092, 39092, 49092…).
@@ -87,7 +87,13 @@ pub fn broker_ports(name: &str, brokers: u32) -> Result<Vec<(u16, u16)>> {
     }
 }
 
-fn new_state(name: &str, brokers: u32, mode: Mode, dist: &Distribution) -> Result<ClusterState> {
+fn new_state(
+    name: &str,
+    brokers: u32,
+    mode: Mode,
+    dist: &Distribution,
+    heap: &str,
+) -> Result<ClusterState> {
     let ports = broker_ports(name, brokers)?;
     let kraft = mode == Mode::Kraft;
     Ok(ClusterState {
@@ -117,6 +123,7 @@ fn new_state(name: &str, brokers: u32, mode: Mode, dist: &Distribution) -> Resul
         } else {
             zookeeper::ensemble(name)?
         },
+        heap: Some(heap.to_string()),
     })
 }
 
@@ -187,7 +194,7 @@ fn default_version(mode: Mode) -> &'static str {
 pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<()> {
     let budget = Budget::new(args.timeout);
     let java = distribution::java()?;
-    let state = match ClusterState::load(name) {
+    let mut state = match ClusterState::load(name) {
         Some(state) => {
             if let Some(wanted) = args.brokers.filter(|&b| b as usize != state.nodes.len()) {
                 return Err(Failure::usage(format!(
@@ -210,7 +217,8 @@ pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<(
             if mode == Mode::Zookeeper {
                 zookeeper::check_distribution(&dist)?;
             }
-            let state = new_state(name, args.brokers.unwrap_or(3), mode, &dist)?;
+            let heap = args.heap.as_deref().unwrap_or(DEFAULT_HEAP);
+            let state = new_state(name, args.brokers.unwrap_or(3), mode, &dist, heap)?;
             if let Some(note) = note {
                 eprintln!("kcluster: {note}");
             }
@@ -230,10 +238,20 @@ pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<(
         .into());
     }
 
+    // A heap given to `up` again is kept for the nodes it starts, and for `start` later.
+    if let Some(heap) = args
+        .heap
+        .as_ref()
+        .filter(|h| state.heap.as_ref() != Some(*h))
+    {
+        state.heap = Some(heap.clone());
+        state.save()?;
+    }
+    let state = state;
     let launcher = Launcher {
         java,
         dist,
-        heap: args.heap.clone(),
+        heap: heap_of(&state),
     };
     let mut watch = LocalWatch {
         state: &state,
@@ -354,8 +372,7 @@ fn create(java: &Path, state: &ClusterState) -> Result<()> {
         }
     }
     // cluster.json last: its presence means the cluster is complete.
-    let text = serde_json::to_string_pretty(state)?;
-    fs::write(ClusterState::file(&state.name), text + "\n")?;
+    state.save()?;
     Ok(())
 }
 
@@ -598,6 +615,11 @@ fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
     }
 }
 
+/// The heap the cluster's nodes run with.
+fn heap_of(state: &ClusterState) -> String {
+    state.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.into())
+}
+
 /// `kcluster start N`.
 pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
     let role = Role::of_flag(args.zookeeper);
@@ -611,7 +633,7 @@ pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
     let launcher = Launcher {
         java,
         dist,
-        heap: DEFAULT_HEAP.into(),
+        heap: heap_of(state),
     };
     let mut watch = LocalWatch {
         state,

@@ -61,6 +61,9 @@ pub struct ClusterState {
     /// ZooKeeper ensemble members (zookeeper mode only).
     #[serde(default)]
     pub zookeepers: Vec<NodeState>,
+    /// JVM heap of each node (local backend); `None` for clusters from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +95,12 @@ impl ClusterState {
     pub fn load(name: &str) -> Option<ClusterState> {
         let text = std::fs::read_to_string(Self::file(name)).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// Write `cluster.json` (whose presence means the cluster is complete).
+    pub fn save(&self) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(Self::file(&self.name), text + "\n")
     }
 
     pub fn bootstrap(&self) -> String {
