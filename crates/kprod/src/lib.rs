@@ -6,7 +6,7 @@ pub mod input;
 pub mod limits;
 
 use std::borrow::Cow;
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -26,14 +26,19 @@ use input::Chunk;
 const POLL_SLICE: Duration = Duration::from_millis(5);
 
 /// Producer settings kprod starts from; any `-X` overrides them.
-fn producer_defaults(delivery_timeout_ms: &str) -> Vec<(&'static str, String)> {
+fn producer_defaults(delivery_timeout: Duration) -> Vec<(&'static str, String)> {
+    // librdkafka refuses a linger that is not below the delivery timeout.
+    let linger = LINGER.min(delivery_timeout / 2);
     vec![
         // Safe: every in-sync replica has the record, and retries never duplicate it.
         ("acks", "all".into()),
         ("enable.idempotence", "true".into()),
-        ("message.timeout.ms", delivery_timeout_ms.into()),
-        // Fast: batches fill for a few ms; a typed line still goes out at once to the eye.
-        ("linger.ms", "5".into()),
+        (
+            "message.timeout.ms",
+            delivery_timeout.as_millis().to_string(),
+        ),
+        // Batches are sent when full, or at once when kprod asks (see `send_now`).
+        ("linger.ms", linger.as_millis().max(1).to_string()),
         ("batch.num.messages", "10000".into()),
         // Bounded memory however large the input: the queue pushes back on the reader.
         ("queue.buffering.max.kbytes", "32768".into()),
@@ -44,6 +49,56 @@ fn producer_defaults(delivery_timeout_ms: &str) -> Vec<(&'static str, String)> {
         // Keyed records land where the Java client (and Kafka Streams) would put them.
         ("partitioner", "murmur2_random".into()),
     ]
+}
+
+/// How long librdkafka may hold a batch that is not full. Long on purpose: kprod itself
+/// sends what is queued whenever its input pauses, at the end, and when the queue is full
+/// (`send_now`). A short linger made librdkafka 2.12's broker threads spin: with idempotence a
+/// partition has one request in flight, and the records queued behind it, older than the
+/// linger, asked for a wake-up at once on every pass (10 KB records: 1.4-2.5 s of CPU at
+/// linger.ms=5 against 0.5-0.7 s at 500 for 300 MB; a full 32 MB queue waits up to ~0.5 s).
+const LINGER: Duration = Duration::from_millis(1000);
+
+/// While the send queue is full, how often to send its batches whether full or not.
+const FULL_QUEUE_NUDGE: Duration = Duration::from_millis(20);
+
+/// Have librdkafka send every queued record now, full batch or not, and wait up to
+/// `wait` (at least 1 ms) for them to be delivered.
+fn send_now(producer: &BaseProducer<DeliveryContext>, wait: Duration) {
+    // Not rdkafka's `flush`: it calls librdkafka's with a zero timeout, which drops the
+    // "flushing" state before the broker threads it wakes get to look at it.
+    // SAFETY: a live producer handle; rd_kafka_flush only reads and waits on it.
+    unsafe {
+        rdkafka::bindings::rd_kafka_flush(
+            producer.client().native_ptr(),
+            wait.as_millis().max(1) as i32,
+        );
+    }
+}
+
+/// While the send queue stays full, sends its batches now and then whether full or not:
+/// with many partitions sharing the queue, each partition's batch may stay small.
+struct FullQueueNudge {
+    /// Records handed to librdkafka at the last nudge, and when.
+    sent_then: u64,
+    at: Instant,
+}
+
+impl FullQueueNudge {
+    fn new() -> Self {
+        FullQueueNudge {
+            sent_then: 0,
+            at: Instant::now(),
+        }
+    }
+
+    fn nudge_if_due(&mut self, producer: &BaseProducer<DeliveryContext>, sent: u64) {
+        if sent > self.sent_then && self.at.elapsed() >= FULL_QUEUE_NUDGE {
+            send_now(producer, Duration::from_millis(1));
+            self.sent_then = sent;
+            self.at = Instant::now();
+        }
+    }
 }
 
 /// librdkafka's own default of `batch.size` and `message.max.bytes`.
@@ -101,7 +156,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 
     let interrupt = Interrupt::install()?;
-    let defaults = producer_defaults(&delivery_timeout.as_millis().to_string());
+    let defaults = producer_defaults(delivery_timeout);
     let create = |extra: &[(&'static str, String)]| -> Result<BaseProducer<DeliveryContext>> {
         let defaults: Vec<(&str, &str)> = defaults
             .iter()
@@ -156,13 +211,32 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut interrupted = false;
     let mut stop = false;
     let mut reported_at = Instant::now();
+    let mut full_queue = FullQueueNudge::new();
 
     'input: while !stop {
         if interrupt.requested() {
             interrupted = true;
             break;
         }
-        let chunk = match chunks.recv_timeout(Duration::from_millis(100)) {
+        let next = loop {
+            match chunks.try_recv() {
+                Ok(chunk) => break Ok(chunk),
+                Err(TryRecvError::Disconnected) => break Err(RecvTimeoutError::Disconnected),
+                // The input pauses with records not yet delivered: they go out now, not at
+                // linger, while kprod waits for more input.
+                Err(TryRecvError::Empty)
+                    if tally.sent > producer.context().reports() && !interrupt.requested() =>
+                {
+                    send_now(&producer, POLL_SLICE);
+                    serve_ready(&producer);
+                }
+                Err(TryRecvError::Empty) => {
+                    producer.context().flush_reports();
+                    break chunks.recv_timeout(Duration::from_millis(100));
+                }
+            }
+        };
+        let chunk = match next {
             Ok(chunk) => chunk,
             Err(RecvTimeoutError::Timeout) => {
                 producer.poll(Duration::ZERO);
@@ -244,7 +318,13 @@ pub fn run(cli: Cli) -> Result<()> {
             record.timestamp = parts.timestamp;
             record.headers = headers;
             tally.sent += 1;
-            if let Err(rejection) = send(&producer, record, &interrupt, message_max_bytes) {
+            if let Err(rejection) = send(
+                &producer,
+                record,
+                (&mut full_queue, tally.sent),
+                &interrupt,
+                message_max_bytes,
+            ) {
                 tally.sent -= 1;
                 match rejection {
                     Rejected::Input(why) => {
@@ -348,13 +428,16 @@ enum Rejected {
     Interrupted,
 }
 
-/// Queue one record, waiting (and serving delivery reports) while the queue is full.
+/// Queue one record (the `sent`th), waiting (and serving delivery reports) while the
+/// queue is full.
 fn send(
     producer: &BaseProducer<DeliveryContext>,
     mut record: BaseRecord<'_, [u8], [u8], usize>,
+    nudging: (&mut FullQueueNudge, u64),
     interrupt: &Interrupt,
     message_max_bytes: usize,
 ) -> Result<(), Rejected> {
+    let (full_queue, sent) = nudging;
     loop {
         match producer.send(record) {
             Ok(()) => return Ok(()),
@@ -363,6 +446,7 @@ fn send(
                     return Err(Rejected::Interrupted);
                 }
                 record = back;
+                full_queue.nudge_if_due(producer, sent);
                 // Delivery reports free queue space; when none are ready yet, give the
                 // brokers a moment (rdkafka's own poll would wait out a whole timeout).
                 if !serve_ready(producer) {
@@ -408,7 +492,8 @@ fn finish(producer: &BaseProducer<DeliveryContext>, tally: &mut Tally, delivery_
     };
     let deadline = std::time::Instant::now() + delivery_timeout + Duration::from_secs(5);
     while awaiting(producer) > 0 && std::time::Instant::now() < deadline {
-        producer.poll(POLL_SLICE);
+        send_now(producer, POLL_SLICE);
+        serve_ready(producer);
     }
     if awaiting(producer) > 0 {
         // Still no verdict: give up on them, which yields a report naming each one's line.
