@@ -451,6 +451,47 @@ fn unreachable_brokers_exit_5_within_the_timeout() {
     );
 }
 
+/// TLS is built in: asked for it, kprod tries a TLS handshake (which the test cluster's
+/// plaintext listeners refuse) rather than calling the property unsupported (exit 2).
+#[test]
+fn tls_is_built_in() {
+    for protocol in ["ssl", "sasl_ssl"] {
+        kprod(
+            &[
+                "-X",
+                &format!("security.protocol={protocol}"),
+                "-X",
+                "sasl.mechanisms=SCRAM-SHA-256",
+                "-X",
+                "sasl.username=u",
+                "-X",
+                "sasl.password=p",
+                "--timeout",
+                "3",
+                "some-topic",
+            ],
+            "a\n",
+        )
+        .code_is(5)
+        .one_error_line("kprod")
+        .stderr_has("SSL_HANDSHAKE");
+    }
+    // Settings librdkafka only rejects together are the command line's fault, in one line.
+    kprod(
+        &[
+            "-X",
+            "security.protocol=sasl_ssl",
+            "-X",
+            "sasl.mechanisms=SCRAM-SHA-256",
+            "some-topic",
+        ],
+        "a\n",
+    )
+    .code_is(2)
+    .one_error_line("kprod")
+    .stderr_has("bad librdkafka properties: sasl.username and sasl.password must be set");
+}
+
 #[test]
 fn a_typed_line_is_delivered_before_eof() {
     let topic = create_topic(1, &[]);

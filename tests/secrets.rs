@@ -105,14 +105,23 @@ fn secrets_never_show_in_errors_or_verbose_output() {
             }
         }
 
-        // A bad value beside the secret, and a secret librdkafka itself refuses.
+        // A bad value beside the secret, a secret value librdkafka itself refuses, and
+        // TLS settings it refuses together with a key password (when the client is made).
         for bad in [
-            "linger.ms=S3CRET-xyz",
-            "sasl.mechanism=BOGUS",
-            "ssl.key.password=S3CRET-xyz",
+            &["linger.ms=S3CRET-xyz"][..],
+            &["sasl.mechanism=BOGUS"],
+            &["ssl.key.pem=S3CRET-xyz", "security.protocol=sasl_ssl"],
+            &[
+                "security.protocol=sasl_ssl",
+                "ssl.key.location=/nonexistent/key.pem",
+                "ssl.key.password=S3CRET-xyz",
+            ],
         ] {
             let mut extra = sasl();
-            extra.extend(["-X".to_string(), bad.to_string(), "-v".to_string()]);
+            for property in bad {
+                extra.extend(["-X".to_string(), property.to_string()]);
+            }
+            extra.push("-v".to_string());
             assert_hidden(&run_tool(name, &args, &extra), Some(2));
         }
     }
@@ -124,26 +133,27 @@ fn secrets_from_a_config_file_never_show() {
     let file = dir.path().join("client.properties");
     std::fs::write(
         &file,
-        "# secrets belong in a file\nsasl.username=u\nsasl.password=S3CRET-xyz\nsecurity.protocol=sasl_plaintext\n\
-         sasl.mechanism=PLAIN\nssl.key.password=S3CRET-xyz\n",
+        "# secrets belong in a file\nsasl.username=u\nsasl.password=S3CRET-xyz\nsecurity.protocol=sasl_ssl\n\
+         sasl.mechanism=PLAIN\nssl.key.location=/nonexistent/key.pem\nssl.key.password=S3CRET-xyz\n",
     )
     .unwrap();
     let path = file.to_str().unwrap().to_string();
     for (name, args) in tools() {
-        // ssl.key.password is refused (no OpenSSL in this build): the error names the key only.
+        // The TLS key cannot be read: the error names the setting, not the password.
         let ran = run_tool(name, &args, &["-F".into(), path.clone(), "-vv".into()]);
         assert_hidden(&ran, Some(2));
         assert!(
-            ran.stderr().contains("ssl.key.password"),
+            ran.stderr().contains("ssl.key.location"),
             "{}",
             ran.stderr()
         );
-        // Without it, the tools connect and fail the handshake, verbosely.
+        // Without TLS, the tools connect and fail the SASL handshake, verbosely.
+        let with_tls = std::fs::read_to_string(&file).unwrap();
         std::fs::write(
             &file,
-            std::fs::read_to_string(&file)
-                .unwrap()
-                .replace("ssl.key.password", "# ssl.key.password"),
+            with_tls
+                .replace("sasl_ssl", "sasl_plaintext")
+                .replace("ssl.key.", "# ssl.key."),
         )
         .unwrap();
         let ran = run_tool(
@@ -158,13 +168,7 @@ fn secrets_from_a_config_file_never_show() {
             ],
         );
         assert_hidden(&ran, None);
-        std::fs::write(
-            &file,
-            std::fs::read_to_string(&file)
-                .unwrap()
-                .replace("# ssl.key.password", "ssl.key.password"),
-        )
-        .unwrap();
+        std::fs::write(&file, with_tls).unwrap();
     }
 }
 

@@ -157,6 +157,10 @@ impl Connection {
                     rdkafka::error::KafkaError::ClientConfig(_, desc, key, _) => {
                         format!("bad librdkafka property '{key}': {desc}")
                     }
+                    // Properties that are fine alone but not together.
+                    rdkafka::error::KafkaError::ClientCreation(why) => {
+                        format!("bad librdkafka properties: {why}")
+                    }
                     other => other.to_string(),
                 };
                 Failure::usage(self.redact(&why)).into()
