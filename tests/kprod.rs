@@ -449,6 +449,21 @@ fn unreachable_brokers_exit_5_within_the_timeout() {
         "took {:?}",
         started.elapsed()
     );
+    // The shortest delivery timeout the flag takes is a valid setting too (librdkafka
+    // wants its linger below it).
+    kprod(
+        &[
+            "-b",
+            "localhost:1",
+            "--timeout",
+            "2",
+            "--delivery-timeout",
+            "0.001",
+            "some-topic",
+        ],
+        "a\n",
+    )
+    .code_is(5);
 }
 
 /// TLS is built in: asked for it, kprod tries a TLS handshake (which the test cluster's

@@ -38,7 +38,7 @@ fn producer_defaults(delivery_timeout: Duration) -> Vec<(&'static str, String)> 
             delivery_timeout.as_millis().to_string(),
         ),
         // Batches are sent when full, or at once when kprod asks (see `send_now`).
-        ("linger.ms", linger.as_millis().max(1).to_string()),
+        ("linger.ms", linger.as_millis().to_string()),
         ("batch.num.messages", "10000".into()),
         // Bounded memory however large the input: the queue pushes back on the reader.
         ("queue.buffering.max.kbytes", "32768".into()),
@@ -229,6 +229,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 {
                     send_now(&producer, POLL_SLICE);
                     serve_ready(&producer);
+                    // Some records may take long (retries): the others' reports go out.
+                    if reported_at.elapsed() >= REPORT_INTERVAL {
+                        producer.context().flush_reports();
+                        reported_at = Instant::now();
+                    }
                 }
                 Err(TryRecvError::Empty) => {
                     producer.context().flush_reports();
