@@ -688,18 +688,7 @@ pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
         command_args.push("-v");
     }
     project.run(&command_args, None)?;
-    let name = &state.name;
-    if args.keep {
-        eprintln!(
-            "kcluster: cluster '{name}' stopped; data kept in its volumes and {}",
-            state.dir().display()
-        );
-    } else {
-        fs::remove_dir_all(state.dir())
-            .with_context(|| format!("removing {}", state.dir().display()))?;
-        eprintln!("kcluster: cluster '{name}' stopped and its containers and volumes removed");
-    }
-    Ok(())
+    crate::stopped(state, args.keep, "its volumes and ", "its containers and volumes")
 }
 
 #[cfg(test)]

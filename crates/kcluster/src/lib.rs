@@ -13,7 +13,7 @@ pub mod health;
 pub mod local;
 pub mod lock;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use cli::{BackendChoice, Cli, Command, Mode, UpArgs};
 use kcore::state::ClusterState;
 use kcore::Failure;
@@ -166,6 +166,24 @@ fn up(name: &str, args: &UpArgs) -> Result<()> {
             }
         },
     }
+}
+
+/// The end of `down` on either backend, once every node is stopped: keep the cluster's
+/// directory (`--keep`), or remove it; and say which. `kept_also` names where else the
+/// data lives, `removed` what went with it.
+fn stopped(state: &ClusterState, keep: bool, kept_also: &str, removed: &str) -> Result<()> {
+    let (name, dir) = (&state.name, state.dir());
+    if keep {
+        eprintln!(
+            "kcluster: cluster '{name}' stopped; data kept in {kept_also}{}",
+            dir.display()
+        );
+    } else {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("removing {}", dir.display()))?;
+        eprintln!("kcluster: cluster '{name}' stopped and {removed} removed");
+    }
+    Ok(())
 }
 
 fn load(name: &str) -> Result<ClusterState> {

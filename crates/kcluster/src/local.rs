@@ -684,18 +684,7 @@ pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
             terminate(*pid, dir, signal, grace);
         }
     }
-    let name = &state.name;
-    if args.keep {
-        eprintln!(
-            "kcluster: cluster '{name}' stopped; data kept in {}",
-            state.dir().display()
-        );
-    } else {
-        fs::remove_dir_all(state.dir())
-            .with_context(|| format!("removing {}", state.dir().display()))?;
-        eprintln!("kcluster: cluster '{name}' stopped and its data removed");
-    }
-    Ok(())
+    crate::stopped(state, args.keep, "", "its data")
 }
 
 /// `kcluster logs [N] [-f]`.
