@@ -318,15 +318,9 @@ fn unknown_topic_exits_6_and_is_not_created() {
 
 #[test]
 fn unreachable_brokers_exit_5_within_the_timeout() {
-    let started = Instant::now();
-    run(kcons().args(["-b", "localhost:1", "--timeout", "2", "some-topic"]))
-        .code_is(5)
-        .one_error_line("kcons")
-        .stderr_has("localhost:1");
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "took {:?}",
-        started.elapsed()
+    fails_unreachable_in_time(
+        kcons().args(["-b", "localhost:1", "--timeout", "2", "some-topic"]),
+        "kcons",
     );
 }
 

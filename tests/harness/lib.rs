@@ -189,6 +189,23 @@ pub fn run(cmd: &mut assert_cmd::Command) -> Ran {
     Ran { what, output }
 }
 
+/// Run `cmd` (given `--timeout 2` and an address nobody listens on): it must fail with
+/// exit 5 in one line naming the address, within the 2 s plus room for a loaded machine
+/// but below the default timeout of 10 s, so that `--timeout` is seen to be obeyed.
+pub fn fails_unreachable_in_time(cmd: &mut assert_cmd::Command, tool: &str) -> Ran {
+    let started = Instant::now();
+    let ran = run(cmd)
+        .code_is(5)
+        .one_error_line(tool)
+        .stderr_has("localhost:1");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    ran
+}
+
 /// Poll `check` until it returns `Some`, or panic with `what` after `timeout`.
 pub fn eventually<T>(what: &str, timeout: Duration, check: impl FnMut() -> Option<T>) -> T {
     poll(timeout, check)

@@ -688,7 +688,12 @@ pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
         command_args.push("-v");
     }
     project.run(&command_args, None)?;
-    crate::stopped(state, args.keep, "its volumes and ", "its containers and volumes")
+    crate::stopped(
+        state,
+        args.keep,
+        "its volumes and ",
+        "its containers and volumes",
+    )
 }
 
 #[cfg(test)]

@@ -179,8 +179,7 @@ fn stopped(state: &ClusterState, keep: bool, kept_also: &str, removed: &str) -> 
             dir.display()
         );
     } else {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("removing {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         eprintln!("kcluster: cluster '{name}' stopped and {removed} removed");
     }
     Ok(())
