@@ -1,60 +1,37 @@
-//! Finding what a local broker needs: Java 17+ and an Apache Kafka distribution
-//! (an extracted tarball in KAFKA_HOME, or jars fetched from Maven Central).
+//! The one owner of the Apache Kafka distribution a local broker runs from: the default
+//! versions, where fetched versions are cached (`kcore::state::cache_root()`, which honours
+//! `KPIPES_CACHE_DIR`), the Java check, and the fetch from Maven Central.
+//!
+//! A distribution is either an extracted tarball (`KAFKA_HOME`) or a directory assembled by
+//! [`fetch`]:
+//!
+//! ```text
+//! <cache>/kafka-<version>/
+//!   libs/*.jar               broker + kafka-tools + the SLF4J binding (runtime scope only)
+//!   config/log4j2.xml        4.x: broker logging into ${sys:kafka.logs.dir}, plus stdout
+//!   config/tools-log4j2.xml  4.x: command-line tools, warnings to stderr
+//!   config/log4j.properties, config/tools-log4j.properties   3.x equivalents (reload4j)
+//!   .complete                marker: present only once the directory is fully assembled
+//! ```
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kcore::Failure;
+
+mod fetch;
+mod java;
+
+pub use fetch::fetch;
+pub use java::java;
 
 pub const DEFAULT_KAFKA_VERSION: &str = "4.3.1";
 
 /// The last Apache Kafka release line with ZooKeeper mode (Kafka 4 removed it): `--mode zookeeper`.
 pub const ZOOKEEPER_KAFKA_VERSION: &str = "3.9.1";
 
-/// The fetch script, embedded so that an installed kcluster can fetch Kafka from any directory.
-const FETCH_SCRIPT: &str = include_str!("../../../scripts/fetch-kafka");
-
-/// The `java` to run: `$JAVA_HOME/bin/java`, else `java` on PATH; checked to be 17 or newer.
-pub fn java() -> Result<PathBuf> {
-    let java = std::env::var_os("JAVA_HOME")
-        .map(|home| PathBuf::from(home).join("bin/java"))
-        .filter(|path| path.is_file())
-        .unwrap_or_else(|| PathBuf::from("java"));
-    let output = Command::new(&java)
-        .arg("-version")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|_| {
-            Failure::environment(
-                "Java 17 or newer is needed to run local brokers, and `java` was not found \
-             (install a JDK, e.g. `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME)",
-            )
-        })?;
-    let text = String::from_utf8_lossy(&output.stderr);
-    let major = java_major_version(&text).unwrap_or(0);
-    if major < 17 {
-        return Err(Failure::environment(format!(
-            "Java 17 or newer is needed to run Kafka 4, but {} is {} (set JAVA_HOME to a newer JDK)",
-            java.display(),
-            text.lines().next().unwrap_or("of unknown version")
-        ))
-        .into());
-    }
-    Ok(java)
-}
-
-/// `openjdk version "17.0.15" ...` → 17; `java version "1.8.0_202"` → 8.
-fn java_major_version(version_output: &str) -> Option<u32> {
-    let quoted = version_output.split('"').nth(1)?;
-    let mut parts = quoted.split(['.', '-', '+', '_']);
-    let first: u32 = parts.next()?.parse().ok()?;
-    if first == 1 {
-        parts.next()?.parse().ok()
-    } else {
-        Some(first)
-    }
-}
+/// The marker file of a fully assembled distribution in the cache.
+const COMPLETE_MARKER: &str = ".complete";
 
 /// A usable distribution: a directory with `libs/*.jar`.
 #[derive(Debug, Clone)]
@@ -96,6 +73,11 @@ impl Distribution {
     }
 }
 
+/// Whether a cached distribution is fully assembled: its marker and its jars are there.
+fn is_complete(home: &Path) -> bool {
+    home.join(COMPLETE_MARKER).is_file() && has_jars(home)
+}
+
 fn has_jars(home: &Path) -> bool {
     std::fs::read_dir(home.join("libs"))
         .map(|entries| {
@@ -132,7 +114,7 @@ pub fn locate(
         });
     }
     let home = cached_home(version);
-    if !(home.join(".complete").is_file() && has_jars(&home)) {
+    if !is_complete(&home) {
         if !fetch_if_missing {
             return Err(Failure::environment(format!(
                 "no Kafka {version} distribution found in {}: run `kcluster fetch-kafka {version}` \
@@ -160,47 +142,4 @@ fn version_from_jars(home: &Path) -> Option<String> {
             let (_, version) = rest.split_once('-')?;
             (!version.contains('-')).then(|| version.to_string())
         })
-}
-
-/// Run the embedded fetch script (Maven Central through `mvn`), progress on stderr.
-pub fn fetch(version: &str) -> Result<PathBuf> {
-    eprintln!(
-        "kcluster: fetching Apache Kafka {version} from Maven Central (once; cached afterwards)"
-    );
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(FETCH_SCRIPT)
-        .arg("fetch-kafka")
-        .arg(version)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running bash for the Kafka fetch script")?;
-    if !output.status.success() {
-        return Err(Failure::environment(format!(
-            "could not fetch Kafka {version} (see the lines above); or set KAFKA_HOME to an extracted Apache Kafka tarball"
-        ))
-        .into());
-    }
-    let dir = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    Ok(PathBuf::from(dir))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn java_versions() {
-        assert_eq!(
-            java_major_version("openjdk version \"17.0.15\" 2025-04-15"),
-            Some(17)
-        );
-        assert_eq!(java_major_version("java version \"1.8.0_202\""), Some(8));
-        assert_eq!(
-            java_major_version("openjdk version \"21\" 2023-09-19"),
-            Some(21)
-        );
-        assert_eq!(java_major_version("nonsense"), None);
-    }
 }
