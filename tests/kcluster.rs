@@ -223,3 +223,77 @@ fn errors_are_one_line_with_documented_codes() {
     .one_error_line("kcluster")
     .stderr_has("KAFKA_HOME");
 }
+
+/// `KPIPES_CACHE_DIR` is the one cache: `up` fetches Kafka into it (a real fetch with mvn, quick
+/// once Maven's own repository holds the jars) and starts the broker from it, and
+/// `fetch-kafka` then finds it there.
+#[test]
+fn up_fetches_kafka_into_the_cache_dir_and_runs_it_from_there() {
+    let scratch = std::env::temp_dir().join(unique_name("kpipes-cache-test"));
+    let cache = scratch.join("cache");
+    let name = unique_name("t-cache");
+    let cluster = OwnCluster {
+        scratch: scratch.clone(),
+        name: name.clone(),
+    };
+    let ran = run(cluster.kcluster().args(["up", "--brokers", "1"])).success();
+
+    let home = cache.join("kafka-4.3.1");
+    assert!(
+        home.join(".complete").is_file(),
+        "no Kafka in {}",
+        home.display()
+    );
+    assert!(
+        ran.stderr().contains(&format!(
+            "into {} (once; cached afterwards)",
+            home.display()
+        )),
+        "{}",
+        ran.stderr()
+    );
+    let pid = ran.json_lines()[0]["pid"].as_i64().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let classpath = format!("{}/libs/*", home.display());
+    assert!(
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == classpath.as_bytes()),
+        "broker {pid} does not run from {classpath}: {}",
+        String::from_utf8_lossy(&cmdline)
+    );
+
+    let fetched = run(cluster.kcluster().arg("fetch-kafka")).success();
+    assert_eq!(fetched.stdout().trim(), home.display().to_string());
+    assert_eq!(
+        fetched.stderr(),
+        "",
+        "a cached version is not fetched again"
+    );
+}
+
+/// A local cluster with its own state and cache directories (under `scratch`), brought
+/// down and removed when dropped, even when the test failed.
+struct OwnCluster {
+    scratch: std::path::PathBuf,
+    name: String,
+}
+
+impl OwnCluster {
+    fn kcluster(&self) -> assert_cmd::Command {
+        let mut cmd = kcluster(&self.name);
+        cmd.env("KPIPES_STATE_DIR", self.scratch.join("state"))
+            .env("KPIPES_CACHE_DIR", self.scratch.join("cache"))
+            .env("KPIPES_BACKEND", "local")
+            .env_remove("KAFKA_VERSION")
+            .env_remove("KAFKA_HOME");
+        cmd
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.kcluster().arg("down").output();
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
