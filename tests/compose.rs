@@ -414,7 +414,7 @@ fn zookeeper_file_is_the_seeds_topology_fixed() {
         .iter()
         .map(|z| format!("{}:{}", z.name, z.env("ZOOKEEPER_CLIENT_PORT")))
         .collect();
-    let default_brokers = kcluster::local::broker_ports("default", 3).unwrap();
+    let default_brokers = kcluster::topology::broker_ports("default", 3).unwrap();
     let mut broker_ids = Vec::new();
     for broker in &brokers {
         assert_eq!(
@@ -475,7 +475,7 @@ fn kraft_file_is_the_modern_equivalent() {
         .iter()
         .map(|b| format!("{}@{}:9093", b.ordinal(), b.name))
         .collect();
-    let default_brokers = kcluster::local::broker_ports("default", 3).unwrap();
+    let default_brokers = kcluster::topology::broker_ports("default", 3).unwrap();
     let cluster_id = brokers[0].env("CLUSTER_ID").to_string();
     assert_eq!(
         cluster_id.len(),

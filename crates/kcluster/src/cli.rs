@@ -158,12 +158,25 @@ pub struct UpArgs {
 pub struct NodeArgs {
     /// Broker id (1..N), or ZooKeeper node id with --zookeeper
     pub id: u32,
-    /// Seconds to wait (for stop: before SIGKILL; for start: until the node is ready)
-    #[arg(long, default_value_t = 60.0)]
-    pub timeout: f64,
+    /// Seconds to wait: for stop, before SIGKILL [default: 60]; for start, until the node serves [default: 120]
+    #[arg(long)]
+    pub timeout: Option<f64>,
     /// Act on ZooKeeper node ID instead of broker ID (zookeeper mode)
     #[arg(long)]
     pub zookeeper: bool,
+}
+
+impl NodeArgs {
+    /// How long `stop` lets a node shut down before SIGKILL.
+    pub fn stop_grace(&self) -> f64 {
+        self.timeout.unwrap_or(60.0)
+    }
+
+    /// How long `start` may take: a port still held by a closed connection can take
+    /// 60 s to free (see topology.rs), and a broker then needs its own start-up time.
+    pub fn start_budget(&self) -> f64 {
+        self.timeout.unwrap_or(120.0)
+    }
 }
 
 #[derive(Args, Debug)]

@@ -21,7 +21,9 @@ use kcore::Failure;
 use crate::cli::{DownArgs, LogsArgs, Mode, NodeArgs, UpArgs};
 use crate::distribution;
 use crate::health::{self, Budget, Liveness, Role, Watch};
-use crate::local::{broker_ports, free_ports, new_cluster_id, node};
+use crate::local::{new_cluster_id, node};
+use crate::node_log;
+use crate::topology::{broker_ports, default_zookeeper_ports, free_ports};
 
 /// The compose files, embedded so an installed kcluster needs no checkout.
 pub const KRAFT_FILE: &str = include_str!("../../../compose/kraft.yml");
@@ -302,25 +304,24 @@ impl<'a> Project<'a> {
         })
     }
 
-    fn log_tail(&self, role: Role, id: u32, lines: usize) -> String {
+    /// Why a container's node failed, from the end of its log (see [`node_log`]).
+    fn failure_detail(&self, role: Role, id: u32) -> String {
         let service = role.service(id);
-        let tail = lines.to_string();
+        let label = format!("{} {id}", role.label());
+        let flag = if role == Role::Zookeeper {
+            " --zookeeper"
+        } else {
+            ""
+        };
+        let where_ = format!("`kcluster logs{flag} {id} --name {}`", self.state.name);
         match output_within(
-            &mut self.command(&["logs", "--no-color", "--tail", &tail, &service]),
+            &mut self.command(&["logs", "--no-color", "--tail", "200", &service]),
             Duration::from_secs(30),
         ) {
-            Ok(Some((_, out, err))) => format!(
-                "{}{}(full log: `kcluster logs{} {id} --name {}`)",
-                out,
-                err,
-                if role == Role::Zookeeper {
-                    " --zookeeper"
-                } else {
-                    ""
-                },
-                self.state.name
-            ),
-            _ => format!("(no log: `{} logs {service}` failed)", self.docker.name()),
+            Ok(Some((_, out, err))) => {
+                node_log::failure_detail(&label, &format!("{out}{err}"), &where_)
+            }
+            _ => format!("no log: `{} logs {service}` failed", self.docker.name()),
         }
     }
 }
@@ -368,10 +369,10 @@ impl Watch for ComposeWatch<'_> {
             if let Some(c) = containers.get(&r.service(*id)) {
                 if c.state == "exited" || c.state == "dead" {
                     return Err(Failure::unhealthy(format!(
-                        "{} {id} (container {}) exited while starting; its log ends with:\n{}",
+                        "{} {id} (container {}) exited while starting\n{}",
                         r.label(),
                         c.name,
-                        self.project.log_tail(*r, *id, 30)
+                        self.project.failure_detail(*r, *id)
                     ))
                     .into());
                 }
@@ -380,8 +381,8 @@ impl Watch for ComposeWatch<'_> {
         Ok(())
     }
 
-    fn log_tail(&self, role: Role, id: u32) -> String {
-        self.project.log_tail(role, id, 30)
+    fn failure_detail(&self, role: Role, id: u32) -> String {
+        self.project.failure_detail(role, id)
     }
 }
 
@@ -406,7 +407,9 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
         Mode::Kraft => Vec::new(),
         Mode::Zookeeper => {
             let ports: Vec<u16> = if name == "default" {
-                (1..=NODES).map(|id| 10_000 * id as u16 + 12_181).collect()
+                (1..=NODES)
+                    .map(|id| default_zookeeper_ports(id).0)
+                    .collect()
             } else {
                 free_ports(NODES as usize)?
             };
@@ -606,7 +609,7 @@ pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()>
     let project = Project::open(state)?;
     let service = role.service(node.id);
     if graceful {
-        let grace = format!("{}", args.timeout.ceil() as u64);
+        let grace = format!("{}", args.stop_grace().ceil() as u64);
         project.run(&["stop", "-t", &grace, &service], None)?;
     } else {
         project.run(&["kill", "-s", "SIGKILL", &service], None)?;
@@ -625,7 +628,7 @@ pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()>
 pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
     let role = Role::of_flag(args.zookeeper);
     let node = node(state, role, args.id)?;
-    let budget = Budget::new(args.timeout);
+    let budget = Budget::new(args.start_budget());
     let project = Project::open(state)?;
     let service = role.service(node.id);
     if role == Role::Broker && state.mode == "zookeeper" {

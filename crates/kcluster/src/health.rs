@@ -1,7 +1,9 @@
 //! Is each node up? One answer for every backend and mode.
 //!
-//! A broker is `up` when its process (or container) runs and the cluster metadata
-//! lists it, `starting` when only the process runs, `down` otherwise. A ZooKeeper
+//! A broker is `up` when its process (or container) runs and it serves: its own
+//! listener answers as that broker and counts itself live ([`served_by`]); `starting`
+//! when only the process runs, `down` otherwise. The cluster's metadata alone would not
+//! do: other brokers keep listing a killed broker until its session times out. A ZooKeeper
 //! node is `up` when it serves as leader or follower of the ensemble (its `srvr`
 //! four-letter command says so), `starting` while it runs but has not joined a quorum.
 //! The backends only say which processes run; the waiting and the JSON lines are here.
@@ -14,34 +16,70 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use kcore::state::{ClusterState, NodeState};
-use kcore::{Failure, QuietContext};
+use kcore::{Connection, Failure, QuietContext};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 use serde_json::json;
 
-/// A metadata client that reconnects quickly, for polling a cluster that is starting.
-pub struct MetadataProbe {
-    client: BaseConsumer<QuietContext>,
+/// A metadata client for polling a cluster that is starting, made like every kpipes
+/// client (so it never holds a stopped broker's port, see `kcore::self_connection`).
+fn metadata_client(bootstrap: &str, timeout: Duration) -> Result<BaseConsumer<QuietContext>> {
+    let connection = Connection {
+        brokers: bootstrap.to_string(),
+        brokers_source: "the cluster's state",
+        properties: Vec::new(),
+        timeout,
+        verbose: 0,
+    };
+    connection.create(
+        &[
+            ("reconnect.backoff.ms", "100"),
+            ("reconnect.backoff.max.ms", "500"),
+            ("socket.connection.setup.timeout.ms", "2000"),
+        ],
+        QuietContext::new("kcluster", 0),
+    )
 }
 
-impl MetadataProbe {
-    pub fn new(bootstrap: &str) -> Result<Self> {
-        let client = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("reconnect.backoff.ms", "100")
-            .set("reconnect.backoff.max.ms", "500")
-            .set("socket.connection.setup.timeout.ms", "2000")
-            .create_with_context(QuietContext::new("kcluster", 0))?;
-        Ok(MetadataProbe { client })
-    }
+/// Ids of the brokers in the cluster metadata, as whichever broker answers first sees
+/// it (empty when nobody answers in time). A broker that was just killed stays in it
+/// until the cluster notices: this says who is registered, not who serves.
+pub fn listed_brokers(state: &ClusterState, timeout: Duration) -> HashSet<u32> {
+    metadata_client(&state.bootstrap(), timeout)
+        .ok()
+        .and_then(|client| client.fetch_metadata(None, timeout).ok())
+        .map(|md| md.brokers().iter().map(|b| b.id() as u32).collect())
+        .unwrap_or_default()
+}
 
-    /// Ids of the brokers in the cluster metadata (empty when nobody answers in time).
-    pub fn broker_ids(&self, timeout: Duration) -> HashSet<u32> {
-        self.client
-            .fetch_metadata(None, timeout)
-            .map(|md| md.brokers().iter().map(|b| b.id() as u32).collect())
-            .unwrap_or_default()
-    }
+/// Whether broker `node` serves: the broker ids the cluster counts as live, asked
+/// through `node`'s own listener, or None when that listener does not answer within
+/// `timeout` or the answer does not count `node` live.
+///
+/// The client knows nothing but `node`'s address, so any answer at all means that
+/// listener answered a metadata request: the client learns of the other brokers only
+/// from it (and may then send this request to one of them). A broker answers only
+/// once it has registered and caught up with the cluster's metadata, and the cluster
+/// counts it live only once it is unfenced (KRaft) or registered (ZooKeeper). A killed
+/// broker, still listed by the others until its session times out, does not answer.
+pub fn served_by(node: &NodeState, timeout: Duration) -> Option<HashSet<u32>> {
+    // A new client each time, so that the first contact is always this broker.
+    let client = metadata_client(&node.address(), timeout).ok()?;
+    let metadata = client.fetch_metadata(None, timeout).ok()?;
+    let live: HashSet<u32> = metadata.brokers().iter().map(|b| b.id() as u32).collect();
+    live.contains(&node.id).then_some(live)
+}
+
+/// Whether each broker serves (see [`served_by`]), asked in parallel.
+fn brokers_serving(nodes: &[&NodeState], timeout: Duration) -> Vec<Option<HashSet<u32>>> {
+    std::thread::scope(|scope| {
+        let asks: Vec<_> = nodes
+            .iter()
+            .map(|node| scope.spawn(move || served_by(node, timeout)))
+            .collect();
+        asks.into_iter()
+            .map(|ask| ask.join().unwrap_or(None))
+            .collect()
+    })
 }
 
 /// The role of a node: what its JSON line says and what its node directory
@@ -171,19 +209,25 @@ pub fn statuses(state: &ClusterState, live: &dyn Fn(Role, u32) -> Liveness) -> V
         .iter()
         .map(|n| live(Role::Broker, n.id))
         .collect();
-    let listed = if lives.iter().any(|l| l.running) {
-        MetadataProbe::new(&state.bootstrap())
-            .map(|probe| probe.broker_ids(Duration::from_secs(5)))
-            .unwrap_or_default()
-    } else {
-        HashSet::new()
-    };
+    let running: Vec<&NodeState> = state
+        .nodes
+        .iter()
+        .zip(&lives)
+        .filter(|(_, live)| live.running)
+        .map(|(node, _)| node)
+        .collect();
+    let serving: HashSet<u32> = running
+        .iter()
+        .zip(brokers_serving(&running, Duration::from_secs(3)))
+        .filter(|(_, served)| served.is_some())
+        .map(|(node, _)| node.id)
+        .collect();
     for (node, live) in state.nodes.iter().zip(lives) {
         out.push(NodeStatus {
             role: Role::Broker,
             id: node.id,
             address: node.address(),
-            state: match (live.running, listed.contains(&node.id)) {
+            state: match (live.running, serving.contains(&node.id)) {
                 (false, _) => "down",
                 (true, true) => "up",
                 (true, false) => "starting",
@@ -266,8 +310,8 @@ impl Budget {
 pub trait Watch {
     /// Fail early (exit 7) when a node that is being waited for has exited.
     fn check(&mut self, role: Role) -> Result<()>;
-    /// The end of a node's log, for the error message when it does not get ready.
-    fn log_tail(&self, role: Role, id: u32) -> String;
+    /// Why a node did not get ready, as detail lines under the error (see [`crate::node_log`]).
+    fn failure_detail(&self, role: Role, id: u32) -> String;
 }
 
 /// Wait until every ZooKeeper node in `ids` serves as leader or follower.
@@ -301,10 +345,9 @@ pub fn wait_zookeepers(
         if budget.expired() {
             progress.finish();
             return Err(Failure::unhealthy(format!(
-                "ZooKeeper node(s) {missing:?} not serving within {:.0}s (raise --timeout?); node {}'s log ends with:\n{}",
+                "ZooKeeper node(s) {missing:?} not serving within {:.0}s (raise --timeout?)\n{}",
                 budget.timeout.as_secs_f64(),
-                missing[0],
-                watch.log_tail(Role::Zookeeper, missing[0])
+                watch.failure_detail(Role::Zookeeper, missing[0])
             ))
             .into());
         }
@@ -312,54 +355,45 @@ pub fn wait_zookeepers(
     }
 }
 
-/// Wait until every broker id in `ids` is in the cluster metadata.
-///
-/// In ZooKeeper mode each broker learns of a new one from the controller a moment after it
-/// registers, and the metadata comes from whichever broker answers: there the answer must
-/// hold for a second before it counts, so that `status` right after agrees.
+/// Wait until every broker in `ids` serves (see [`served_by`]) and knows every other
+/// one of them as live, so that a command run right after (`ktopic create -r 3`) finds
+/// them all whichever broker it asks.
 pub fn wait_brokers(
     state: &ClusterState,
     ids: &[u32],
     budget: Budget,
     watch: &mut dyn Watch,
 ) -> Result<()> {
-    let settle = if state.mode == "zookeeper" {
-        Duration::from_millis(1000)
-    } else {
-        Duration::ZERO
-    };
     let progress = Progress::new(ids.len(), "brokers");
-    let probe = MetadataProbe::new(&state.bootstrap())?;
-    let mut ready_since: Option<Instant> = None;
+    let nodes: Vec<&NodeState> = ids
+        .iter()
+        .filter_map(|id| state.nodes.iter().find(|n| n.id == *id))
+        .collect();
+    let wanted: HashSet<u32> = ids.iter().copied().collect();
     loop {
         if let Err(err) = watch.check(Role::Broker) {
             progress.finish();
             return Err(err);
         }
-        let present = probe.broker_ids(Duration::from_millis(1000));
-        let ready = ids.iter().filter(|id| present.contains(id)).count();
-        progress.update(ready);
-        if ready == ids.len() {
-            let since = *ready_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= settle {
-                progress.finish();
-                return Ok(());
-            }
-        } else {
-            ready_since = None;
+        let answers = brokers_serving(&nodes, Duration::from_millis(1500));
+        let missing: Vec<u32> = nodes
+            .iter()
+            .zip(&answers)
+            .filter(|(_, live)| !live.as_ref().is_some_and(|live| live.is_superset(&wanted)))
+            .map(|(node, _)| node.id)
+            .collect();
+        progress.update(ids.len() - missing.len());
+        if missing.is_empty() {
+            progress.finish();
+            return Ok(());
         }
         if budget.expired() {
             progress.finish();
-            let missing: Vec<u32> = ids
-                .iter()
-                .copied()
-                .filter(|id| !present.contains(id))
-                .collect();
-            let first = missing.first().copied().unwrap_or(ids[0]);
+            let first = missing[0];
             return Err(Failure::unhealthy(format!(
-                "broker(s) {missing:?} not ready within {:.0}s (raise --timeout?); broker {first}'s log ends with:\n{}",
+                "broker(s) {missing:?} not serving within {:.0}s (raise --timeout?)\n{}",
                 budget.timeout.as_secs_f64(),
-                watch.log_tail(Role::Broker, first)
+                watch.failure_detail(Role::Broker, first)
             ))
             .into());
         }
@@ -372,11 +406,10 @@ pub fn wait_brokers(
 /// register. Wait, at most `within`, until broker `id` is gone from the metadata.
 pub fn wait_deregistered(state: &ClusterState, id: u32, within: Duration) {
     let deadline = Instant::now() + within;
-    let Ok(probe) = MetadataProbe::new(&state.bootstrap()) else {
-        return;
-    };
     let mut said = false;
-    while probe.broker_ids(Duration::from_millis(1500)).contains(&id) && Instant::now() < deadline {
+    while listed_brokers(state, Duration::from_millis(1500)).contains(&id)
+        && Instant::now() < deadline
+    {
         if !said {
             eprintln!("kcluster: broker {id} is still registered in ZooKeeper; waiting for its old session to expire");
             said = true;

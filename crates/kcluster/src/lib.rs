@@ -12,6 +12,8 @@ pub mod distribution;
 pub mod health;
 pub mod local;
 pub mod lock;
+pub mod node_log;
+pub mod topology;
 
 use anyhow::{Context, Result};
 use cli::{BackendChoice, Cli, Command, Mode, UpArgs};

@@ -24,6 +24,7 @@ use kcore::Failure;
 use crate::cli::{DownArgs, LogsArgs, Mode, NodeArgs, UpArgs};
 use crate::distribution::{self, Distribution};
 use crate::health::{self, Budget, Liveness, Role, Watch};
+use crate::{node_log, topology};
 
 /// JVM options for a small, quick-starting node on a 2-core machine.
 const JVM_FLAGS: &[&str] = &[
@@ -40,25 +41,6 @@ const ZOOKEEPER_HEAP: &str = "128m";
 /// Heap of each node unless `up --heap` says otherwise.
 const DEFAULT_HEAP: &str = "512m";
 
-/// Host ports of the default cluster: broker i listens on 19092 + 10000·i (29092, 39092, 49092…).
-fn default_ports(id: u32) -> Option<(u16, u16)> {
-    let port = 19_092 + 10_000 * id;
-    (port < 65_000).then(|| (port as u16, port as u16 + 1))
-}
-
-/// Free loopback ports for a named cluster, chosen once and kept in cluster.json.
-pub fn free_ports(count: usize) -> Result<Vec<u16>> {
-    // Hold every listener until all are chosen, so the same port is never handed out twice.
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("finding free ports")?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
-}
-
 /// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form).
 pub fn new_cluster_id() -> Result<String> {
     use base64::Engine;
@@ -69,24 +51,6 @@ pub fn new_cluster_id() -> Result<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The broker ports of a new cluster: fixed for `default`, free ones otherwise.
-pub fn broker_ports(name: &str, brokers: u32) -> Result<Vec<(u16, u16)>> {
-    if name == "default" {
-        (1..=brokers)
-            .map(|id| {
-                default_ports(id).ok_or_else(|| {
-                    Failure::usage("the default cluster has fixed ports for at most 4 brokers; use --name for more").into()
-                })
-            })
-            .collect()
-    } else {
-        Ok(free_ports(2 * brokers as usize)?
-            .chunks(2)
-            .map(|pair| (pair[0], pair[1]))
-            .collect())
-    }
-}
-
 fn new_state(
     name: &str,
     brokers: u32,
@@ -94,7 +58,7 @@ fn new_state(
     dist: &Distribution,
     heap: &str,
 ) -> Result<ClusterState> {
-    let ports = broker_ports(name, brokers)?;
+    let ports = topology::broker_ports(name, brokers)?;
     let kraft = mode == Mode::Kraft;
     Ok(ClusterState {
         name: name.to_string(),
@@ -253,12 +217,7 @@ pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<(
         dist,
         heap: heap_of(&state),
     };
-    let mut watch = LocalWatch {
-        state: &state,
-        launcher: &launcher,
-        children: Vec::new(),
-        respawns: 0,
-    };
+    let mut watch = LocalWatch::new(&state, &launcher, budget);
     if let Err(err) = start_all(&mut watch, args.no_wait, budget) {
         // Leave nothing half-started behind: the nodes this call started go down again.
         watch.kill_children();
@@ -287,8 +246,7 @@ fn start_all(watch: &mut LocalWatch, no_wait: bool, budget: Budget) -> Result<()
     let mut zk_ids = Vec::new();
     for node in &state.zookeepers {
         if state.running_pid(Role::Zookeeper.kind(), node.id).is_none() {
-            let child = watch.launcher.start(state, Role::Zookeeper, node)?;
-            watch.children.push((Role::Zookeeper, node.id, child));
+            watch.launch(Role::Zookeeper, node)?;
         }
         zk_ids.push(node.id);
     }
@@ -306,8 +264,7 @@ fn start_all(watch: &mut LocalWatch, no_wait: bool, budget: Budget) -> Result<()
         }
     }
     for node in down {
-        let child = watch.launcher.start(state, Role::Broker, node)?;
-        watch.children.push((Role::Broker, node.id, child));
+        watch.launch(Role::Broker, node)?;
     }
     if !no_wait {
         let ids: Vec<u32> = state.nodes.iter().map(|n| n.id).collect();
@@ -467,61 +424,175 @@ impl Launcher {
 struct LocalWatch<'a> {
     state: &'a ClusterState,
     launcher: &'a Launcher,
-    children: Vec<(Role, u32, Child)>,
+    budget: Budget,
+    children: Vec<Launched>,
     respawns: u32,
 }
 
-impl LocalWatch<'_> {
+/// A node this call launched: its process, and where its logs stood at launch, so that
+/// what this run of it wrote can be told from earlier runs.
+struct Launched {
+    role: Role,
+    id: u32,
+    child: Child,
+    logs_from: LogMarks,
+}
+
+impl<'a> LocalWatch<'a> {
+    fn new(state: &'a ClusterState, launcher: &'a Launcher, budget: Budget) -> Self {
+        LocalWatch {
+            state,
+            launcher,
+            budget,
+            children: Vec::new(),
+            respawns: 0,
+        }
+    }
+
+    /// Start a node once its ports can be listened on (see [`topology::wait_until_free`]).
+    fn launch(&mut self, role: Role, node: &NodeState) -> Result<()> {
+        let launched = self.launch_node(role, node)?;
+        self.children.push(launched);
+        Ok(())
+    }
+
+    fn launch_node(&self, role: Role, node: &NodeState) -> Result<Launched> {
+        let label = format!("{} {}", role.label(), node.id);
+        topology::wait_until_free(&label, &node_ports(node), self.budget)?;
+        let logs_from = LogMarks::now(self.state, role, node.id);
+        let child = self.launcher.start(self.state, role, node)?;
+        Ok(Launched {
+            role,
+            id: node.id,
+            child,
+            logs_from,
+        })
+    }
+
     fn kill_children(&mut self) {
-        for (_, _, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
+        for launched in &mut self.children {
+            let _ = launched.child.kill();
+            let _ = launched.child.wait();
         }
     }
 }
 
+/// Every port a node listens on.
+fn node_ports(node: &NodeState) -> Vec<u16> {
+    std::iter::once(node.port)
+        .chain(node.peer_ports.iter().copied())
+        .collect()
+}
+
+/// Most relaunches of one call, whatever the reason: a node that keeps failing is reported.
+const MAX_RELAUNCHES: u32 = 20;
+
 impl Watch for LocalWatch<'_> {
     fn check(&mut self, role: Role) -> Result<()> {
         for i in 0..self.children.len() {
-            let (child_role, id, child) = &mut self.children[i];
-            if *child_role != role {
+            let launched = &mut self.children[i];
+            if launched.role != role {
                 continue;
             }
-            let id = *id;
-            let Some(status) = child.try_wait()? else {
+            let id = launched.id;
+            let Some(status) = launched.child.try_wait()? else {
                 continue;
             };
-            let tail = log_tail(self.state, role, id, 30);
+            let written = launched.logs_from.written_since(self.state, role, id);
+            let label = format!("{} {id}", role.label());
+            let may_relaunch = self.respawns < MAX_RELAUNCHES && !self.budget.expired();
+            // Another socket took one of the node's ports between the check before launch
+            // and the JVM's bind (seconds later): wait until it is free, launch again.
+            if node_log::is_bind_failure(&written) && may_relaunch {
+                self.respawns += 1;
+                let cause = node_log::cause(&label, &written).unwrap_or_default();
+                eprintln!("kcluster: {cause}; launching it again once the port is free");
+                let node = node(self.state, role, id)?;
+                self.children[i] = self.launch_node(role, node)?;
+                continue;
+            }
             // ZooKeeper mode, after a crash: the broker's old registration outlives it until its
             // session expires, and a broker started too early exits. Start it again, a few times.
-            if role == Role::Broker && zookeeper::stale_registration(&tail) && self.respawns < 20 {
+            if role == Role::Broker && zookeeper::stale_registration(&written) && may_relaunch {
                 self.respawns += 1;
                 std::thread::sleep(Duration::from_secs(1));
                 let node = node(self.state, Role::Broker, id)?;
-                self.children[i].2 = self.launcher.start(self.state, Role::Broker, node)?;
+                self.children[i] = self.launch_node(role, node)?;
                 continue;
             }
+            let detail = node_log::failure_detail(
+                &label,
+                &written,
+                &log_file(self.state, role, id).display().to_string(),
+            );
             return Err(Failure::unhealthy(format!(
-                "{} {id} exited ({status}) while starting; its log ends with:\n{tail}",
-                role.label()
+                "{label} exited ({status}) while starting\n{detail}"
             ))
             .into());
         }
         Ok(())
     }
 
-    fn log_tail(&self, role: Role, id: u32) -> String {
-        log_tail(self.state, role, id, 30)
+    fn failure_detail(&self, role: Role, id: u32) -> String {
+        let label = format!("{} {id}", role.label());
+        let written = self
+            .children
+            .iter()
+            .find(|l| l.role == role && l.id == id)
+            .map(|l| l.logs_from.written_since(self.state, role, id))
+            .unwrap_or_else(|| log_text(self.state, role, id));
+        node_log::failure_detail(
+            &label,
+            &written,
+            &log_file(self.state, role, id).display().to_string(),
+        )
     }
 }
 
-/// The last `lines` lines of a node's log, for error messages.
-fn log_tail(state: &ClusterState, role: Role, id: u32, lines: usize) -> String {
-    let path = log_file(state, role, id);
-    let text = fs::read_to_string(&path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    let tail = all[all.len().saturating_sub(lines)..].join("\n");
-    format!("{}\n(full log: {})", tail, path.display())
+/// How long a node's log files were when it was launched.
+struct LogMarks {
+    server_log: u64,
+    console: u64,
+}
+
+impl LogMarks {
+    fn now(state: &ClusterState, role: Role, id: u32) -> LogMarks {
+        let logs = state.node_dir(role.kind(), id).join("logs");
+        let len = |name: &str| fs::metadata(logs.join(name)).map_or(0, |m| m.len());
+        LogMarks {
+            server_log: len("server.log"),
+            console: len("kafka.out"),
+        }
+    }
+
+    /// What the node wrote to its log and to its console since then.
+    fn written_since(&self, state: &ClusterState, role: Role, id: u32) -> String {
+        let logs = state.node_dir(role.kind(), id).join("logs");
+        let mut text = read_from(&logs.join("server.log"), self.server_log);
+        text.push_str(&read_from(&logs.join("kafka.out"), self.console));
+        text
+    }
+}
+
+/// A file's content from byte `offset` on (at most its last 256 KB); empty if unreadable.
+fn read_from(path: &Path, offset: u64) -> String {
+    const MAX: u64 = 256 * 1024;
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    // A log that shrank was rotated: read it from its start.
+    let start = if offset > len { 0 } else { offset }.max(len.saturating_sub(MAX));
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_ok() {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A node's main log, whole (at most its last 256 KB).
+fn log_text(state: &ClusterState, role: Role, id: u32) -> String {
+    read_from(&log_file(state, role, id), 0)
 }
 
 /// A node's main log: log4j's server.log, else the JVM's captured stdout.
@@ -589,7 +660,12 @@ pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()>
             } else {
                 libc::SIGKILL
             };
-            terminate(pid, &dir, signal, Duration::from_secs_f64(args.timeout));
+            terminate(
+                pid,
+                &dir,
+                signal,
+                Duration::from_secs_f64(args.stop_grace()),
+            );
             let what = if graceful { "stopped" } else { "killed" };
             eprintln!(
                 "kcluster: {} {} ({}) {what}",
@@ -624,7 +700,7 @@ fn heap_of(state: &ClusterState) -> String {
 pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
     let role = Role::of_flag(args.zookeeper);
     let node = node(state, role, args.id)?;
-    let budget = Budget::new(args.timeout);
+    let budget = Budget::new(args.start_budget());
     let java = distribution::java()?;
     let dist = Distribution {
         home: state.distribution.clone(),
@@ -635,19 +711,12 @@ pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
         dist,
         heap: heap_of(state),
     };
-    let mut watch = LocalWatch {
-        state,
-        launcher: &launcher,
-        children: Vec::new(),
-        respawns: 0,
-    };
+    let mut watch = LocalWatch::new(state, &launcher, budget);
     if state.running_pid(role.kind(), node.id).is_none() {
         if role == Role::Broker && state.mode == "zookeeper" {
             health::wait_deregistered(state, node.id, zookeeper::deregistration_wait());
         }
-        watch
-            .children
-            .push((role, node.id, launcher.start(state, role, node)?));
+        watch.launch(role, node)?;
     }
     match role {
         Role::Broker => health::wait_brokers(state, &[node.id], budget, &mut watch)?,

@@ -76,9 +76,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(group) => config.set("group.id", group),
         None => config.set("group.id", format!("kcons-{}", std::process::id())),
     };
-    let consumer: BaseConsumer<QuietContext> = config
-        .create_with_context(QuietContext::new("kcons", connection.verbose))
-        .map_err(|err| Failure::usage(connection.redact(&err.to_string())))?;
+    let consumer: BaseConsumer<QuietContext> =
+        connection.create_from(config, QuietContext::new("kcons", connection.verbose))?;
 
     let metadata = kcore::metadata::fetch_serving(consumer.client(), &connection, None, &|| {
         let _ = consumer.poll(Duration::ZERO);

@@ -16,6 +16,39 @@ use rdkafka::ClientConfig;
 
 use crate::failure::Failure;
 
+/// The librdkafka handle under an rdkafka client, for what rdkafka does not wrap.
+pub trait NativeHandle {
+    fn native_handle(&self) -> *mut rdkafka::bindings::rd_kafka_t;
+}
+
+impl<C: rdkafka::ClientContext> NativeHandle for rdkafka::client::Client<C> {
+    fn native_handle(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        self.native_ptr()
+    }
+}
+
+impl<C, P> NativeHandle for rdkafka::producer::BaseProducer<C, P>
+where
+    C: rdkafka::producer::ProducerContext<P>,
+    P: rdkafka::producer::Partitioner,
+{
+    fn native_handle(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        rdkafka::producer::Producer::client(self).native_ptr()
+    }
+}
+
+impl<C: rdkafka::consumer::ConsumerContext> NativeHandle for rdkafka::consumer::BaseConsumer<C> {
+    fn native_handle(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        rdkafka::consumer::Consumer::client(self).native_ptr()
+    }
+}
+
+impl<C: rdkafka::ClientContext> NativeHandle for rdkafka::admin::AdminClient<C> {
+    fn native_handle(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        self.inner().native_ptr()
+    }
+}
+
 /// The seed cluster's host listeners (`localhost:29092/39092/49092`).
 pub const DEFAULT_BROKERS: &str = "localhost:29092,localhost:39092,localhost:49092";
 
@@ -147,24 +180,42 @@ impl Connection {
     /// as usage errors with secret values masked.
     pub fn create<T, C>(&self, defaults: &[(&str, &str)], context: C) -> Result<T>
     where
-        T: FromClientConfigAndContext<C>,
+        T: FromClientConfigAndContext<C> + NativeHandle,
         C: rdkafka::ClientContext,
     {
-        self.client_config(defaults)
-            .create_with_context(context)
-            .map_err(|err| {
-                let why = match &err {
-                    rdkafka::error::KafkaError::ClientConfig(_, desc, key, _) => {
-                        format!("bad librdkafka property '{key}': {desc}")
-                    }
-                    // Properties that are fine alone but not together.
-                    rdkafka::error::KafkaError::ClientCreation(why) => {
-                        format!("bad librdkafka properties: {why}")
-                    }
-                    other => other.to_string(),
-                };
-                Failure::usage(self.redact(&why)).into()
-            })
+        self.create_from(self.client_config(defaults), context)
+    }
+
+    /// Create an rdkafka client from a config made by [`Connection::client_config`] (and
+    /// changed by the caller). Every kpipes client is made here: it is created without its
+    /// brokers, given the guard against TCP self-connections ([`crate::self_connection`]),
+    /// and only then told where the brokers are.
+    pub fn create_from<T, C>(&self, mut config: ClientConfig, context: C) -> Result<T>
+    where
+        T: FromClientConfigAndContext<C> + NativeHandle,
+        C: rdkafka::ClientContext,
+    {
+        let brokers = config
+            .get("bootstrap.servers")
+            .unwrap_or(&self.brokers)
+            .to_string();
+        config.remove("bootstrap.servers");
+        let client: T = config.create_with_context(context).map_err(|err| {
+            let why = match &err {
+                rdkafka::error::KafkaError::ClientConfig(_, desc, key, _) => {
+                    format!("bad librdkafka property '{key}': {desc}")
+                }
+                // Properties that are fine alone but not together.
+                rdkafka::error::KafkaError::ClientCreation(why) => {
+                    format!("bad librdkafka properties: {why}")
+                }
+                other => other.to_string(),
+            };
+            Failure::usage(self.redact(&why))
+        })?;
+        // SAFETY: a live client, created without bootstrap.servers a moment ago.
+        unsafe { crate::self_connection::guard_and_connect(client.native_handle(), &brokers)? };
+        Ok(client)
     }
 
     /// `text` with every secret property value replaced by `***`.

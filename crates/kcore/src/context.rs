@@ -49,6 +49,11 @@ impl QuietContext {
 
     /// The part of the logging behaviour a wrapping context forwards to.
     pub fn on_log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        // Clients are created without brokers and given them right after (see
+        // kcore::self_connection), so librdkafka's notice about that is not news.
+        if fac == "CONFWARN" && message.starts_with("No `bootstrap.servers` configured") {
+            return;
+        }
         // Connection failures arrive as log lines at once, while error events wait for a
         // poll: keep the latest serious one, so a timeout can say "Connection refused".
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) || fac == "FAIL" {

@@ -29,6 +29,11 @@ pub enum ExitCode {
     Unhealthy = 7,
     /// Something the tool needs is missing on this machine (Java, a Kafka distribution, Docker).
     Environment = 8,
+    /// The cluster refuses the change in the state it is in now: a consumer group still
+    /// has active members (stop its consumers first).
+    Refused = 9,
+    /// The cluster's ACLs do not allow this client to do it.
+    NotAuthorized = 10,
     /// Interrupted by SIGINT/SIGTERM before the work was complete (what was done is flushed).
     Interrupted = 130,
 }
@@ -73,6 +78,12 @@ impl Failure {
     }
     pub fn environment(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Environment, message)
+    }
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Refused, message)
+    }
+    pub fn not_authorized(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::NotAuthorized, message)
     }
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Interrupted, message)

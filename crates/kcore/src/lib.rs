@@ -1,6 +1,7 @@
 //! kcore: what every kpipes tool shares — connection settings, the librdkafka
 //! context, the JSON record format, errors and exit codes, output and signals.
 
+pub mod admin;
 pub mod connection;
 pub mod context;
 pub mod failure;

@@ -32,20 +32,7 @@ pub fn deregistration_wait() -> Duration {
 
 /// The ensemble of a new cluster: client, quorum and election port per node.
 pub fn ensemble(cluster: &str) -> Result<Vec<NodeState>> {
-    let ports: Vec<(u16, u16, u16)> = if cluster == "default" {
-        // 22181/22888/23888, 32181/32888/33888, 42181/42888/43888 (as compose/zookeeper.yml's clients).
-        (1..=ENSEMBLE_SIZE)
-            .map(|id| {
-                let base = 10_000 * id as u16;
-                (base + 12_181, base + 12_888, base + 13_888)
-            })
-            .collect()
-    } else {
-        crate::local::free_ports(3 * ENSEMBLE_SIZE as usize)?
-            .chunks(3)
-            .map(|p| (p[0], p[1], p[2]))
-            .collect()
-    };
+    let ports = crate::topology::zookeeper_ports(cluster, ENSEMBLE_SIZE)?;
     Ok(ports
         .into_iter()
         .zip(1..)
