@@ -471,4 +471,155 @@ mod tests {
         assert_eq!(now.len(), 20, "{now}");
         assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
     }
+
+    /// A scratch directory for one test, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(what: &str) -> Scratch {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            let dir = std::env::temp_dir()
+                .join(format!("kcluster-{what}-{}-{nanos:x}", std::process::id()));
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A stand-in for `mvn` that "resolves" the given jars into `-DoutputDirectory` (the
+    /// log4j2 binding for `dependency:copy`), or fails.
+    fn fake_mvn(dir: &Path, jars: &[&str], succeed: bool) -> PathBuf {
+        let path = dir.join("mvn");
+        let script = format!(
+            "#!/bin/sh\n\
+             for a in \"$@\"; do case $a in -DoutputDirectory=*) out=${{a#-DoutputDirectory=}};; \
+             dependency:*) goal=$a;; esac; done\n\
+             echo '\x1b[mfake mvn' \"$goal\" >&2\n\
+             {}\n\
+             cd \"$out\" || exit 1\n\
+             if [ \"$goal\" = dependency:copy ]; then touch log4j-slf4j-impl-2.9.jar; else touch {}; fi\n",
+            if succeed { "" } else { "exit 1" },
+            jars.join(" ")
+        );
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_fetch_assembles_the_layout_and_leaves_no_staging_behind() {
+        let scratch = Scratch::new("fetch");
+        let mvn = fake_mvn(
+            &scratch.0,
+            &[
+                "kafka_2.13-4.9.0.jar",
+                "kafka-tools-4.9.0.jar",
+                "log4j-core-2.9.jar",
+            ],
+            true,
+        );
+        let cache = scratch.0.join("cache");
+        let dest = cache.join("kafka-4.9.0");
+        fetch_into(&mvn, "4.9.0", &dest).unwrap();
+        assert!(is_complete(&dest));
+        assert_eq!(files(&cache), ["kafka-4.9.0"], "no staging directory left");
+        assert_eq!(
+            files(&dest.join("libs")),
+            [
+                "kafka-tools-4.9.0.jar",
+                "kafka_2.13-4.9.0.jar",
+                "log4j-core-2.9.jar",
+                "log4j-slf4j-impl-2.9.jar"
+            ]
+        );
+        assert_eq!(
+            fs::read_to_string(dest.join("config/log4j2.xml")).unwrap(),
+            LOG4J2_XML
+        );
+        assert_eq!(
+            files(&dest.join("config")),
+            ["log4j2.xml", "tools-log4j2.xml"]
+        );
+        let marker = fs::read_to_string(dest.join(COMPLETE_MARKER)).unwrap();
+        assert!(
+            marker.starts_with("version=4.9.0\njars=4\ncreated=20"),
+            "{marker}"
+        );
+
+        // Kafka 3.x: the reload4j binding comes with the jars, log4j 1.x configuration.
+        let mvn = fake_mvn(
+            &scratch.0,
+            &[
+                "kafka_2.13-3.9.0.jar",
+                "kafka-tools-3.9.0.jar",
+                "slf4j-reload4j-1.7.jar",
+            ],
+            true,
+        );
+        let old = cache.join("kafka-3.9.0");
+        fs::create_dir_all(old.join("libs")).unwrap(); // an interrupted older layout
+        fetch_into(&mvn, "3.9.0", &old).unwrap();
+        assert_eq!(
+            files(&old.join("config")),
+            ["log4j.properties", "tools-log4j.properties"]
+        );
+        assert_eq!(files(&old.join("libs")).len(), 3);
+    }
+
+    #[test]
+    fn a_failed_fetch_leaves_nothing() {
+        let scratch = Scratch::new("fetch-fails");
+        let cache = scratch.0.join("cache");
+        let dest = cache.join("kafka-4.9.0");
+        let mvn = fake_mvn(&scratch.0, &[], false);
+        let err = fetch_into(&mvn, "4.9.0", &dest).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mvn dependency:copy-dependencies failed"),
+            "{err}"
+        );
+        assert_eq!(kcore::failure::exit_code_for(&err).code(), 8);
+        // mvn "succeeds" without the broker's jar: not a distribution either.
+        let mvn = fake_mvn(&scratch.0, &["kafka-tools-4.9.0.jar"], true);
+        let err = fetch_into(&mvn, "4.9.0", &dest).unwrap_err();
+        assert!(
+            err.to_string().contains("kafka_2.13-4.9.0.jar is missing"),
+            "{err}"
+        );
+        assert!(files(&cache).is_empty(), "{:?}", files(&cache));
+    }
+
+    #[test]
+    fn abandoned_staging_directories_are_removed() {
+        let scratch = Scratch::new("stages");
+        // pid 0x7fffffff does not exist; ours does.
+        let dead = scratch.0.join(".kafka-4.3.1.tmp.2147483647.1");
+        let ours = scratch
+            .0
+            .join(format!(".kafka-4.3.1.tmp.{}.2", std::process::id()));
+        let other_version = scratch.0.join(".kafka-3.9.1.tmp.2147483647.3");
+        for dir in [&dead, &ours, &other_version] {
+            fs::create_dir_all(dir.join("dist")).unwrap();
+        }
+        remove_abandoned_stages(&scratch.0, "4.3.1");
+        assert!(!dead.exists() && ours.exists() && other_version.exists());
+    }
 }
