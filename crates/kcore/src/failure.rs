@@ -121,12 +121,13 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// The cause chain on one line, `outer: inner: innermost`, with repeated parts dropped
-/// (rdkafka errors often repeat their inner message in their own text).
+/// (rdkafka errors often repeat their inner message in their own text). Only the first
+/// line of each cause is taken; the others are its [`details`].
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        let text = text.trim();
+        let text = first_line(&text);
         if text.is_empty() || line.contains(text) {
             continue;
         }
@@ -135,7 +136,27 @@ pub fn one_line(err: &anyhow::Error) -> String {
         }
         line.push_str(text);
     }
-    line.replace('\n', " ")
+    line
+}
+
+/// The lines after the first of each cause (a log's cause line, a path), in order:
+/// detail that belongs under the error line rather than inside it.
+pub fn details(err: &anyhow::Error) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        for detail in text.trim().lines().skip(1) {
+            let detail = detail.trim_end();
+            if !detail.trim().is_empty() && !lines.iter().any(|l| l == detail) {
+                lines.push(detail.to_string());
+            }
+        }
+    }
+    lines
+}
+
+fn first_line(text: &str) -> &str {
+    text.trim().lines().next().unwrap_or("").trim()
 }
 
 #[cfg(test)]
@@ -169,5 +190,13 @@ mod tests {
             .context("outer: inner")
             .context("top");
         assert_eq!(one_line(&err), "top: outer: inner");
+    }
+
+    #[test]
+    fn detail_lines_stay_out_of_the_error_line() {
+        let err = anyhow::anyhow!("broker 2 exited\ncannot bind localhost:39092\nlog: /x")
+            .context("starting the cluster");
+        assert_eq!(one_line(&err), "starting the cluster: broker 2 exited");
+        assert_eq!(details(&err), ["cannot bind localhost:39092", "log: /x"]);
     }
 }

@@ -9,11 +9,12 @@ pub mod generate;
 pub mod metadata;
 pub mod output;
 pub mod record;
+pub mod self_connection;
 pub mod signals;
 pub mod state;
 pub mod table;
 
-pub use connection::{Connection, ConnectionArgs};
+pub use connection::{Connection, ConnectionArgs, NativeHandle};
 pub use context::QuietContext;
 pub use failure::{ExitCode, Failure};
 pub use output::JsonLines;
@@ -21,7 +22,7 @@ pub use output::JsonLines;
 use std::io::IsTerminal;
 
 /// Run a tool's body and turn its result into the process exit status:
-/// `tool: error: <cause chain>` on stderr and the documented exit code on failure;
+/// `tool: error: <cause chain>` on stderr (and indented detail lines, if any) and the documented exit code on failure;
 /// a closed stdout pipe (`| head -1`) ends quietly with status 0.
 pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     match body() {
@@ -32,6 +33,10 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
             let line = failure::one_line(&err);
             if !line.is_empty() {
                 report_error(tool, &line);
+                // Detail (a log's cause line, a path) on lines of its own, indented.
+                for detail in failure::details(&err) {
+                    eprintln!("  {detail}");
+                }
             }
             std::process::ExitCode::from(failure::exit_code_for(&err) as u8)
         }
