@@ -244,23 +244,24 @@ fn process_of_socket(inode: u64) -> Option<String> {
 /// `node` names the node in messages ("broker 2").
 pub fn wait_until_free(node: &str, ports: &[u16], budget: Budget) -> Result<()> {
     let mut said = false;
+    let since = std::time::Instant::now();
     loop {
         let mut busy = None;
         for &port in ports {
             match port_use(port) {
                 PortUse::Free => continue,
-                PortUse::Listener(holder) => {
-                    let who = holder.map_or_else(
-                        || "another program".to_string(),
-                        |h| format!("another program: {h}"),
-                    );
+                PortUse::Listener(Some(holder)) => {
                     return Err(Failure::environment(format!(
-                        "{node} cannot listen on port {port}: it is taken by {who}; stop it, or \
-                         run this cluster under another --name (named clusters get free ports)"
+                        "{node} cannot listen on port {port}: another program listens on it: \
+                         {holder}; stop it, or run this cluster under another --name (named \
+                         clusters get free ports)"
                     ))
                     .into());
                 }
-                PortUse::Connections => {
+                // A listener of no process we can see: one that is exiting (a killed JVM
+                // closes its files after its main thread is gone), or another user's. Wait;
+                // the message at the deadline says what to look at.
+                PortUse::Listener(None) | PortUse::Connections => {
                     busy = Some(port);
                     break;
                 }
@@ -269,17 +270,18 @@ pub fn wait_until_free(node: &str, ports: &[u16], budget: Budget) -> Result<()> 
         let Some(port) = busy else {
             return Ok(());
         };
-        if !said {
+        // Quiet for the first second: a node killed a moment ago is still letting go.
+        if !said && since.elapsed() >= Duration::from_secs(1) {
             eprintln!(
-                "kcluster: port {port} of {node} is still held by a connection (a closed \
-                 connection keeps its port for up to 60 s); waiting for it"
+                "kcluster: port {port} of {node} is still in use (a closed connection keeps \
+                 its port for up to 60 s); waiting for it"
             );
             said = true;
         }
         if budget.expired() {
             return Err(Failure::unhealthy(format!(
-                "{node} cannot listen on port {port}: a connection still held it after {:.0}s \
-                 (raise --timeout; `ss -tanp | grep :{port}` shows it)",
+                "{node} cannot listen on port {port}: still in use after {:.0}s \
+                 (raise --timeout; `ss -tanp | grep :{port}` shows by what)",
                 budget.timeout.as_secs_f64()
             ))
             .into());

@@ -153,11 +153,17 @@ pub fn pid_is_node(pid: i32, node_dir: &Path) -> bool {
         return false;
     };
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // Field 3, after the parenthesised command name, is the state; Z is a zombie.
-        if stat
+        // Field 3, after the parenthesised command name, is the state; Z is a zombie. A
+        // zombie that nobody reaps is gone for good, but the leader of a JVM shows Z as
+        // soon as its own thread has exited, while the others are still closing the
+        // process's files (a broker's listening socket among them): it is gone only once
+        // it holds no file.
+        let zombie = stat
             .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        let holds_files = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .is_ok_and(|mut fds| fds.next().is_some());
+        if zombie && !holds_files {
             return false;
         }
     }
