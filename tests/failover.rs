@@ -1,0 +1,261 @@
+//! A killed broker always comes back: on its own port, reported ready only once it
+//! serves, while clients keep using the cluster (issue: the seed's failover scene).
+//!
+//! The brokers killed here belong to the fault-injection cluster ([`FaultCluster`]),
+//! never to the shared one other tests use.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kpipes_e2e::*;
+
+/// The address of each broker of a cluster, from `kcluster status`.
+fn broker_addresses(cluster: &FaultCluster) -> Vec<(u64, String)> {
+    let ran = run(cluster.kcluster().arg("status"));
+    ran.json_lines()
+        .iter()
+        .filter(|line| line["role"] == "broker")
+        .map(|line| {
+            (
+                line["id"].as_u64().unwrap(),
+                line["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Ask broker `id` itself, through its own address only, for the cluster metadata with
+/// an independent client (kcat); the broker ids it lists, or why it did not answer.
+fn ask_broker_itself(address: &str) -> Result<BTreeSet<u64>, String> {
+    let out = Command::new("kcat")
+        .args(["-b", address, "-L", "-J", "-m", "3"])
+        .output()
+        .map_err(|e| format!("running kcat: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let metadata: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    Ok(metadata["brokers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["id"].as_u64())
+        .collect())
+}
+
+/// `start N` right after `kill N` returns only once broker N serves: at that moment (no
+/// waiting), broker N's own listener answers a metadata request and counts N live, and
+/// `status` says every broker is up. Readiness taken from the other brokers' metadata,
+/// which keeps listing a killed broker for seconds, fails this at once.
+#[test]
+fn start_right_after_kill_returns_once_the_broker_serves() {
+    let cluster = FaultCluster::acquire();
+    for (id, address) in broker_addresses(&cluster) {
+        run(cluster.kcluster().args(["kill", &id.to_string()])).success();
+        run(cluster.kcluster().args(["start", &id.to_string()])).success();
+        match ask_broker_itself(&address) {
+            Ok(live) => assert!(
+                live.contains(&id),
+                "broker {id} answered right after `start` but does not count itself live: {live:?}"
+            ),
+            Err(why) => panic!(
+                "`kcluster start {id}` returned, but broker {id} ({address}) does not answer: {why}"
+            ),
+        }
+        let status = run(cluster.kcluster().arg("status"));
+        assert!(
+            status.output.status.success()
+                && status.json_lines().iter().all(|line| line["state"] == "up"),
+            "status right after `start {id}` is not all up:\n{}",
+            status.stdout()
+        );
+    }
+}
+
+/// Kill and restart each broker twice while a producer and a consumer keep working on
+/// the cluster: every `start` succeeds, the producer delivers every line (exit 0), and
+/// the consumer (a group) receives every one of them.
+#[test]
+fn brokers_restarted_under_live_clients_lose_nothing() {
+    let cluster = FaultCluster::acquire();
+    let topic = unique_name("failover");
+    run(cluster.tool("ktopic").args([
+        "create",
+        &topic,
+        "-p",
+        "3",
+        "-r",
+        "3",
+        "-c",
+        "min.insync.replicas=2",
+    ]))
+    .success();
+
+    let dir = tempfile::tempdir().unwrap();
+    let consumed_path = dir.path().join("consumed.jsonl");
+    let mut consumer = Command::new(bin_path("kcons"))
+        .args([&topic, "-g", &unique_name("failover-group")])
+        .env("KAFKA_BROKERS", &cluster.brokers)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&consumed_path).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("kcons.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut producer = Command::new(bin_path("kprod"))
+        .args(["-q", &topic])
+        .env("KAFKA_BROKERS", &cluster.brokers)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // A steady trickle of numbered lines for as long as the brokers are being restarted.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut stdin = producer.stdin.take().unwrap();
+    let feeder = {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let n = sent.load(Ordering::Relaxed) + 1;
+                if writeln!(stdin, "record-{n}").is_err() {
+                    break;
+                }
+                sent.store(n, Ordering::Relaxed);
+                // Pacing, not synchronisation: a live client, not a bulk load.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let ids: Vec<u64> = broker_addresses(&cluster)
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    for round in 0..2 {
+        for id in &ids {
+            let before = sent.load(Ordering::Relaxed);
+            run(cluster.kcluster().args(["kill", &id.to_string()])).success();
+            run(cluster.kcluster().args(["start", &id.to_string()])).success();
+            eprintln!("round {round}: broker {id} restarted ({before} lines sent before)");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    let produced = producer.wait_with_output().unwrap();
+    let total = sent.load(Ordering::Relaxed);
+    assert!(
+        produced.status.success(),
+        "kprod did not deliver all {total} lines: {:?}\n{}",
+        produced.status,
+        String::from_utf8_lossy(&produced.stderr)
+    );
+
+    let expected: BTreeSet<String> = (1..=total).map(|n| format!("record-{n}")).collect();
+    let received = eventually(
+        &format!("the consumer to receive all {total} records"),
+        Duration::from_secs(120),
+        || {
+            let text = std::fs::read_to_string(&consumed_path).unwrap_or_default();
+            let values: BTreeSet<String> = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter_map(|record| record["value"].as_str().map(str::to_string))
+                .collect();
+            values.is_superset(&expected).then_some(values)
+        },
+    );
+    assert_eq!(
+        received, expected,
+        "the consumer received records nobody produced"
+    );
+    let _ = consumer.kill();
+    let _ = consumer.wait();
+}
+
+/// Run `command` (bash) in a network namespace of its own, whose only ephemeral port is
+/// `port`: there every connect to `port` on loopback is a TCP self-connection, as
+/// happens by chance on a real machine while a broker whose port lies in the range is
+/// down. None when namespaces cannot be made here (not root, no user namespaces).
+fn with_port_as_only_source_port(port: u16, command: &str) -> Option<std::process::Output> {
+    let ready = Command::new("unshare").args(["-n", "true"]).output();
+    if !ready.is_ok_and(|out| out.status.success()) {
+        return None;
+    }
+    let setup = format!(
+        "ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range='{port} {port}' || exit 99; eval \"$KPIPES_COMMAND\""
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "bash", "-c", &setup])
+        .env("KPIPES_COMMAND", command)
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "setting up the namespace failed: {out:?}"
+    );
+    Some(out)
+}
+
+/// Whether a server can listen on 127.0.0.1:`port` now (as a broker does: SO_REUSEADDR).
+fn can_listen(port: u16) -> String {
+    format!(
+        "python3 -c 'import socket; s=socket.socket(); \
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", {port}))' 2>/dev/null"
+    )
+}
+
+/// kpipes' tools never hold a stopped broker's port: after each tool gave up on a broker
+/// it could only reach through self-connections, a server can listen on the port at
+/// once. A self-connection closed normally holds the port in TIME_WAIT for 60 s, and a
+/// broker restarted meanwhile dies with "Address already in use".
+#[test]
+fn self_connections_never_hold_a_stopped_brokers_port() {
+    let port = 39092;
+    let broker = format!("127.0.0.1:{port}");
+    // The control: a plain client's self-connection does hold the port, else this test
+    // could not fail.
+    let control = format!(
+        "python3 -c 'import socket; c=socket.socket(); c.connect((\"127.0.0.1\", {port})); \
+         assert c.getsockname() == c.getpeername(); c.close()' && ! {}",
+        can_listen(port)
+    );
+    let Some(out) = with_port_as_only_source_port(port, &control) else {
+        eprintln!(
+            "skipped: provoking self-connections needs `unshare -n` (root or user namespaces)"
+        );
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "the control failed: a plain client did not hold the port after a self-connection: {out:?}"
+    );
+    for (tool, args) in [
+        ("ktopic", "list"),
+        ("kcons", "some-topic -e"),
+        ("kprod", "some-topic"),
+    ] {
+        let command = format!(
+            "echo x | {} {args} -b {broker} --timeout 2; echo \"exit $?\"; {} && echo free || echo held",
+            bin_path(tool).display(),
+            can_listen(port)
+        );
+        let out = with_port_as_only_source_port(port, &command).unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("exit 5"),
+            "{tool} should have found no broker (exit 5):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.trim_end().ends_with("free"),
+            "{tool} left the broker's port {port} held (its self-connection was closed normally):\n{stdout}"
+        );
+    }
+}
