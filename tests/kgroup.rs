@@ -514,9 +514,12 @@ fn kcat_group_members_without_commits_and_with_them() {
     assert_eq!(summary["lag"], 2, "{summary}");
 }
 
-/// Kafka's own `kafka-consumer-groups --describe` rows: (topic, partition) to
-/// (current offset, log end offset, lag), "-" as None.
-fn kafka_describe(group: &str) -> (BTreeMap<(String, i64), [Option<i64>; 3]>, Duration) {
+/// `kafka-consumer-groups --describe` rows: (topic, partition) to
+/// [current offset, log end offset, lag], "-" as None.
+type KafkaRows = BTreeMap<(String, i64), [Option<i64>; 3]>;
+
+/// Kafka's own `kafka-consumer-groups --describe` of a group, and how long it took.
+fn kafka_describe(group: &str) -> (KafkaRows, Duration) {
     let started = Instant::now();
     let ran = run(kafka_tool(CONSUMER_GROUPS).args([
         "--bootstrap-server",
