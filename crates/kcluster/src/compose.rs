@@ -315,7 +315,7 @@ impl<'a> Project<'a> {
         };
         let where_ = format!("`kcluster logs{flag} {id} --name {}`", self.state.name);
         match output_within(
-            &mut self.command(&["logs", "--no-color", "--tail", "200", &service]),
+            &mut self.command(&["logs", "--no-color", "--tail", "30", &service]),
             Duration::from_secs(30),
         ) {
             Ok(Some((_, out, err))) => {

@@ -391,7 +391,7 @@ pub fn wait_brokers(
             progress.finish();
             let first = missing[0];
             return Err(Failure::unhealthy(format!(
-                "broker(s) {missing:?} not serving within {:.0}s (raise --timeout?)\n{}",
+                "broker(s) {missing:?} not ready within {:.0}s (raise --timeout?)\n{}",
                 budget.timeout.as_secs_f64(),
                 watch.failure_detail(Role::Broker, first)
             ))
