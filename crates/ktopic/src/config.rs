@@ -1,6 +1,6 @@
 //! `ktopic config`: print a topic's configuration, or change some keys of it.
 //!
-//! Changes go through IncrementalAlterConfigs (see `native`), which touches only the
+//! Changes go through IncrementalAlterConfigs (see `kcore::admin::topics`), which touches only the
 //! named keys: the plain AlterConfigs that rdkafka offers would reset every other key
 //! of the topic to its default.
 
@@ -12,10 +12,11 @@ use rdkafka::admin::ConfigEntry;
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::{json, Map, Value};
 
+use kcore::admin::topics::{self as topic_admin, ConfigChange};
+use kcore::admin::AdminError;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::ConfigArgs;
-use crate::native::{self, AdminError, ConfigChange};
 use crate::session::{is_override, parse_key_value, shown_value, Session};
 
 /// Pause between two reads of the config while waiting for a change to show.
@@ -33,7 +34,7 @@ pub fn config(session: &Session, args: &ConfigArgs) -> Result<()> {
         read(session, topic)?
     } else {
         let deadline = Instant::now() + session.timeout();
-        native::alter_topic_config(session.client(), topic, &changes, session.timeout())
+        topic_admin::alter_topic_config(session.client(), topic, &changes, session.timeout())
             .map_err(|err| alter_failure(topic, err))?;
         // The controller has the change; the broker that answers the next read may not
         // have applied it yet. Read until it shows, so what we print is the new config.

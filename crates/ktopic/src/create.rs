@@ -7,10 +7,11 @@ use anyhow::{anyhow, Result};
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::json;
 
+use kcore::admin::topics::{self as topic_admin, NewTopicSpec};
+use kcore::admin::AdminError;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::CreateArgs;
-use crate::native::{self, AdminError, NewTopicSpec};
 use crate::outcome::Outcome;
 use crate::session::{parse_key_value, unique, Session};
 use crate::snapshot::TopicState;
@@ -55,7 +56,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         .collect();
     let deadline = Instant::now() + session.timeout();
     let results: HashMap<String, Result<(), AdminError>> =
-        native::create_topics(session.client(), &specs, session.timeout())?
+        topic_admin::create_topics(session.client(), &specs, session.timeout())?
             .into_iter()
             .collect();
 

@@ -7,7 +7,6 @@ use kcore::table::{join, Table};
 use kcore::{Failure, JsonLines};
 
 use crate::cli::{DescribeArgs, ListArgs};
-use crate::native;
 use crate::outcome::Outcome;
 use crate::session::{is_override, shown_value, unique, Session};
 use crate::snapshot::{is_internal, Snapshot, TopicState};
@@ -47,7 +46,8 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
 
     // Topic ids need a request of their own (DescribeTopics); a broker too old for it, or
     // refusing it, costs the ids (null) but not the description.
-    let ids = native::topic_ids(session.client(), &names, session.timeout()).unwrap_or_default();
+    let ids = kcore::admin::topics::topic_ids(session.client(), &names, session.timeout())
+        .unwrap_or_default();
     let configs = if args.configs {
         Some(session.topic_configs(&names)?)
     } else {

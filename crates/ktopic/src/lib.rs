@@ -9,7 +9,6 @@ mod config;
 mod create;
 mod delete;
 mod describe;
-pub mod native;
 mod offsets;
 mod outcome;
 mod partitions;

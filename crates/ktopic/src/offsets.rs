@@ -23,7 +23,7 @@ pub fn offsets(connection: &Connection, args: &OffsetsArgs) -> Result<()> {
     struct ServeOnDrop<'a>(&'a BaseConsumer<QuietContext>);
     impl Drop for ServeOnDrop<'_> {
         fn drop(&mut self) {
-            crate::native::serve_events(self.0.client(), std::time::Duration::ZERO);
+            kcore::admin::serve_events(self.0.client(), std::time::Duration::ZERO);
         }
     }
     let _serve = ServeOnDrop(&consumer);

@@ -43,7 +43,7 @@ impl Session {
 
     /// Show librdkafka's lines (with -v) that arrived since the last call.
     pub fn serve_events(&self) {
-        crate::native::serve_events(self.client(), Duration::ZERO);
+        kcore::admin::serve_events(self.client(), Duration::ZERO);
     }
 
     pub fn client(&self) -> &Client<QuietContext> {

@@ -45,7 +45,7 @@ impl Snapshot {
     where
         C: ClientContext + AsRef<QuietContext>,
     {
-        let serve = || crate::native::serve_events(client, Duration::ZERO);
+        let serve = || kcore::admin::serve_events(client, Duration::ZERO);
         let metadata = kcore::metadata::fetch_serving(client, connection, None, &serve)?;
         let mut brokers: Vec<i32> = metadata.brokers().iter().map(|b| b.id()).collect();
         brokers.sort_unstable();
