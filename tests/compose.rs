@@ -528,16 +528,17 @@ fn named_state(mode: &str) -> ClusterState {
     };
     ClusterState {
         name: "t".into(),
-        backend: "compose".into(),
-        mode: mode.into(),
-        kafka_version: if mode == "kraft" {
-            "4.3.1".into()
+        backend: kcore::state::Backend::Compose,
+        mode: if mode == "kraft" {
+            kcore::state::Mode::Kraft
         } else {
-            "cp-7.9.1".into()
+            kcore::state::Mode::Zookeeper
         },
+        kafka_version: (mode == "kraft").then(|| "4.3.1".into()),
+        cp_version: (mode != "kraft").then(|| "7.9.1".into()),
         distribution: PathBuf::new(),
         cluster_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-        nodes: vec![node(1, 40001), node(2, 40002), node(3, 40003)],
+        brokers: vec![node(1, 40001), node(2, 40002), node(3, 40003)],
         zookeepers: if mode == "kraft" {
             Vec::new()
         } else {
@@ -578,7 +579,7 @@ fn the_env_file_kcluster_writes_moves_every_port_consistently() {
             let port = check_broker_listeners(broker);
             assert_eq!(
                 port,
-                state.nodes[broker.ordinal() as usize - 1].port,
+                state.brokers[broker.ordinal() as usize - 1].port,
                 "{path} {}",
                 broker.name
             );
@@ -918,7 +919,7 @@ fn compose_up_that_times_out_is_exit_7_and_stops_what_it_started() {
     assert_ran(&calls, &format!("{prefix} stop kafka-1 kafka-2 kafka-3"));
     let env_text = std::fs::read_to_string(kcore::state::cluster_dir(&name).join(".env")).unwrap();
     let state = ClusterState::load(&name).unwrap();
-    assert_eq!(state.mode, "kraft", "kraft is the default mode");
+    assert_eq!(state.mode.as_str(), "kraft", "kraft is the default mode");
     assert!(
         env_text.contains("KAFKA_VERSION=4.3.1")
             && env_text.contains(&format!("CLUSTER_ID={}", state.cluster_id))
@@ -962,7 +963,10 @@ fn auto_picks_compose_when_a_docker_engine_answers() {
     run(fake.kcluster(&name).args(["up", "--no-wait"]))
         .success()
         .stderr_has("using the compose backend");
-    assert_eq!(ClusterState::load(&name).unwrap().backend, "compose");
+    assert_eq!(
+        ClusterState::load(&name).unwrap().backend.as_str(),
+        "compose"
+    );
     run(fake.kcluster(&name).arg("down")).success();
 }
 
@@ -1009,7 +1013,7 @@ fn auto_falls_back_to_local_within_a_bounded_time() {
     let pid = ran.json_lines()[0]["pid"]
         .as_i64()
         .expect("a local broker pid");
-    assert_eq!(ClusterState::load(&name).unwrap().backend, "local");
+    assert_eq!(ClusterState::load(&name).unwrap().backend.as_str(), "local");
     run(fake.kcluster(&name).arg("down")).success();
     assert!(
         !Path::new(&format!("/proc/{pid}/cmdline")).exists() || !proc_has(pid, "kafka.Kafka"),

@@ -143,6 +143,22 @@ fn brokers_restarted_under_live_clients_lose_nothing() {
             run(cluster.kcluster().args(["kill", &id.to_string()])).success();
             run(cluster.kcluster().args(["start", &id.to_string()])).success();
             eprintln!("round {round}: broker {id} restarted ({before} lines sent before)");
+            // As an operator would: the next broker goes down only once the restarted one is
+            // back in every in-sync replica set (else two replicas of three are missing, and
+            // min.insync.replicas=2 rightly refuses writes).
+            eventually(
+                &format!("broker {id} back in every ISR of {topic}"),
+                Duration::from_secs(120),
+                || {
+                    let described = run(cluster.tool("ktopic").args(["describe", &topic]));
+                    let lines = described.json_lines();
+                    (described.output.status.success()
+                        && lines
+                            .first()
+                            .is_some_and(|t| t["under_replicated"] == false))
+                    .then_some(())
+                },
+            );
         }
     }
     stop.store(true, Ordering::Relaxed);

@@ -100,31 +100,8 @@ pub enum BackendChoice {
     Compose,
 }
 
-/// How the cluster keeps its metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    /// Kafka 4: the brokers are their own controllers (Raft), no ZooKeeper
-    Kraft,
-    /// The seed tutorial's topology: a 3-node ZooKeeper ensemble and Kafka 3.9 brokers
-    Zookeeper,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Kraft => "kraft",
-            Mode::Zookeeper => "zookeeper",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Mode> {
-        match text {
-            "kraft" => Some(Mode::Kraft),
-            "zookeeper" => Some(Mode::Zookeeper),
-            _ => None,
-        }
-    }
-}
+/// How the cluster keeps its metadata (kept in its `cluster.json`).
+pub use kcore::state::Mode;
 
 #[derive(Args, Debug)]
 pub struct UpArgs {

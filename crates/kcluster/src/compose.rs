@@ -15,15 +15,17 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use kcore::state::{ClusterState, NodeState};
+use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
-use crate::cli::{DownArgs, LogsArgs, Mode, NodeArgs, UpArgs};
+use crate::backend::{new_cluster_id, Backend};
+use crate::cli::UpArgs;
 use crate::distribution;
-use crate::health::{self, Budget, Liveness, Role, Watch};
-use crate::local::{new_cluster_id, node};
+use crate::health::Liveness;
 use crate::node_log;
+use crate::role::Role;
 use crate::topology::{broker_ports, default_zookeeper_ports, free_ports};
+use crate::wait::{Budget, Watch};
 
 /// The compose files, embedded so an installed kcluster needs no checkout.
 pub const KRAFT_FILE: &str = include_str!("../../../compose/kraft.yml");
@@ -35,10 +37,6 @@ pub const DEFAULT_CP_VERSION: &str = "7.9.1";
 
 /// Both files define exactly 3 brokers (and 3 ZooKeeper nodes).
 const NODES: u32 = 3;
-
-/// How long `start` waits for a crashed broker's registration to go (compose/zookeeper.yml sets
-/// KAFKA_ZOOKEEPER_SESSION_TIMEOUT_MS to 6 s).
-const SESSION_EXPIRY_WAIT: Duration = Duration::from_secs(18);
 
 /// How long `docker info` may take before the engine counts as absent.
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -188,10 +186,16 @@ pub fn project_name(cluster: &str) -> String {
     format!("kpipes-{name}")
 }
 
-/// One cluster's compose project.
-struct Project<'a> {
+/// One cluster's compose project, and the containers this kcluster call started.
+pub struct Compose {
     docker: Docker,
-    state: &'a ClusterState,
+    state: ClusterState,
+    /// The nodes this call started, watched while it waits for them.
+    waiting: Vec<(Role, u32)>,
+    /// When `docker compose ps` was last asked on their behalf.
+    last_check: Option<Instant>,
+    /// `up -d` ran in this call: it starts every node at once.
+    upped: bool,
 }
 
 /// A container as `docker compose ps` reports it.
@@ -201,11 +205,14 @@ struct Container {
     state: String,
 }
 
-impl<'a> Project<'a> {
-    fn open(state: &'a ClusterState) -> Result<Self> {
-        Ok(Project {
+impl Compose {
+    pub fn open(state: ClusterState) -> Result<Compose> {
+        Ok(Compose {
             docker: detect()?,
             state,
+            waiting: Vec::new(),
+            last_check: None,
+            upped: false,
         })
     }
 
@@ -286,24 +293,6 @@ impl<'a> Project<'a> {
         parse_ps(&out)
     }
 
-    fn liveness(containers: &HashMap<String, Container>, role: Role, id: u32) -> Liveness {
-        match containers.get(&role.service(id)) {
-            Some(c) => Liveness {
-                running: c.state == "running",
-                pid: None,
-                container: Some(c.name.clone()),
-            },
-            None => Liveness::default(),
-        }
-    }
-
-    fn statuses(&self) -> Vec<health::NodeStatus> {
-        let containers = self.ps();
-        health::statuses(self.state, &|role, id| {
-            Self::liveness(&containers, role, id)
-        })
-    }
-
     /// Why a container's node failed, from the end of its log (see [`node_log`]).
     fn failure_detail(&self, role: Role, id: u32) -> String {
         let service = role.service(id);
@@ -347,24 +336,18 @@ fn parse_ps(out: &str) -> HashMap<String, Container> {
         .collect()
 }
 
-/// Watches the containers while a wait polls: fails early when one being waited for exited.
-struct ComposeWatch<'a> {
-    project: &'a Project<'a>,
-    waiting: Vec<(Role, u32)>,
-    last: Option<Instant>,
-}
-
-impl Watch for ComposeWatch<'_> {
+/// Fails a wait early when a container being waited for exited.
+impl Watch for Compose {
     fn check(&mut self, role: Role) -> Result<()> {
         // `docker compose ps` is slow-ish: every 3 s is often enough.
         if self
-            .last
+            .last_check
             .is_some_and(|t| t.elapsed() < Duration::from_secs(3))
         {
             return Ok(());
         }
-        self.last = Some(Instant::now());
-        let containers = self.project.ps();
+        self.last_check = Some(Instant::now());
+        let containers = self.ps();
         for (r, id) in self.waiting.iter().filter(|(r, _)| *r == role) {
             if let Some(c) = containers.get(&r.service(*id)) {
                 if c.state == "exited" || c.state == "dead" {
@@ -372,7 +355,7 @@ impl Watch for ComposeWatch<'_> {
                         "{} {id} (container {}) exited while starting\n{}",
                         r.label(),
                         c.name,
-                        self.project.failure_detail(*r, *id)
+                        self.failure_detail(*r, *id)
                     ))
                     .into());
                 }
@@ -382,7 +365,7 @@ impl Watch for ComposeWatch<'_> {
     }
 
     fn failure_detail(&self, role: Role, id: u32) -> String {
-        self.project.failure_detail(role, id)
+        Compose::failure_detail(self, role, id)
     }
 }
 
@@ -425,25 +408,31 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
                 .collect()
         }
     };
-    let kafka_version = match mode {
-        Mode::Kraft => args
-            .kafka_version
-            .clone()
-            .unwrap_or_else(|| distribution::DEFAULT_KAFKA_VERSION.into()),
-        Mode::Zookeeper => format!("cp-{}", cp_version()),
+    // KRaft: Apache Kafka's own images; ZooKeeper mode: Confluent Platform's.
+    let (kafka_version, cp_version) = match mode {
+        Mode::Kraft => (
+            Some(
+                args.kafka_version
+                    .clone()
+                    .unwrap_or_else(|| distribution::DEFAULT_KAFKA_VERSION.into()),
+            ),
+            None,
+        ),
+        Mode::Zookeeper => (None, Some(cp_version())),
     };
     Ok(ClusterState {
         name: name.to_string(),
-        backend: "compose".into(),
-        mode: mode.as_str().into(),
+        backend: Kind::Compose,
+        mode,
         kafka_version,
+        cp_version,
         distribution: Default::default(),
         cluster_id: if mode == Mode::Kraft {
             new_cluster_id()?
         } else {
             String::new()
         },
-        nodes: brokers,
+        brokers,
         zookeepers,
         heap: None,
     })
@@ -463,34 +452,36 @@ pub fn env_file(state: &ClusterState) -> String {
         "# Written by kcluster for cluster '{}'; the variables of compose.yml.\n",
         state.name
     );
-    for node in &state.nodes {
+    for node in &state.brokers {
         text.push_str(&format!("KAFKA_{}_HOST_PORT={}\n", node.id, node.port));
     }
     for node in &state.zookeepers {
         text.push_str(&format!("ZOOKEEPER_{}_HOST_PORT={}\n", node.id, node.port));
     }
-    if state.mode == "zookeeper" {
-        text.push_str(&format!(
+    match state.mode {
+        Mode::Zookeeper => text.push_str(&format!(
             "CP_VERSION={}\n",
-            state.kafka_version.trim_start_matches("cp-")
-        ));
-    } else {
-        text.push_str(&format!(
+            state.cp_version.as_deref().unwrap_or(DEFAULT_CP_VERSION)
+        )),
+        Mode::Kraft => text.push_str(&format!(
             "KAFKA_VERSION={}\nCLUSTER_ID={}\n",
-            state.kafka_version, state.cluster_id
-        ));
+            state
+                .kafka_version
+                .as_deref()
+                .unwrap_or(distribution::DEFAULT_KAFKA_VERSION),
+            state.cluster_id
+        )),
     }
     text
 }
 
 /// Write compose.yml, .env and (last: it means the cluster is complete) cluster.json.
-fn create(state: &ClusterState) -> Result<()> {
+fn write_files(state: &ClusterState) -> Result<()> {
     let dir = state.dir();
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let file = if state.mode == "zookeeper" {
-        ZOOKEEPER_FILE
-    } else {
-        KRAFT_FILE
+    let file = match state.mode {
+        Mode::Zookeeper => ZOOKEEPER_FILE,
+        Mode::Kraft => KRAFT_FILE,
     };
     fs::write(dir.join("compose.yml"), file)?;
     fs::write(dir.join(".env"), env_file(state))?;
@@ -498,205 +489,129 @@ fn create(state: &ClusterState) -> Result<()> {
     Ok(())
 }
 
-/// `kcluster up` on the compose backend.
-pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<()> {
-    let budget = Budget::new(args.timeout);
-    let docker = detect()?;
-    let state = match ClusterState::load(name) {
-        Some(state) => {
-            if let Some(wanted) = args.brokers.filter(|&b| b as usize != state.nodes.len()) {
-                return Err(Failure::usage(format!(
-                    "cluster '{name}' has {} brokers, not {wanted}",
-                    state.nodes.len()
-                ))
-                .into());
-            }
-            state
-        }
-        None => {
-            let state = new_state(name, args, mode)?;
-            if let Some(note) = note {
-                eprintln!("kcluster: {note}");
-            }
-            create(&state)?;
-            state
-        }
-    };
-    let project = Project {
-        docker,
-        state: &state,
-    };
-    let before = project.ps();
-    let mut waiting = Vec::new();
-    for role in [Role::Zookeeper, Role::Broker] {
-        for node in role.nodes(&state) {
-            if before
-                .get(&role.service(node.id))
-                .is_none_or(|c| c.state != "running")
-            {
-                waiting.push((role, node.id));
-            }
-        }
+/// A new compose cluster: Docker is checked first, then its files are written.
+pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<ClusterState> {
+    detect()?;
+    let state = new_state(name, args, mode)?;
+    if let Some(note) = note {
+        eprintln!("kcluster: {note}");
     }
-    // ZooKeeper mode: a broker that crashed stays registered until its session expires.
-    let running = |role: Role, id: u32| {
-        before
-            .get(&role.service(id))
-            .is_some_and(|c| c.state == "running")
-    };
-    if state.mode == "zookeeper" && state.nodes.iter().any(|n| running(Role::Broker, n.id)) {
-        for (_, id) in waiting.iter().filter(|(r, _)| *r == Role::Broker) {
-            health::wait_deregistered(&state, *id, SESSION_EXPIRY_WAIT);
-        }
+    write_files(&state)?;
+    Ok(state)
+}
+
+impl Backend for Compose {
+    fn state(&self) -> &ClusterState {
+        &self.state
     }
-    // `up -d` itself waits for the ZooKeeper healthchecks (depends_on): bounded by --timeout too.
-    let result = project
-        .run(&["up", "-d", "--remove-orphans"], Some(budget.timeout))
-        .and_then(|()| {
-            if args.no_wait {
-                return Ok(());
+
+    fn liveness(&self) -> HashMap<(Role, u32), Liveness> {
+        let containers = self.ps();
+        let mut live = HashMap::new();
+        for role in [Role::Zookeeper, Role::Broker] {
+            for node in role.nodes(&self.state) {
+                let liveness = match containers.get(&role.service(node.id)) {
+                    Some(c) => Liveness {
+                        running: c.state == "running",
+                        pid: None,
+                        container: Some(c.name.clone()),
+                    },
+                    None => Liveness::default(),
+                };
+                live.insert((role, node.id), liveness);
             }
-            let mut watch = ComposeWatch {
-                project: &project,
-                waiting: waiting.clone(),
-                last: None,
-            };
-            let zk_ids: Vec<u32> = state.zookeepers.iter().map(|n| n.id).collect();
-            if !zk_ids.is_empty() {
-                health::wait_zookeepers(&state, &zk_ids, budget, &mut watch)?;
-            }
-            let ids: Vec<u32> = state.nodes.iter().map(|n| n.id).collect();
-            health::wait_brokers(&state, &ids, budget, &mut watch)
-        });
-    if let Err(err) = result {
-        // As the local backend does: what this call started goes down again (data kept).
-        let services: Vec<String> = waiting.iter().map(|(r, id)| r.service(*id)).collect();
+        }
+        live
+    }
+
+    /// `docker compose up -d` starts every node at once (ZooKeeper first, through the
+    /// files' depends_on): the first call runs it, later ones only note what to watch.
+    fn launch(&mut self, role: Role, nodes: &[NodeState], budget: Budget) -> Result<()> {
+        self.waiting.extend(nodes.iter().map(|n| (role, n.id)));
+        if !self.upped {
+            self.upped = true;
+            // `up -d` itself waits for the ZooKeeper healthchecks: bounded by --timeout too.
+            self.run(&["up", "-d", "--remove-orphans"], Some(budget.timeout))?;
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self, role: Role, node: &NodeState, budget: Budget) -> Result<()> {
+        self.waiting.push((role, node.id));
+        self.run(&["start", &role.service(node.id)], Some(budget.timeout))
+    }
+
+    fn undo_launch(&mut self) {
+        // Data (volumes) kept, as the local backend keeps it.
+        let services: Vec<String> = self.waiting.iter().map(|(r, id)| r.service(*id)).collect();
         if !services.is_empty() {
             let mut stop = vec!["stop".to_string()];
             stop.extend(services);
-            let _ = project.run(&stop, Some(Duration::from_secs(120)));
+            let _ = self.run(&stop, Some(Duration::from_secs(120)));
         }
-        return Err(err);
     }
-    if !waiting.is_empty() {
-        let what = if args.no_wait {
-            "started (not waiting for them)"
+
+    fn stop_node(
+        &self,
+        role: Role,
+        node: &NodeState,
+        graceful: bool,
+        grace: Duration,
+    ) -> Result<bool> {
+        let service = role.service(node.id);
+        if graceful {
+            let grace = format!("{}", grace.as_secs_f64().ceil() as u64);
+            self.run(&["stop", "-t", &grace, &service], None)?;
         } else {
-            "started"
-        };
-        eprintln!(
-            "kcluster: {} of {} containers {what}, cluster '{name}' ({} mode, compose project {}) ready in {:.1}s",
-            waiting.len(),
-            state.nodes.len() + state.zookeepers.len(),
-            state.mode,
-            project_name(name),
-            budget.started.elapsed().as_secs_f64()
-        );
+            self.run(&["kill", "-s", "SIGKILL", &service], None)?;
+        }
+        Ok(true)
     }
-    health::print(&state, &project.statuses())
-}
 
-/// `kcluster status`.
-pub fn status(state: &ClusterState) -> Result<()> {
-    let project = Project::open(state)?;
-    health::report(state, &project.statuses())
-}
+    /// `docker compose logs`, which prefixes each line with its service when there are several.
+    fn logs(&self, role: Role, ids: &[u32], follow: bool) -> Result<()> {
+        let services: Vec<String> = ids.iter().map(|id| role.service(*id)).collect();
+        let mut command_args: Vec<String> = vec!["logs".into(), "--no-color".into()];
+        if follow {
+            command_args.push("--follow".into());
+        }
+        if services.len() == 1 {
+            command_args.push("--no-log-prefix".into());
+        }
+        command_args.extend(services);
+        let status = self
+            .command(&command_args)
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .status()
+            .context("running docker compose logs")?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "`{} logs` failed ({status})",
+                self.docker.name()
+            ))
+        }
+    }
 
-/// `kcluster stop N` (`docker compose stop`) and `kcluster kill N` (`docker compose kill`, SIGKILL).
-pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
-    let role = Role::of_flag(args.zookeeper);
-    let node = node(state, role, args.id)?;
-    let project = Project::open(state)?;
-    let service = role.service(node.id);
-    if graceful {
-        let grace = format!("{}", args.stop_grace().ceil() as u64);
-        project.run(&["stop", "-t", &grace, &service], None)?;
-    } else {
-        project.run(&["kill", "-s", "SIGKILL", &service], None)?;
+    /// `docker compose down`, with `-v` (the volumes) unless `keep`.
+    fn teardown(&self, keep: bool) -> Result<(&'static str, &'static str)> {
+        let mut command_args = vec!["down", "--remove-orphans"];
+        if !keep {
+            command_args.push("-v");
+        }
+        self.run(&command_args, None)?;
+        Ok(("its volumes and ", "its containers and volumes"))
     }
-    let what = if graceful { "stopped" } else { "killed" };
-    eprintln!(
-        "kcluster: {} {} ({}) {what}",
-        role.label(),
-        node.id,
-        node.address()
-    );
-    health::print(state, &project.statuses())
-}
 
-/// `kcluster start N` (`docker compose start`), then wait until it is back.
-pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
-    let role = Role::of_flag(args.zookeeper);
-    let node = node(state, role, args.id)?;
-    let budget = Budget::new(args.start_budget());
-    let project = Project::open(state)?;
-    let service = role.service(node.id);
-    if role == Role::Broker && state.mode == "zookeeper" {
-        health::wait_deregistered(state, node.id, SESSION_EXPIRY_WAIT);
+    fn place(&self) -> String {
+        format!(", compose project {}", project_name(&self.state.name))
     }
-    project.run(&["start", &service], Some(budget.timeout))?;
-    let mut watch = ComposeWatch {
-        project: &project,
-        waiting: vec![(role, node.id)],
-        last: None,
-    };
-    match role {
-        Role::Broker => health::wait_brokers(state, &[node.id], budget, &mut watch)?,
-        Role::Zookeeper => health::wait_zookeepers(state, &[node.id], budget, &mut watch)?,
-    }
-    health::print(state, &project.statuses())
-}
 
-/// `kcluster logs [N] [-f]`: `docker compose logs`, which prefixes each line with its service.
-pub fn logs(state: &ClusterState, args: &LogsArgs) -> Result<()> {
-    let role = Role::of_flag(args.zookeeper);
-    let services: Vec<String> = match args.id {
-        Some(id) => vec![role.service(node(state, role, id)?.id)],
-        None => role
-            .nodes(state)
-            .iter()
-            .map(|n| role.service(n.id))
-            .collect(),
-    };
-    let project = Project::open(state)?;
-    let mut command_args: Vec<String> = vec!["logs".into(), "--no-color".into()];
-    if args.follow {
-        command_args.push("--follow".into());
+    fn watch(&mut self) -> &mut dyn Watch {
+        self
     }
-    if services.len() == 1 {
-        command_args.push("--no-log-prefix".into());
-    }
-    command_args.extend(services);
-    let status = project
-        .command(&command_args)
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .context("running docker compose logs")?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(anyhow::anyhow!(
-            "`{} logs` failed ({status})",
-            project.docker.name()
-        ))
-    }
-}
-
-/// `kcluster down [--keep]`: `docker compose down`, with `-v` (the volumes) unless --keep.
-pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
-    let project = Project::open(state)?;
-    let mut command_args = vec!["down", "--remove-orphans"];
-    if !args.keep {
-        command_args.push("-v");
-    }
-    project.run(&command_args, None)?;
-    crate::stopped(
-        state,
-        args.keep,
-        "its volumes and ",
-        "its containers and volumes",
-    )
 }
 
 #[cfg(test)]

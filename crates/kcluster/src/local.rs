@@ -10,6 +10,7 @@
 
 pub mod zookeeper;
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
@@ -18,12 +19,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use kcore::state::{process_marker, ClusterState, NodeState};
+use kcore::state::{process_marker, Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
-use crate::cli::{DownArgs, LogsArgs, Mode, NodeArgs, UpArgs};
+use crate::backend::{new_cluster_id, Backend};
+use crate::cli::UpArgs;
 use crate::distribution::{self, Distribution};
-use crate::health::{self, Budget, Liveness, Role, Watch};
+use crate::health::Liveness;
+use crate::role::Role;
+use crate::wait::{Budget, Watch};
 use crate::{node_log, topology};
 
 /// JVM options for a small, quick-starting node on a 2-core machine.
@@ -41,16 +45,6 @@ const ZOOKEEPER_HEAP: &str = "128m";
 /// Heap of each node unless `up --heap` says otherwise.
 const DEFAULT_HEAP: &str = "512m";
 
-/// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form).
-pub fn new_cluster_id() -> Result<String> {
-    use base64::Engine;
-    let mut bytes = [0u8; 16];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom")?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
 fn new_state(
     name: &str,
     brokers: u32,
@@ -62,9 +56,10 @@ fn new_state(
     let kraft = mode == Mode::Kraft;
     Ok(ClusterState {
         name: name.to_string(),
-        backend: "local".into(),
-        mode: mode.as_str().into(),
-        kafka_version: dist.version.clone(),
+        backend: Kind::Local,
+        mode,
+        kafka_version: Some(dist.version.clone()),
+        cp_version: None,
         distribution: dist.home.clone(),
         // ZooKeeper mode: the brokers get their cluster id from ZooKeeper.
         cluster_id: if kraft {
@@ -72,7 +67,7 @@ fn new_state(
         } else {
             String::new()
         },
-        nodes: ports
+        brokers: ports
             .into_iter()
             .zip(1..)
             .map(|((port, controller), id)| NodeState {
@@ -92,15 +87,15 @@ fn new_state(
 }
 
 fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> String {
-    if state.mode == "zookeeper" {
+    if state.mode == Mode::Zookeeper {
         return zookeeper::broker_properties(state, node, node_dir);
     }
     let voters: Vec<String> = state
-        .nodes
+        .brokers
         .iter()
         .map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0]))
         .collect();
-    let replication = state.nodes.len().min(3);
+    let replication = state.brokers.len().min(3);
     format!(
         "# Written by kcluster for cluster '{name}', node {id}. Regenerated at every start.\n\
          process.roles=broker,controller\n\
@@ -120,7 +115,7 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
         host = node.host,
         port = node.port,
         cport = node.peer_ports[0],
-        min_isr = state.nodes.len().min(2),
+        min_isr = state.brokers.len().min(2),
         common = common_broker_properties(state, node_dir),
     )
 }
@@ -128,7 +123,7 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
 /// What every local broker gets, in either mode: its data, internal topics replicated
 /// like the seed's my-topic (so one broker may fail), and a small footprint.
 pub(crate) fn common_broker_properties(state: &ClusterState, node_dir: &Path) -> String {
-    let replication = state.nodes.len().min(3);
+    let replication = state.brokers.len().min(3);
     format!(
         "log.dirs={data}\n\
          offsets.topic.replication.factor={replication}\n\
@@ -141,7 +136,7 @@ pub(crate) fn common_broker_properties(state: &ClusterState, node_dir: &Path) ->
          num.io.threads=4\n\
          log.cleaner.dedupe.buffer.size=16777216\n",
         data = node_dir.join("data").display(),
-        min_isr = state.nodes.len().min(2),
+        min_isr = state.brokers.len().min(2),
     )
 }
 
@@ -153,145 +148,46 @@ fn default_version(mode: Mode) -> &'static str {
     }
 }
 
-/// `kcluster up` on the local backend. `note` (which backend `auto` chose) is printed once the
-/// cluster is about to be created, after every prerequisite was found.
-pub fn up(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<()> {
-    let budget = Budget::new(args.timeout);
+/// A new local cluster: Java and a Kafka distribution are found (fetched when missing)
+/// before anything is written; then each node's configuration, and in KRaft mode its
+/// formatted storage; `cluster.json` last.
+pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Result<ClusterState> {
     let java = distribution::java()?;
-    let mut state = match ClusterState::load(name) {
-        Some(state) => {
-            if let Some(wanted) = args.brokers.filter(|&b| b as usize != state.nodes.len()) {
-                return Err(Failure::usage(format!(
-                    "cluster '{name}' already has {} brokers, not {wanted}: `kcluster down --name {name}` first to change it",
-                    state.nodes.len()
-                ))
-                .into());
-            }
-            state
-        }
-        None => {
-            let version = args
-                .kafka_version
-                .as_deref()
-                .unwrap_or(default_version(mode));
-            if mode == Mode::Zookeeper {
-                zookeeper::check_version(version)?;
-            }
-            let dist = distribution::locate(version, args.kafka_home.as_deref(), true)?;
-            if mode == Mode::Zookeeper {
-                zookeeper::check_distribution(&dist)?;
-            }
-            let heap = args.heap.as_deref().unwrap_or(DEFAULT_HEAP);
-            let state = new_state(name, args.brokers.unwrap_or(3), mode, &dist, heap)?;
-            if let Some(note) = note {
-                eprintln!("kcluster: {note}");
-            }
-            create(&java, &state)?;
-            state
-        }
-    };
-    let dist = Distribution {
-        home: state.distribution.clone(),
-        version: state.kafka_version.clone(),
-    };
-    if !dist.home.join("libs").is_dir() {
-        return Err(Failure::environment(format!(
-            "cluster '{name}' was created with Kafka in {}, which is gone: `kcluster down --name {name}` and `up` again",
-            dist.home.display()
-        ))
-        .into());
+    let version = args
+        .kafka_version
+        .as_deref()
+        .unwrap_or(default_version(mode));
+    if mode == Mode::Zookeeper {
+        zookeeper::check_version(version)?;
     }
-
-    // A heap given to `up` again is kept for the nodes it starts, and for `start` later.
-    if let Some(heap) = args
-        .heap
-        .as_ref()
-        .filter(|h| state.heap.as_ref() != Some(*h))
-    {
-        state.heap = Some(heap.clone());
-        state.save()?;
+    let dist = distribution::locate(version, args.kafka_home.as_deref(), true)?;
+    if mode == Mode::Zookeeper {
+        zookeeper::check_distribution(&dist)?;
     }
-    let state = state;
-    let launcher = Launcher {
-        java,
-        dist,
-        heap: heap_of(&state),
-    };
-    let mut watch = LocalWatch::new(&state, &launcher, budget);
-    if let Err(err) = start_all(&mut watch, args.no_wait, budget) {
-        // Leave nothing half-started behind: the nodes this call started go down again.
-        watch.kill_children();
-        return Err(err);
+    let heap = args.heap.as_deref().unwrap_or(DEFAULT_HEAP);
+    let state = new_state(name, args.brokers.unwrap_or(3), mode, &dist, heap)?;
+    if let Some(note) = note {
+        eprintln!("kcluster: {note}");
     }
-    let started = watch.children.len();
-    if started > 0 {
-        let total = state.nodes.len() + state.zookeepers.len();
-        let what = if args.no_wait {
-            "started (not waiting for them)"
-        } else {
-            "started"
-        };
-        eprintln!(
-            "kcluster: {started} of {total} nodes {what}, cluster '{name}' ({} mode) ready in {:.1}s",
-            state.mode,
-            budget.started.elapsed().as_secs_f64()
-        );
-    }
-    health::print(&state, &statuses(&state))
-}
-
-/// Start every node that is down, ZooKeeper first; wait for each group unless `no_wait`.
-fn start_all(watch: &mut LocalWatch, no_wait: bool, budget: Budget) -> Result<()> {
-    let state = watch.state;
-    let mut zk_ids = Vec::new();
-    for node in &state.zookeepers {
-        if state.running_pid(Role::Zookeeper.kind(), node.id).is_none() {
-            watch.launch(Role::Zookeeper, node)?;
-        }
-        zk_ids.push(node.id);
-    }
-    if !no_wait && !zk_ids.is_empty() {
-        health::wait_zookeepers(state, &zk_ids, budget, watch)?;
-    }
-    let down: Vec<&NodeState> = state
-        .nodes
-        .iter()
-        .filter(|n| state.running_pid(Role::Broker.kind(), n.id).is_none())
-        .collect();
-    if state.mode == "zookeeper" && down.len() < state.nodes.len() {
-        for node in &down {
-            health::wait_deregistered(state, node.id, zookeeper::deregistration_wait());
-        }
-    }
-    for node in down {
-        watch.launch(Role::Broker, node)?;
-    }
-    if !no_wait {
-        let ids: Vec<u32> = state.nodes.iter().map(|n| n.id).collect();
-        health::wait_brokers(state, &ids, budget, watch)?;
-    }
-    Ok(())
+    write_nodes(&java, &state, &dist)?;
+    Ok(state)
 }
 
 /// Write configs (and, in KRaft mode, format storage) for every node of a new cluster.
-fn create(java: &Path, state: &ClusterState) -> Result<()> {
+fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result<()> {
     fs::create_dir_all(state.dir())
         .with_context(|| format!("creating {}", state.dir().display()))?;
-    let dist = Distribution {
-        home: state.distribution.clone(),
-        version: state.kafka_version.clone(),
-    };
     for node in &state.zookeepers {
         zookeeper::write_node(state, node)?;
     }
-    for node in &state.nodes {
-        let dir = state.node_dir(Role::Broker.kind(), node.id);
+    for node in &state.brokers {
+        let dir = Role::Broker.node_dir(state, node.id);
         fs::create_dir_all(dir.join("logs"))?;
         fs::write(
             dir.join("server.properties"),
             server_properties(state, node, &dir),
         )?;
-        if state.mode == "zookeeper" {
+        if state.mode == Mode::Zookeeper {
             continue;
         }
         let output = Command::new(java)
@@ -343,7 +239,7 @@ struct Launcher {
 impl Launcher {
     /// Start one node's JVM, detached in its own session so a Ctrl-C at the terminal spares it.
     fn start(&self, state: &ClusterState, role: Role, node: &NodeState) -> Result<Child> {
-        let dir = state.node_dir(role.kind(), node.id);
+        let dir = role.node_dir(state, node.id);
         let logs = dir.join("logs");
         fs::create_dir_all(&logs)?;
         // Configs are regenerated so a cluster created by an older kcluster picks up current settings.
@@ -420,13 +316,14 @@ impl Launcher {
     }
 }
 
-/// The nodes one kcluster call started, watched while it waits for them.
-struct LocalWatch<'a> {
-    state: &'a ClusterState,
-    launcher: &'a Launcher,
+/// A local cluster, and the nodes this kcluster call launched (watched while it waits).
+pub struct Local {
+    state: ClusterState,
+    /// Made at the first launch: only starting a node needs Java and the distribution.
+    launcher: Option<Launcher>,
     budget: Budget,
     children: Vec<Launched>,
-    respawns: u32,
+    relaunches: u32,
 }
 
 /// A node this call launched: its process, and where its logs stood at launch, so that
@@ -438,29 +335,48 @@ struct Launched {
     logs_from: LogMarks,
 }
 
-impl<'a> LocalWatch<'a> {
-    fn new(state: &'a ClusterState, launcher: &'a Launcher, budget: Budget) -> Self {
-        LocalWatch {
+impl Local {
+    pub fn open(state: ClusterState) -> Local {
+        Local {
             state,
-            launcher,
-            budget,
+            launcher: None,
+            budget: Budget::new(0.0),
             children: Vec::new(),
-            respawns: 0,
+            relaunches: 0,
         }
     }
 
-    /// Start a node once its ports can be listened on (see [`topology::wait_until_free`]).
-    fn launch(&mut self, role: Role, node: &NodeState) -> Result<()> {
-        let launched = self.launch_node(role, node)?;
-        self.children.push(launched);
-        Ok(())
+    fn launcher(&mut self) -> Result<&Launcher> {
+        if self.launcher.is_none() {
+            let dist = Distribution {
+                home: self.state.distribution.clone(),
+                version: self.state.kafka_version.clone().unwrap_or_default(),
+            };
+            if !dist.home.join("libs").is_dir() {
+                let name = &self.state.name;
+                return Err(Failure::environment(format!(
+                    "cluster '{name}' was created with Kafka in {}, which is gone: `kcluster down --name {name}` and `up` again",
+                    dist.home.display()
+                ))
+                .into());
+            }
+            self.launcher = Some(Launcher {
+                java: distribution::java()?,
+                dist,
+                heap: heap_of(&self.state),
+            });
+        }
+        Ok(self.launcher.as_ref().expect("just made"))
     }
 
-    fn launch_node(&self, role: Role, node: &NodeState) -> Result<Launched> {
+    /// Start a node once its ports can be listened on (see [`topology::wait_until_free`]).
+    fn launch_node(&mut self, role: Role, node: &NodeState) -> Result<Launched> {
+        self.launcher()?;
         let label = format!("{} {}", role.label(), node.id);
         topology::wait_until_free(&label, &node_ports(node), self.budget)?;
-        let logs_from = LogMarks::now(self.state, role, node.id);
-        let child = self.launcher.start(self.state, role, node)?;
+        let logs_from = LogMarks::now(&self.state, role, node.id);
+        let launcher = self.launcher.as_ref().expect("made above");
+        let child = launcher.start(&self.state, role, node)?;
         Ok(Launched {
             role,
             id: node.id,
@@ -468,12 +384,77 @@ impl<'a> LocalWatch<'a> {
             logs_from,
         })
     }
+}
 
-    fn kill_children(&mut self) {
+impl Backend for Local {
+    fn state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    fn liveness(&self) -> HashMap<(Role, u32), Liveness> {
+        let mut live = HashMap::new();
+        for role in [Role::Zookeeper, Role::Broker] {
+            for node in role.nodes(&self.state) {
+                let pid = self.state.running_pid(role.prefix(), node.id);
+                live.insert(
+                    (role, node.id),
+                    Liveness {
+                        running: pid.is_some(),
+                        pid,
+                        container: None,
+                    },
+                );
+            }
+        }
+        live
+    }
+
+    fn launch(&mut self, role: Role, nodes: &[NodeState], budget: Budget) -> Result<()> {
+        self.budget = budget;
+        for node in nodes {
+            let launched = self.launch_node(role, node)?;
+            self.children.push(launched);
+        }
+        Ok(())
+    }
+
+    fn undo_launch(&mut self) {
         for launched in &mut self.children {
             let _ = launched.child.kill();
             let _ = launched.child.wait();
         }
+    }
+
+    fn stop_node(
+        &self,
+        role: Role,
+        node: &NodeState,
+        graceful: bool,
+        grace: Duration,
+    ) -> Result<bool> {
+        let Some(pid) = self.state.running_pid(role.prefix(), node.id) else {
+            return Ok(false);
+        };
+        let signal = if graceful {
+            libc::SIGTERM
+        } else {
+            libc::SIGKILL
+        };
+        terminate(pid, &role.node_dir(&self.state, node.id), signal, grace);
+        Ok(true)
+    }
+
+    fn logs(&self, role: Role, ids: &[u32], follow: bool) -> Result<()> {
+        copy_logs(&self.state, role, ids, follow)
+    }
+
+    fn teardown(&self, keep: bool) -> Result<(&'static str, &'static str)> {
+        stop_all(&self.state, keep);
+        Ok(("", "its data"))
+    }
+
+    fn watch(&mut self) -> &mut dyn Watch {
+        self
     }
 }
 
@@ -487,7 +468,7 @@ fn node_ports(node: &NodeState) -> Vec<u16> {
 /// Most relaunches of one call, whatever the reason: a node that keeps failing is reported.
 const MAX_RELAUNCHES: u32 = 20;
 
-impl Watch for LocalWatch<'_> {
+impl Watch for Local {
     fn check(&mut self, role: Role) -> Result<()> {
         for i in 0..self.children.len() {
             let launched = &mut self.children[i];
@@ -498,32 +479,32 @@ impl Watch for LocalWatch<'_> {
             let Some(status) = launched.child.try_wait()? else {
                 continue;
             };
-            let written = launched.logs_from.written_since(self.state, role, id);
+            let written = launched.logs_from.written_since(&self.state, role, id);
             let label = format!("{} {id}", role.label());
-            let may_relaunch = self.respawns < MAX_RELAUNCHES && !self.budget.expired();
+            let may_relaunch = self.relaunches < MAX_RELAUNCHES && !self.budget.expired();
             // Another socket took one of the node's ports between the check before launch
             // and the JVM's bind (seconds later): wait until it is free, launch again.
             if node_log::is_bind_failure(&written) && may_relaunch {
-                self.respawns += 1;
+                self.relaunches += 1;
                 let cause = node_log::cause(&label, &written).unwrap_or_default();
                 eprintln!("kcluster: {cause}; launching it again once the port is free");
-                let node = node(self.state, role, id)?;
-                self.children[i] = self.launch_node(role, node)?;
+                let node = role.node(&self.state, id).expect("a launched node").clone();
+                self.children[i] = self.launch_node(role, &node)?;
                 continue;
             }
             // ZooKeeper mode, after a crash: the broker's old registration outlives it until its
             // session expires, and a broker started too early exits. Start it again, a few times.
             if role == Role::Broker && zookeeper::stale_registration(&written) && may_relaunch {
-                self.respawns += 1;
+                self.relaunches += 1;
                 std::thread::sleep(Duration::from_secs(1));
-                let node = node(self.state, Role::Broker, id)?;
-                self.children[i] = self.launch_node(role, node)?;
+                let node = role.node(&self.state, id).expect("a launched node").clone();
+                self.children[i] = self.launch_node(role, &node)?;
                 continue;
             }
             let detail = node_log::failure_detail(
                 &label,
                 &written,
-                &log_file(self.state, role, id).display().to_string(),
+                &log_file(&self.state, role, id).display().to_string(),
             );
             return Err(Failure::unhealthy(format!(
                 "{label} exited ({status}) while starting\n{detail}"
@@ -539,12 +520,12 @@ impl Watch for LocalWatch<'_> {
             .children
             .iter()
             .find(|l| l.role == role && l.id == id)
-            .map(|l| l.logs_from.written_since(self.state, role, id))
-            .unwrap_or_else(|| log_text(self.state, role, id));
+            .map(|l| l.logs_from.written_since(&self.state, role, id))
+            .unwrap_or_else(|| log_text(&self.state, role, id));
         node_log::failure_detail(
             &label,
             &written,
-            &log_file(self.state, role, id).display().to_string(),
+            &log_file(&self.state, role, id).display().to_string(),
         )
     }
 }
@@ -557,7 +538,7 @@ struct LogMarks {
 
 impl LogMarks {
     fn now(state: &ClusterState, role: Role, id: u32) -> LogMarks {
-        let logs = state.node_dir(role.kind(), id).join("logs");
+        let logs = role.node_dir(state, id).join("logs");
         let len = |name: &str| fs::metadata(logs.join(name)).map_or(0, |m| m.len());
         LogMarks {
             server_log: len("server.log"),
@@ -567,7 +548,7 @@ impl LogMarks {
 
     /// What the node wrote to its log and to its console since then.
     fn written_since(&self, state: &ClusterState, role: Role, id: u32) -> String {
-        let logs = state.node_dir(role.kind(), id).join("logs");
+        let logs = role.node_dir(state, id).join("logs");
         let mut text = read_from(&logs.join("server.log"), self.server_log);
         text.push_str(&read_from(&logs.join("kafka.out"), self.console));
         text
@@ -597,85 +578,13 @@ fn log_text(state: &ClusterState, role: Role, id: u32) -> String {
 
 /// A node's main log: log4j's server.log, else the JVM's captured stdout.
 fn log_file(state: &ClusterState, role: Role, id: u32) -> PathBuf {
-    let logs = state.node_dir(role.kind(), id).join("logs");
+    let logs = role.node_dir(state, id).join("logs");
     let server_log = logs.join("server.log");
     if server_log.is_file() {
         server_log
     } else {
         logs.join("kafka.out")
     }
-}
-
-/// A node of the cluster by role and id, or exit 6.
-pub fn node(state: &ClusterState, role: Role, id: u32) -> Result<&NodeState> {
-    let nodes = role.nodes(state);
-    nodes.iter().find(|n| n.id == id).ok_or_else(|| {
-        let range = if nodes.is_empty() {
-            "none: not a zookeeper-mode cluster".to_string()
-        } else {
-            format!("1..{}", nodes.len())
-        };
-        Failure::not_found(format!(
-            "cluster '{}' has no {} {id} (ids are {range})",
-            state.name,
-            role.label()
-        ))
-        .into()
-    })
-}
-
-fn liveness(state: &ClusterState, role: Role, id: u32) -> Liveness {
-    let pid = state.running_pid(role.kind(), id);
-    Liveness {
-        running: pid.is_some(),
-        pid,
-        container: None,
-    }
-}
-
-fn statuses(state: &ClusterState) -> Vec<health::NodeStatus> {
-    health::statuses(state, &|role, id| liveness(state, role, id))
-}
-
-/// `kcluster status`.
-pub fn status(state: &ClusterState) -> Result<()> {
-    health::report(state, &statuses(state))
-}
-
-/// `kcluster stop N` (graceful) and `kcluster kill N` (SIGKILL).
-pub fn stop(state: &ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
-    let role = Role::of_flag(args.zookeeper);
-    let node = node(state, role, args.id)?;
-    let dir = state.node_dir(role.kind(), node.id);
-    match state.running_pid(role.kind(), node.id) {
-        None => eprintln!(
-            "kcluster: {} {} of '{}' is not running",
-            role.label(),
-            node.id,
-            state.name
-        ),
-        Some(pid) => {
-            let signal = if graceful {
-                libc::SIGTERM
-            } else {
-                libc::SIGKILL
-            };
-            terminate(
-                pid,
-                &dir,
-                signal,
-                Duration::from_secs_f64(args.stop_grace()),
-            );
-            let what = if graceful { "stopped" } else { "killed" };
-            eprintln!(
-                "kcluster: {} {} ({}) {what}",
-                role.label(),
-                node.id,
-                node.address()
-            );
-        }
-    }
-    health::print(state, &statuses(state))
 }
 
 /// Send `signal`, wait up to `grace` for the process to go, then SIGKILL it.
@@ -696,40 +605,12 @@ fn heap_of(state: &ClusterState) -> String {
     state.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.into())
 }
 
-/// `kcluster start N`.
-pub fn start(state: &ClusterState, args: &NodeArgs) -> Result<()> {
-    let role = Role::of_flag(args.zookeeper);
-    let node = node(state, role, args.id)?;
-    let budget = Budget::new(args.start_budget());
-    let java = distribution::java()?;
-    let dist = Distribution {
-        home: state.distribution.clone(),
-        version: state.kafka_version.clone(),
-    };
-    let launcher = Launcher {
-        java,
-        dist,
-        heap: heap_of(state),
-    };
-    let mut watch = LocalWatch::new(state, &launcher, budget);
-    if state.running_pid(role.kind(), node.id).is_none() {
-        if role == Role::Broker && state.mode == "zookeeper" {
-            health::wait_deregistered(state, node.id, zookeeper::deregistration_wait());
-        }
-        watch.launch(role, node)?;
-    }
-    match role {
-        Role::Broker => health::wait_brokers(state, &[node.id], budget, &mut watch)?,
-        Role::Zookeeper => health::wait_zookeepers(state, &[node.id], budget, &mut watch)?,
-    }
-    health::print(state, &statuses(state))
-}
-
-/// `kcluster down [--keep]`.
-pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
+/// Stop every node, brokers first. With `keep`, cleanly (SIGTERM), so the data is
+/// consistent for a later `up`.
+fn stop_all(state: &ClusterState, keep: bool) {
     // With --keep, a clean shutdown so the data is consistent; without, the data is
     // deleted anyway, so SIGKILL saves the brokers' controlled-shutdown dance.
-    let (signal, grace) = if args.keep {
+    let (signal, grace) = if keep {
         (libc::SIGTERM, Duration::from_secs(60))
     } else {
         (libc::SIGKILL, Duration::from_secs(10))
@@ -741,8 +622,8 @@ pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
             .iter()
             .filter_map(|n| {
                 state
-                    .running_pid(role.kind(), n.id)
-                    .map(|pid| (pid, state.node_dir(role.kind(), n.id)))
+                    .running_pid(role.prefix(), n.id)
+                    .map(|pid| (pid, role.node_dir(state, n.id)))
             })
             .collect();
         for (pid, _) in &running {
@@ -753,21 +634,15 @@ pub fn down(state: &ClusterState, args: &DownArgs) -> Result<()> {
             terminate(*pid, dir, signal, grace);
         }
     }
-    crate::stopped(state, args.keep, "", "its data")
 }
 
-/// `kcluster logs [N] [-f]`.
-pub fn logs(state: &ClusterState, args: &LogsArgs) -> Result<()> {
-    let role = Role::of_flag(args.zookeeper);
-    let ids: Vec<u32> = match args.id {
-        Some(id) => vec![node(state, role, id)?.id],
-        None => role.nodes(state).iter().map(|n| n.id).collect(),
-    };
+/// Copy nodes' logs to stdout, each line prefixed by its node when there are several.
+fn copy_logs(state: &ClusterState, role: Role, ids: &[u32], follow: bool) -> Result<()> {
     let prefix = ids.len() > 1;
     let mut readers: Vec<(u32, BufReader<File>)> = Vec::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for id in &ids {
+    for id in ids {
         let path = log_file(state, role, *id);
         let Ok(file) = File::open(&path) else {
             continue;
@@ -794,7 +669,7 @@ pub fn logs(state: &ClusterState, args: &LogsArgs) -> Result<()> {
             }
         }
         out.flush()?;
-        if !args.follow {
+        if !follow {
             return Ok(());
         }
         if !any {

@@ -45,19 +45,64 @@ pub fn cluster_dir(name: &str) -> PathBuf {
     clusters_dir().join(name)
 }
 
+/// Where a cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// JVM processes on this machine.
+    Local,
+    /// Docker containers, through docker compose.
+    Compose,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+            Backend::Compose => "compose",
+        }
+    }
+}
+
+/// How a cluster keeps its metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Kafka 4: the brokers are their own controllers (Raft), no ZooKeeper
+    Kraft,
+    /// The seed tutorial's topology: a 3-node ZooKeeper ensemble and Kafka 3.9 brokers
+    Zookeeper,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Kraft => "kraft",
+            Mode::Zookeeper => "zookeeper",
+        }
+    }
+}
+
 /// What `cluster.json` records about a cluster: enough to restart any node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterState {
     pub name: String,
-    /// `local` or `compose`.
-    pub backend: String,
-    /// `kraft` or `zookeeper`.
-    pub mode: String,
-    pub kafka_version: String,
-    /// The Kafka distribution directory (holds `libs/`).
+    pub backend: Backend,
+    pub mode: Mode,
+    /// The Apache Kafka version the brokers run; None where the images are Confluent
+    /// Platform's (compose backend, ZooKeeper mode: see `cp_version`).
+    #[serde(default)]
+    pub kafka_version: Option<String>,
+    /// The Confluent Platform image version (compose backend, ZooKeeper mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cp_version: Option<String>,
+    /// The Kafka distribution directory, holding `libs/` (local backend; empty otherwise).
     pub distribution: PathBuf,
+    /// The KRaft cluster id (empty in ZooKeeper mode: the brokers get theirs from ZooKeeper).
     pub cluster_id: String,
-    pub nodes: Vec<NodeState>,
+    /// The Kafka brokers (in KRaft mode each is also a controller).
+    #[serde(alias = "nodes")]
+    pub brokers: Vec<NodeState>,
     /// ZooKeeper ensemble members (zookeeper mode only).
     #[serde(default)]
     pub zookeepers: Vec<NodeState>,
@@ -94,7 +139,23 @@ impl ClusterState {
 
     pub fn load(name: &str) -> Option<ClusterState> {
         let text = std::fs::read_to_string(Self::file(name)).ok()?;
-        serde_json::from_str(&text).ok()
+        Self::from_json(&text)
+    }
+
+    /// A state from the text of a `cluster.json`, of this version or an older one.
+    pub fn from_json(text: &str) -> Option<ClusterState> {
+        let mut state: ClusterState = serde_json::from_str(text).ok()?;
+        // Older kcluster versions kept a compose cluster's image version as "cp-7.9.1" in
+        // kafka_version (and the brokers as "nodes", which serde's alias reads).
+        if let Some(cp) = state
+            .kafka_version
+            .as_deref()
+            .and_then(|v| v.strip_prefix("cp-"))
+        {
+            state.cp_version = Some(cp.to_string());
+            state.kafka_version = None;
+        }
+        Some(state)
     }
 
     /// Write `cluster.json` (whose presence means the cluster is complete).
@@ -104,7 +165,7 @@ impl ClusterState {
     }
 
     pub fn bootstrap(&self) -> String {
-        self.nodes
+        self.brokers
             .iter()
             .map(NodeState::address)
             .collect::<Vec<_>>()
@@ -122,7 +183,7 @@ impl ClusterState {
 
     /// True when any broker process of this cluster runs.
     pub fn any_running(&self) -> bool {
-        self.nodes
+        self.brokers
             .iter()
             .any(|node| self.running_pid("kafka", node.id).is_some())
     }
@@ -161,8 +222,8 @@ pub fn pid_is_node(pid: i32, node_dir: &Path) -> bool {
         let zombie = stat
             .rsplit_once(')')
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        let holds_files = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .is_ok_and(|mut fds| fds.next().is_some());
+        let holds_files =
+            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|mut fds| fds.next().is_some());
         if zombie && !holds_files {
             return false;
         }
@@ -197,7 +258,7 @@ pub fn running_cluster_brokers() -> Option<String> {
         .filter_map(|name| ClusterState::load(name))
         // A compose cluster's brokers are containers, with no pids here: its state file
         // exists only while it is up (or kept), so it counts.
-        .filter(|state| state.backend == "compose" || state.any_running())
+        .filter(|state| state.backend == Backend::Compose || state.any_running())
         .collect();
     if let Some(default) = running.iter().find(|state| state.name == "default") {
         return Some(default.bootstrap());
@@ -205,5 +266,28 @@ pub fn running_cluster_brokers() -> Option<String> {
     match running.as_slice() {
         [only] => Some(only.bootstrap()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_state_files_still_read() {
+        let old = r#"{"name":"default","backend":"compose","mode":"zookeeper","kafka_version":"cp-7.9.1",
+            "distribution":"","cluster_id":"","nodes":[{"id":1,"host":"localhost","port":29092}],
+            "zookeepers":[]}"#;
+        let state = ClusterState::from_json(old).unwrap();
+        assert_eq!(
+            (state.backend, state.mode),
+            (Backend::Compose, Mode::Zookeeper)
+        );
+        assert_eq!(state.kafka_version, None);
+        assert_eq!(state.cp_version.as_deref(), Some("7.9.1"));
+        assert_eq!(state.brokers[0].port, 29092);
+        let written = serde_json::to_value(&state).unwrap();
+        assert_eq!(written["backend"], "compose");
+        assert!(written.get("brokers").is_some() && written.get("nodes").is_none());
     }
 }

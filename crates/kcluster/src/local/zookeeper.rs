@@ -8,27 +8,16 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kcore::state::{ClusterState, NodeState};
 use kcore::Failure;
 
 use crate::distribution::Distribution;
-use crate::health::Role;
+use crate::role::Role;
 
 /// Nodes in the ensemble: 3 tolerate one failure, as in the seed.
 pub const ENSEMBLE_SIZE: u32 = 3;
-
-/// The brokers' ZooKeeper session timeout. A broker that dies without a clean shutdown
-/// stays registered (and keeps its partition leaderships) until its session expires:
-/// 6 s instead of Kafka's default 18 s makes failover quick.
-pub const SESSION_TIMEOUT_MS: u64 = 6_000;
-
-/// How long `start` waits for a killed broker's old registration to go.
-pub fn deregistration_wait() -> Duration {
-    Duration::from_millis(3 * SESSION_TIMEOUT_MS)
-}
 
 /// The ensemble of a new cluster: client, quorum and election port per node.
 pub fn ensemble(cluster: &str) -> Result<Vec<NodeState>> {
@@ -142,7 +131,7 @@ pub fn log4j_config(node_dir: &Path) -> PathBuf {
 
 /// Write a ZooKeeper node's `zoo.cfg`, `data/myid` and `log4j.properties`.
 pub fn write_node(state: &ClusterState, node: &NodeState) -> Result<()> {
-    let dir = state.node_dir(Role::Zookeeper.kind(), node.id);
+    let dir = Role::Zookeeper.node_dir(state, node.id);
     fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
     fs::create_dir_all(dir.join("logs"))?;
     fs::write(dir.join("zoo.cfg"), zoo_cfg(state, node, &dir))?;
@@ -174,7 +163,7 @@ pub fn broker_properties(state: &ClusterState, node: &NodeState, node_dir: &Path
         name = state.name,
         id = node.id,
         connect = connect.join(","),
-        session = SESSION_TIMEOUT_MS,
+        session = crate::wait::ZOOKEEPER_SESSION_TIMEOUT_MS,
         host = node.host,
         port = node.port,
         common = super::common_broker_properties(state, node_dir),

@@ -1,0 +1,97 @@
+//! What a backend does: the operations in which running nodes as JVM processes
+//! ([`crate::local`]) and as containers ([`crate::compose`]) really differ. The commands
+//! themselves (`up`, `start`, `stop`, `kill`, `status`, `logs`, `down`) are written once,
+//! in [`crate::commands`], on top of this trait. A third backend (podman, a remote host)
+//! is one more file implementing it, and one more arm in [`open`] and [`create`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
+
+use crate::cli::UpArgs;
+use crate::health::Liveness;
+use crate::role::Role;
+use crate::wait::{Budget, Watch};
+
+pub trait Backend {
+    /// The cluster this backend runs.
+    fn state(&self) -> &ClusterState;
+
+    /// Whether each node's process (or container) runs now.
+    fn liveness(&self) -> HashMap<(Role, u32), Liveness>;
+
+    /// Start these nodes, which are down, for `up` (local: each JVM once its ports are
+    /// free; compose: `docker compose up -d`, which starts every node at once).
+    fn launch(&mut self, role: Role, nodes: &[NodeState], budget: Budget) -> Result<()>;
+
+    /// Start one stopped node again, for `start`.
+    fn restart(&mut self, role: Role, node: &NodeState, budget: Budget) -> Result<()> {
+        self.launch(role, std::slice::from_ref(node), budget)
+    }
+
+    /// Stop again what this call launched (a failed `up` leaves nothing half-started).
+    fn undo_launch(&mut self);
+
+    /// Stop one node: gracefully (SIGTERM, SIGKILL after `grace`) or at once (SIGKILL).
+    /// False when it was not running (and nothing was done).
+    fn stop_node(
+        &self,
+        role: Role,
+        node: &NodeState,
+        graceful: bool,
+        grace: Duration,
+    ) -> Result<bool>;
+
+    /// Copy the logs of these nodes to stdout, each line prefixed by its node when several.
+    fn logs(&self, role: Role, ids: &[u32], follow: bool) -> Result<()>;
+
+    /// Stop every node, and remove the cluster's data unless `keep`. Returns what else
+    /// holds kept data, and what went with a removal, for `down`'s message.
+    fn teardown(&self, keep: bool) -> Result<(&'static str, &'static str)>;
+
+    /// Words for the summary line of `up` after the mode, e.g. ", compose project kpipes-x".
+    fn place(&self) -> String {
+        String::new()
+    }
+
+    /// The backend as the waits see it (fail early when a node exits; why it failed).
+    fn watch(&mut self) -> &mut dyn Watch;
+}
+
+/// The backend of an existing cluster, as its `cluster.json` recorded it.
+pub fn open(state: ClusterState) -> Result<Box<dyn Backend>> {
+    Ok(match state.backend {
+        Kind::Local => Box::new(crate::local::Local::open(state)),
+        Kind::Compose => Box::new(crate::compose::Compose::open(state)?),
+    })
+}
+
+/// Make a new cluster on `kind`: check what it needs, choose its ports and ids, write
+/// its files (`cluster.json` last, which means the cluster is complete). `note` (which
+/// backend `auto` chose) is printed once every prerequisite was found.
+pub fn create(
+    kind: Kind,
+    name: &str,
+    args: &UpArgs,
+    mode: Mode,
+    note: Option<&str>,
+) -> Result<ClusterState> {
+    match kind {
+        Kind::Local => crate::local::create(name, args, mode, note),
+        Kind::Compose => crate::compose::create(name, args, mode, note),
+    }
+}
+
+/// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form).
+pub fn new_cluster_id() -> Result<String> {
+    use anyhow::Context;
+    use base64::Engine;
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}

@@ -1,0 +1,246 @@
+//! kcluster's commands, written once for every backend (see [`crate::backend`]).
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
+use kcore::Failure;
+
+use crate::backend::{self, Backend};
+use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, UpArgs};
+use crate::health::{self, Liveness};
+use crate::role::Role;
+use crate::wait::{self, Budget, DEREGISTRATION_WAIT};
+
+/// `kcluster up`: make the cluster if it is new, start the nodes of it that are down,
+/// ZooKeeper first, and wait until they serve.
+pub fn up(name: &str, args: &UpArgs) -> Result<()> {
+    let budget = Budget::new(args.timeout);
+    let state = match ClusterState::load(name) {
+        Some(state) => existing_for_up(state, args)?,
+        None => {
+            let mode = args.mode.unwrap_or(Mode::Kraft);
+            let (kind, note) = choose_backend(args.backend);
+            backend::create(kind, name, args, mode, note.as_deref())?
+        }
+    };
+    let mut backend = backend::open(state)?;
+    let live = backend.liveness();
+    let state = backend.state().clone();
+    let down = |role: Role| -> Vec<NodeState> {
+        role.nodes(&state)
+            .iter()
+            .filter(|n| !running(&live, role, n.id))
+            .cloned()
+            .collect()
+    };
+    let (zookeepers_down, brokers_down) = (down(Role::Zookeeper), down(Role::Broker));
+
+    // ZooKeeper mode, after a crash: a broker stays registered until its session expires,
+    // and one started before that exits. Only a cluster with brokers still running can say.
+    if state.mode == Mode::Zookeeper && brokers_down.len() < state.brokers.len() {
+        for node in &brokers_down {
+            wait::wait_deregistered(&state, node.id, DEREGISTRATION_WAIT);
+        }
+    }
+    let started = zookeepers_down.len() + brokers_down.len();
+    let result = (|| -> Result<()> {
+        backend.launch(Role::Zookeeper, &zookeepers_down, budget)?;
+        if !args.no_wait && !state.zookeepers.is_empty() {
+            let ids: Vec<u32> = state.zookeepers.iter().map(|n| n.id).collect();
+            wait::wait_zookeepers(&state, &ids, budget, backend.watch())?;
+        }
+        backend.launch(Role::Broker, &brokers_down, budget)?;
+        if !args.no_wait {
+            let ids: Vec<u32> = state.brokers.iter().map(|n| n.id).collect();
+            wait::wait_brokers(&state, &ids, budget, backend.watch())?;
+        }
+        Ok(())
+    })();
+    if let Err(err) = result {
+        // Leave nothing half-started behind: what this call started goes down again.
+        backend.undo_launch();
+        return Err(err);
+    }
+    if started > 0 {
+        let what = if args.no_wait {
+            "started (not waiting for them)"
+        } else {
+            "started"
+        };
+        eprintln!(
+            "kcluster: {started} of {} nodes {what}, cluster '{name}' ({} mode{}) ready in {:.1}s",
+            state.brokers.len() + state.zookeepers.len(),
+            state.mode.as_str(),
+            backend.place(),
+            budget.started.elapsed().as_secs_f64()
+        );
+    }
+    print_status(backend.as_ref())
+}
+
+/// An existing cluster keeps its backend, mode and broker count; a heap given again is kept.
+fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterState> {
+    let name = state.name.clone();
+    let asked_backend = match args.backend {
+        BackendChoice::Auto => None,
+        BackendChoice::Local => Some(Kind::Local),
+        BackendChoice::Compose => Some(Kind::Compose),
+    };
+    let conflicts = asked_backend.is_some_and(|b| b != state.backend)
+        || args.mode.is_some_and(|m| m != state.mode);
+    if conflicts {
+        return Err(Failure::usage(format!(
+            "cluster '{name}' exists ({} backend, {} mode): `kcluster down --name {name}` first to change it",
+            state.backend.as_str(),
+            state.mode.as_str()
+        ))
+        .into());
+    }
+    if let Some(wanted) = args.brokers.filter(|&b| b as usize != state.brokers.len()) {
+        return Err(Failure::usage(format!(
+            "cluster '{name}' already has {} brokers, not {wanted}: `kcluster down --name {name}` first to change it",
+            state.brokers.len()
+        ))
+        .into());
+    }
+    // The heap (local backend) is kept for the nodes this starts, and for `start` later.
+    if state.backend == Kind::Local {
+        if let Some(heap) = args
+            .heap
+            .as_ref()
+            .filter(|h| state.heap.as_ref() != Some(*h))
+        {
+            state.heap = Some(heap.clone());
+            state.save()?;
+        }
+    }
+    Ok(state)
+}
+
+/// The backend for a new cluster, and what to say about the choice `auto` made.
+fn choose_backend(choice: BackendChoice) -> (Kind, Option<String>) {
+    match choice {
+        BackendChoice::Local => (Kind::Local, None),
+        BackendChoice::Compose => (Kind::Compose, None),
+        BackendChoice::Auto => match crate::compose::engine_answers()
+            .and_then(|()| crate::compose::find_compose().map(|_| ()))
+        {
+            Ok(()) => (
+                Kind::Compose,
+                Some("a Docker engine answers: using the compose backend (--backend local runs JVM processes instead)".into()),
+            ),
+            Err(why) => (
+                Kind::Local,
+                Some(format!("using the local backend ({why}; --backend compose to insist)")),
+            ),
+        },
+    }
+}
+
+fn running(live: &HashMap<(Role, u32), Liveness>, role: Role, id: u32) -> bool {
+    live.get(&(role, id)).is_some_and(|l| l.running)
+}
+
+/// `kcluster start N`: start one stopped node again and wait until it serves.
+pub fn start(state: ClusterState, args: &NodeArgs) -> Result<()> {
+    let role = Role::of_flag(args.zookeeper);
+    let node = node(&state, role, args.id)?.clone();
+    let budget = Budget::new(args.start_budget());
+    let mut backend = backend::open(state)?;
+    let state = backend.state().clone();
+    if !running(&backend.liveness(), role, node.id) {
+        if role == Role::Broker && state.mode == Mode::Zookeeper {
+            wait::wait_deregistered(&state, node.id, DEREGISTRATION_WAIT);
+        }
+        backend.restart(role, &node, budget)?;
+    }
+    match role {
+        Role::Broker => wait::wait_brokers(&state, &[node.id], budget, backend.watch())?,
+        Role::Zookeeper => wait::wait_zookeepers(&state, &[node.id], budget, backend.watch())?,
+    }
+    print_status(backend.as_ref())
+}
+
+/// `kcluster stop N` (graceful) and `kcluster kill N` (SIGKILL).
+pub fn stop(state: ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
+    let role = Role::of_flag(args.zookeeper);
+    let node = node(&state, role, args.id)?.clone();
+    let backend = backend::open(state)?;
+    let label = format!("{} {}", role.label(), node.id);
+    let grace = std::time::Duration::from_secs_f64(args.stop_grace());
+    if backend.stop_node(role, &node, graceful, grace)? {
+        let what = if graceful { "stopped" } else { "killed" };
+        eprintln!("kcluster: {label} ({}) {what}", node.address());
+    } else {
+        eprintln!(
+            "kcluster: {label} of '{}' is not running",
+            backend.state().name
+        );
+    }
+    print_status(backend.as_ref())
+}
+
+/// `kcluster status`: one line per node; exit 7 unless every node is up.
+pub fn status(state: ClusterState) -> Result<()> {
+    let backend = backend::open(state)?;
+    health::report(backend.state(), &statuses(backend.as_ref()))
+}
+
+/// `kcluster logs [N] [-f]`.
+pub fn logs(state: ClusterState, args: &LogsArgs) -> Result<()> {
+    let role = Role::of_flag(args.zookeeper);
+    let ids: Vec<u32> = match args.id {
+        Some(id) => vec![node(&state, role, id)?.id],
+        None => role.nodes(&state).iter().map(|n| n.id).collect(),
+    };
+    let backend = backend::open(state)?;
+    backend.logs(role, &ids, args.follow)
+}
+
+/// `kcluster down [--keep]`: stop every node; keep the cluster's directory, or remove it.
+pub fn down(state: ClusterState, args: &DownArgs) -> Result<()> {
+    let backend = backend::open(state)?;
+    let (kept_also, removed) = backend.teardown(args.keep)?;
+    let state = backend.state();
+    let (name, dir) = (&state.name, state.dir());
+    if args.keep {
+        eprintln!(
+            "kcluster: cluster '{name}' stopped; data kept in {kept_also}{}",
+            dir.display()
+        );
+    } else {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        eprintln!("kcluster: cluster '{name}' stopped and {removed} removed");
+    }
+    Ok(())
+}
+
+fn statuses(backend: &dyn Backend) -> Vec<health::NodeStatus> {
+    let live = backend.liveness();
+    health::statuses(backend.state(), &|role, id| {
+        live.get(&(role, id)).cloned().unwrap_or_default()
+    })
+}
+
+fn print_status(backend: &dyn Backend) -> Result<()> {
+    health::print(backend.state(), &statuses(backend))
+}
+
+/// A node of the cluster by role and id, or exit 6.
+pub fn node(state: &ClusterState, role: Role, id: u32) -> Result<&NodeState> {
+    role.node(state, id).ok_or_else(|| {
+        let nodes = role.nodes(state);
+        let range = if nodes.is_empty() {
+            "none: not a zookeeper-mode cluster".to_string()
+        } else {
+            format!("1..{}", nodes.len())
+        };
+        Failure::not_found(format!(
+            "cluster '{}' has no {} {id} (ids are {range})",
+            state.name,
+            role.label()
+        ))
+        .into()
+    })
+}

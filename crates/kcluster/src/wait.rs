@@ -1,0 +1,191 @@
+//! Waiting for nodes to serve, within a command's `--timeout`, with a spinner on a terminal.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use kcore::state::{ClusterState, NodeState};
+use kcore::Failure;
+
+use crate::health::{brokers_serving, listed_brokers, zookeeper_mode};
+use crate::role::Role;
+
+/// The brokers' ZooKeeper session timeout (both backends configure it). A broker that dies
+/// without a clean shutdown stays registered (and keeps its partition leaderships) until
+/// its session expires: 6 s instead of Kafka's default 18 s makes failover quick.
+pub const ZOOKEEPER_SESSION_TIMEOUT_MS: u64 = 6_000;
+
+/// How long `up` and `start` wait for a killed broker's old registration to go.
+pub const DEREGISTRATION_WAIT: Duration = Duration::from_millis(3 * ZOOKEEPER_SESSION_TIMEOUT_MS);
+
+/// How long a command may wait in all (`--timeout`), counted from its start.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub started: Instant,
+    pub timeout: Duration,
+}
+
+impl Budget {
+    pub fn new(timeout_secs: f64) -> Budget {
+        Budget {
+            started: Instant::now(),
+            timeout: Duration::from_secs_f64(timeout_secs.max(0.0)),
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        self.started.elapsed() >= self.timeout
+    }
+}
+
+/// What the readiness waits ask of a backend while they poll.
+pub trait Watch {
+    /// Fail early (exit 7) when a node that is being waited for has exited.
+    fn check(&mut self, role: Role) -> Result<()>;
+    /// Why a node did not get ready, as detail lines under the error (see [`crate::node_log`]).
+    fn failure_detail(&self, role: Role, id: u32) -> String;
+}
+
+/// Wait until every ZooKeeper node in `ids` serves as leader or follower.
+pub fn wait_zookeepers(
+    state: &ClusterState,
+    ids: &[u32],
+    budget: Budget,
+    watch: &mut dyn Watch,
+) -> Result<()> {
+    let progress = Progress::new(ids.len(), "ZooKeeper nodes");
+    loop {
+        if let Err(err) = watch.check(Role::Zookeeper) {
+            progress.finish();
+            return Err(err);
+        }
+        let missing: Vec<u32> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                let node = state.zookeepers.iter().find(|n| n.id == *id);
+                let mode =
+                    node.and_then(|n| zookeeper_mode(&n.address(), Duration::from_millis(500)));
+                !matches!(mode.as_deref(), Some("leader") | Some("follower"))
+            })
+            .collect();
+        progress.update(ids.len() - missing.len());
+        if missing.is_empty() {
+            progress.finish();
+            return Ok(());
+        }
+        if budget.expired() {
+            progress.finish();
+            return Err(Failure::unhealthy(format!(
+                "ZooKeeper node(s) {missing:?} not serving within {:.0}s (raise --timeout?)\n{}",
+                budget.timeout.as_secs_f64(),
+                watch.failure_detail(Role::Zookeeper, missing[0])
+            ))
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Wait until every broker in `ids` serves (see [`served_by`]) and knows every other
+/// one of them as live, so that a command run right after (`ktopic create -r 3`) finds
+/// them all whichever broker it asks.
+pub fn wait_brokers(
+    state: &ClusterState,
+    ids: &[u32],
+    budget: Budget,
+    watch: &mut dyn Watch,
+) -> Result<()> {
+    let progress = Progress::new(ids.len(), "brokers");
+    let nodes: Vec<&NodeState> = ids
+        .iter()
+        .filter_map(|id| state.brokers.iter().find(|n| n.id == *id))
+        .collect();
+    let wanted: HashSet<u32> = ids.iter().copied().collect();
+    loop {
+        if let Err(err) = watch.check(Role::Broker) {
+            progress.finish();
+            return Err(err);
+        }
+        let answers = brokers_serving(&nodes, Duration::from_millis(1500));
+        let missing: Vec<u32> = nodes
+            .iter()
+            .zip(&answers)
+            .filter(|(_, live)| !live.as_ref().is_some_and(|live| live.is_superset(&wanted)))
+            .map(|(node, _)| node.id)
+            .collect();
+        progress.update(ids.len() - missing.len());
+        if missing.is_empty() {
+            progress.finish();
+            return Ok(());
+        }
+        if budget.expired() {
+            progress.finish();
+            let first = missing[0];
+            return Err(Failure::unhealthy(format!(
+                "broker(s) {missing:?} not ready within {:.0}s (raise --timeout?)\n{}",
+                budget.timeout.as_secs_f64(),
+                watch.failure_detail(Role::Broker, first)
+            ))
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// ZooKeeper mode: a broker that died without a clean shutdown stays registered (and in the
+/// metadata) until its ZooKeeper session expires, and a broker started before that fails to
+/// register. Wait, at most `within`, until broker `id` is gone from the metadata.
+pub fn wait_deregistered(state: &ClusterState, id: u32, within: Duration) {
+    let deadline = Instant::now() + within;
+    let mut said = false;
+    while listed_brokers(state, Duration::from_millis(1500)).contains(&id)
+        && Instant::now() < deadline
+    {
+        if !said {
+            eprintln!("kcluster: broker {id} is still registered in ZooKeeper; waiting for its old session to expire");
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A spinner on stderr while waiting, only when stderr is a terminal.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    total: usize,
+    what: &'static str,
+}
+
+impl Progress {
+    pub fn new(total: usize, what: &'static str) -> Self {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .expect("valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        let progress = Progress { bar, total, what };
+        progress.update(0);
+        progress
+    }
+
+    pub fn update(&self, ready: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "waiting for {}: {ready}/{} ready",
+                self.what, self.total
+            ));
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
