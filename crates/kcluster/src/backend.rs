@@ -2,15 +2,15 @@
 //! ([`crate::local`]) and as containers ([`crate::compose`]) really differ. The commands
 //! themselves (`up`, `start`, `stop`, `kill`, `status`, `logs`, `down`) are written once,
 //! in [`crate::commands`], on top of this trait. A third backend (podman, a remote host)
-//! is one more file implementing it, and one more arm in [`open`] and [`create`].
+//! is one more file implementing it, and one more arm in `commands::open_backend` and
+//! `commands::create_cluster`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Result;
-use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
+use kcore::state::{ClusterState, NodeState};
 
-use crate::cli::UpArgs;
 use crate::health::Liveness;
 use crate::role::Role;
 use crate::wait::{Budget, Watch};
@@ -58,30 +58,6 @@ pub trait Backend {
 
     /// The backend as the waits see it (fail early when a node exits; why it failed).
     fn watch(&mut self) -> &mut dyn Watch;
-}
-
-/// The backend of an existing cluster, as its `cluster.json` recorded it.
-pub fn open(state: ClusterState) -> Result<Box<dyn Backend>> {
-    Ok(match state.backend {
-        Kind::Local => Box::new(crate::local::Local::open(state)),
-        Kind::Compose => Box::new(crate::compose::Compose::open(state)?),
-    })
-}
-
-/// Make a new cluster on `kind`: check what it needs, choose its ports and ids, write
-/// its files (`cluster.json` last, which means the cluster is complete). `note` (which
-/// backend `auto` chose) is printed once every prerequisite was found.
-pub fn create(
-    kind: Kind,
-    name: &str,
-    args: &UpArgs,
-    mode: Mode,
-    note: Option<&str>,
-) -> Result<ClusterState> {
-    match kind {
-        Kind::Local => crate::local::create(name, args, mode, note),
-        Kind::Compose => crate::compose::create(name, args, mode, note),
-    }
 }
 
 /// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form).

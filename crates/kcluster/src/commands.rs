@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
-use crate::backend::{self, Backend};
+use crate::backend::Backend;
 use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, UpArgs};
 use crate::health::{self, Liveness};
 use crate::role::Role;
@@ -21,10 +21,10 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         None => {
             let mode = args.mode.unwrap_or(Mode::Kraft);
             let (kind, note) = choose_backend(args.backend);
-            backend::create(kind, name, args, mode, note.as_deref())?
+            create_cluster(kind, name, args, mode, note.as_deref())?
         }
     };
-    let mut backend = backend::open(state)?;
+    let mut backend = open_backend(state)?;
     let live = backend.liveness();
     let state = backend.state().clone();
     let down = |role: Role| -> Vec<NodeState> {
@@ -147,7 +147,7 @@ pub fn start(state: ClusterState, args: &NodeArgs) -> Result<()> {
     let role = Role::of_flag(args.zookeeper);
     let node = node(&state, role, args.id)?.clone();
     let budget = Budget::new(args.start_budget());
-    let mut backend = backend::open(state)?;
+    let mut backend = open_backend(state)?;
     let state = backend.state().clone();
     if !running(&backend.liveness(), role, node.id) {
         if role == Role::Broker && state.mode == Mode::Zookeeper {
@@ -166,7 +166,7 @@ pub fn start(state: ClusterState, args: &NodeArgs) -> Result<()> {
 pub fn stop(state: ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> {
     let role = Role::of_flag(args.zookeeper);
     let node = node(&state, role, args.id)?.clone();
-    let backend = backend::open(state)?;
+    let backend = open_backend(state)?;
     let label = format!("{} {}", role.label(), node.id);
     let grace = std::time::Duration::from_secs_f64(args.stop_grace());
     if backend.stop_node(role, &node, graceful, grace)? {
@@ -183,7 +183,7 @@ pub fn stop(state: ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> 
 
 /// `kcluster status`: one line per node; exit 7 unless every node is up.
 pub fn status(state: ClusterState) -> Result<()> {
-    let backend = backend::open(state)?;
+    let backend = open_backend(state)?;
     health::report(backend.state(), &statuses(backend.as_ref()))
 }
 
@@ -194,13 +194,13 @@ pub fn logs(state: ClusterState, args: &LogsArgs) -> Result<()> {
         Some(id) => vec![node(&state, role, id)?.id],
         None => role.nodes(&state).iter().map(|n| n.id).collect(),
     };
-    let backend = backend::open(state)?;
+    let backend = open_backend(state)?;
     backend.logs(role, &ids, args.follow)
 }
 
 /// `kcluster down [--keep]`: stop every node; keep the cluster's directory, or remove it.
 pub fn down(state: ClusterState, args: &DownArgs) -> Result<()> {
-    let backend = backend::open(state)?;
+    let backend = open_backend(state)?;
     let (kept_also, removed) = backend.teardown(args.keep)?;
     let state = backend.state();
     let (name, dir) = (&state.name, state.dir());
@@ -243,4 +243,28 @@ pub fn node(state: &ClusterState, role: Role, id: u32) -> Result<&NodeState> {
         ))
         .into()
     })
+}
+
+/// The backend of an existing cluster, as its `cluster.json` recorded it.
+fn open_backend(state: ClusterState) -> Result<Box<dyn Backend>> {
+    Ok(match state.backend {
+        Kind::Local => Box::new(crate::local::Local::open(state)),
+        Kind::Compose => Box::new(crate::compose::Compose::open(state)?),
+    })
+}
+
+/// Make a new cluster on `kind`: check what it needs, choose its ports and ids, write
+/// its files (`cluster.json` last, which means the cluster is complete). `note` (which
+/// backend `auto` chose) is printed once every prerequisite was found.
+fn create_cluster(
+    kind: Kind,
+    name: &str,
+    args: &UpArgs,
+    mode: Mode,
+    note: Option<&str>,
+) -> Result<ClusterState> {
+    match kind {
+        Kind::Local => crate::local::create(name, args, mode, note),
+        Kind::Compose => crate::compose::create(name, args, mode, note),
+    }
 }
