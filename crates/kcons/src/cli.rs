@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser};
 use kcore::generate::Generate;
+use kcore::progress::ProgressArgs;
 use kcore::ConnectionArgs;
 
 use crate::offset::OffsetSpec;
@@ -67,6 +68,9 @@ pub struct Cli {
     /// Print only the values, raw, one per line (a null value is an empty line)
     #[arg(long)]
     pub values: bool,
+
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

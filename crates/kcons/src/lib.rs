@@ -1,10 +1,13 @@
 //! kcons: Kafka to stdout as JSON lines, committing only what was written out.
 
 pub mod cli;
+pub mod ends;
 pub mod offset;
-pub mod progress;
+pub mod status;
 pub mod writer;
 
+use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -16,8 +19,9 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use cli::Cli;
+use ends::EndTracker;
 use offset::OffsetSpec;
-use progress::EndTracker;
+use status::Observer;
 use writer::RecordWriter;
 
 /// Output buffered before it is written out (and its offsets stored for commit).
@@ -130,16 +134,24 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 
     let mut writer = RecordWriter::new(&cli.topics, cli.values, cli.group.is_some());
+    // Records printed on the terminal would be garbled by a line redrawn under them:
+    // there progress shows only when asked for.
+    let mode = cli.progress.mode(std::io::stdout().is_terminal());
+    let counters = Arc::new(status::Counters::default());
+    let mut observer = Observer::new(&counters, !mode.is_off(), cli.exit_at_end);
+    let progress = status::start(mode, &counters, cli.exit_at_end, cli.count);
     let outcome = consume(
         &cli,
         &consumer,
         &mut writer,
         &mut ends,
+        &mut observer,
         &interrupt,
         connection.timeout,
     );
     // Whatever happened (a closed pipe included), commit what reached stdout.
     let flushed = writer.flush(&consumer);
+    observer.written(&writer);
     if cli.group.is_some() {
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => {}
@@ -153,6 +165,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Err(_) => {}
         }
     }
+    progress.finish(|elapsed| status::summary(&counters, elapsed));
     let interrupted = outcome?;
     flushed?;
     let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
@@ -244,6 +257,7 @@ fn consume(
     consumer: &BaseConsumer<QuietContext>,
     writer: &mut RecordWriter,
     ends: &mut EndTracker,
+    observer: &mut Observer,
     interrupt: &Interrupt,
     timeout: Duration,
 ) -> Result<bool> {
@@ -269,6 +283,7 @@ fn consume(
                 }
                 ends.check_positions(consumer);
             }
+            observer.tick(consumer, writer, ends);
         }
         match polled {
             None => {}

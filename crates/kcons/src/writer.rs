@@ -19,6 +19,8 @@ pub struct RecordWriter {
     /// Next offset to commit per (topic index, partition), for records in `buf`.
     pending: Vec<(usize, i32, i64)>,
     records: u64,
+    /// Bytes written to stdout so far.
+    written: u64,
 }
 
 impl RecordWriter {
@@ -38,12 +40,18 @@ impl RecordWriter {
             topics_json,
             pending: Vec::new(),
             records: 0,
+            written: 0,
         }
     }
 
     /// Records appended so far (written out or about to be).
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Bytes written to stdout so far.
+    pub fn written_bytes(&self) -> u64 {
+        self.written
     }
 
     pub fn pending_bytes(&self) -> usize {
@@ -99,6 +107,7 @@ impl RecordWriter {
         let mut out = std::io::stdout().lock();
         out.write_all(&self.buf).context("writing stdout")?;
         out.flush().context("writing stdout")?;
+        self.written += self.buf.len() as u64;
         self.buf.clear();
         if !self.pending.is_empty() {
             let mut tpl = TopicPartitionList::with_capacity(self.pending.len());

@@ -8,6 +8,7 @@ pub mod failure;
 pub mod generate;
 pub mod metadata;
 pub mod output;
+pub mod progress;
 pub mod record;
 pub mod self_connection;
 pub mod signals;
@@ -45,20 +46,25 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
 
 /// Print `tool: error: message` on stderr, the prefix in red on a colour terminal.
 pub fn report_error(tool: &str, message: &str) {
-    if use_colour(&std::io::stderr()) {
-        eprintln!("{tool}: \x1b[1;31merror\x1b[0m: {message}");
-    } else {
-        eprintln!("{tool}: error: {message}");
-    }
+    // Out of the way of a live progress line, if one is drawn.
+    progress::suspend(|| {
+        if use_colour(&std::io::stderr()) {
+            eprintln!("{tool}: \x1b[1;31merror\x1b[0m: {message}");
+        } else {
+            eprintln!("{tool}: error: {message}");
+        }
+    })
 }
 
 /// Print `tool: warning: message` on stderr.
 pub fn report_warning(tool: &str, message: &str) {
-    if use_colour(&std::io::stderr()) {
-        eprintln!("{tool}: \x1b[1;33mwarning\x1b[0m: {message}");
-    } else {
-        eprintln!("{tool}: warning: {message}");
-    }
+    progress::suspend(|| {
+        if use_colour(&std::io::stderr()) {
+            eprintln!("{tool}: \x1b[1;33mwarning\x1b[0m: {message}");
+        } else {
+            eprintln!("{tool}: warning: {message}");
+        }
+    })
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org).

@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use kcore::generate::Generate;
+use kcore::progress::ProgressArgs;
 use kcore::ConnectionArgs;
 
 const EXAMPLES: &str = "\
@@ -80,6 +81,9 @@ pub struct Cli {
     /// Print nothing on stdout (no delivery reports)
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,

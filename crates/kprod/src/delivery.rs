@@ -2,8 +2,8 @@
 //! input line number, or counted as never sent. Nothing goes missing silently.
 
 use std::io::{BufWriter, Stdout, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use kcore::record::{write_int, write_str};
 use kcore::{Failure, QuietContext};
@@ -12,6 +12,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
+
+use crate::status::Counters;
 
 /// Failure lines shown on stderr as they happen; bad input lines past these are only counted.
 const SHOWN_FAILURES: u64 = 20;
@@ -74,8 +76,9 @@ pub struct DeliveryContext {
     topic_json: Vec<u8>,
     report: bool,
     state: Mutex<DeliveryState>,
-    /// Delivery reports handled so far: tells `serve_ready` whether a poll found work.
-    reports: AtomicU64,
+    /// Delivery reports handled so far (`reports`: tells `serve_ready` whether a poll
+    /// found work) and failed ones, shared with the progress line.
+    counters: Arc<Counters>,
 }
 
 struct DeliveryState {
@@ -90,14 +93,14 @@ struct DeliveryState {
 }
 
 impl DeliveryContext {
-    pub fn new(topic: &str, verbose: u8, report: bool) -> Self {
+    pub fn new(topic: &str, verbose: u8, report: bool, counters: Arc<Counters>) -> Self {
         let mut topic_json = Vec::new();
         write_str(&mut topic_json, topic);
         DeliveryContext {
             quiet: QuietContext::new("kprod", verbose),
             topic_json,
             report,
-            reports: AtomicU64::new(0),
+            counters,
             state: Mutex::new(DeliveryState {
                 delivered: 0,
                 failed: 0,
@@ -117,7 +120,7 @@ impl DeliveryContext {
 
     /// Delivery reports handled so far.
     pub fn reports(&self) -> u64 {
-        self.reports.load(Ordering::Relaxed)
+        self.counters.reports.load(Ordering::Relaxed)
     }
 
     /// Push the reports written so far to stdout (so a pipe sees them live).
@@ -151,7 +154,7 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, line: usize) {
-        self.reports.fetch_add(1, Ordering::Relaxed);
+        self.counters.reports.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state();
         match result {
             Ok(message) => {
@@ -175,6 +178,7 @@ impl ProducerContext for DeliveryContext {
             }
             Err((err, _)) => {
                 state.failed += 1;
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 let too_large =
                     err.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge);
                 if too_large {

@@ -4,9 +4,12 @@ pub mod cli;
 pub mod delivery;
 pub mod input;
 pub mod limits;
+pub mod status;
 
 use std::borrow::Cow;
+use std::io::IsTerminal;
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -20,6 +23,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 use cli::{Cli, OnError};
 use delivery::{DeliveryContext, Tally};
 use input::Chunk;
+use status::Counters;
 
 /// How long one wait for delivery reports lasts. rdkafka's `poll` always waits out its
 /// timeout (and spins through its last millisecond), so: short, but not too short.
@@ -156,6 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 
     let interrupt = Interrupt::install()?;
+    let counters = Arc::new(Counters::default());
     let defaults = producer_defaults(delivery_timeout);
     let create = |extra: &[(&'static str, String)]| -> Result<BaseProducer<DeliveryContext>> {
         let defaults: Vec<(&str, &str)> = defaults
@@ -165,7 +170,12 @@ pub fn run(cli: Cli) -> Result<()> {
             .collect();
         connection.create(
             &defaults,
-            DeliveryContext::new(&topic, connection.verbose, !cli.quiet),
+            DeliveryContext::new(
+                &topic,
+                connection.verbose,
+                !cli.quiet,
+                Arc::clone(&counters),
+            ),
         )
     };
     let mut producer = create(&[])?;
@@ -212,6 +222,12 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut stop = false;
     let mut reported_at = Instant::now();
     let mut full_queue = FullQueueNudge::new();
+    // Lines typed at the terminal, or reports printed on it, would be garbled by a line
+    // redrawn under them: there progress shows only when asked for.
+    let data_on_terminal =
+        std::io::stdin().is_terminal() || (!cli.quiet && std::io::stdout().is_terminal());
+    let progress = status::start(cli.progress.mode(data_on_terminal), &counters);
+    let (mut lines_read, mut bytes_read) = (0u64, 0u64);
 
     'input: while !stop {
         if interrupt.requested() {
@@ -254,6 +270,8 @@ pub fn run(cli: Cli) -> Result<()> {
         let (data, first_line) = match chunk {
             Chunk::Lines { data, first_line } => (data, first_line),
             Chunk::TooLong { line, bytes } => {
+                (lines_read, bytes_read) = (line, bytes_read + bytes);
+                counters.publish(lines_read, bytes_read, tally.sent);
                 tally.bad_line(line, &format!("line of {bytes} bytes is longer than any record the producer may send (message.max.bytes={message_max_bytes})"));
                 stop = cli.on_error == OnError::Stop;
                 continue;
@@ -264,7 +282,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Err(anyhow::Error::new(err).context("reading stdin"));
             }
         };
+        bytes_read += data.len() as u64;
         for (line_no, line) in input::lines(&data, first_line) {
+            lines_read = line_no;
             if interrupt.requested() {
                 interrupted = true;
                 break 'input;
@@ -347,6 +367,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        counters.publish(lines_read, bytes_read, tally.sent);
         serve_ready(&producer);
         // Input that keeps coming must not hold the reports back (`kprod t | jq` is live).
         if reported_at.elapsed() >= REPORT_INTERVAL {
@@ -355,7 +376,9 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
 
+    counters.publish(lines_read, bytes_read, tally.sent);
     finish(&producer, &mut tally, delivery_timeout);
+    progress.finish(|elapsed| status::summary(&counters, elapsed));
     tally.conclude(interrupted)
 }
 

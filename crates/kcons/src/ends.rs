@@ -1,4 +1,5 @@
-//! `-e`: which partitions have reached the end offsets taken at start.
+//! `-e`: which partitions have reached the end offsets taken at start, and how much of
+//! the way there consumption has come (for the progress line).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,6 +12,8 @@ use rdkafka::{Offset, TopicPartitionList};
 struct End {
     low: i64,
     high: i64,
+    /// Where consumption starts, once known.
+    start: Option<i64>,
     done: bool,
 }
 
@@ -53,6 +56,7 @@ impl EndTracker {
         ends[slot] = Some(End {
             low,
             high,
+            start: None,
             done: high <= low,
         });
     }
@@ -67,6 +71,7 @@ impl EndTracker {
                 Offset::OffsetTail(n) => (end.high - n).max(end.low),
                 _ => end.low,
             };
+            end.start = Some(start.clamp(end.low, end.high.max(end.low)));
             if start >= end.high {
                 end.done = true;
             }
@@ -169,6 +174,40 @@ impl EndTracker {
                 }
             }
         }
+    }
+
+    /// How far consumption has come towards the ends taken at start, in offsets: (covered,
+    /// total) over the partitions whose start is known (this member's, in a group), with
+    /// the consumer's positions (the next offset of each partition it reads).
+    pub fn covered(&self, positions: &TopicPartitionList) -> (u64, u64) {
+        let (mut covered, mut total) = (0u64, 0u64);
+        for (topic, ends) in &self.topics {
+            for (partition, end) in ends.iter().enumerate() {
+                let Some(end) = end else { continue };
+                let Some(start) = end.start else { continue };
+                let owned = self
+                    .assigned
+                    .as_ref()
+                    .is_none_or(|assigned| assigned.contains(&(topic.clone(), partition as i32)));
+                if !owned || end.high <= start {
+                    continue;
+                }
+                let span = (end.high - start) as u64;
+                total += span;
+                covered += if end.done {
+                    span
+                } else {
+                    match positions
+                        .find_partition(topic, partition as i32)
+                        .map(|e| e.offset())
+                    {
+                        Some(Offset::Offset(at)) => (at.clamp(start, end.high) - start) as u64,
+                        _ => 0,
+                    }
+                };
+            }
+        }
+        (covered, total)
     }
 
     pub fn all_done(&self) -> bool {
