@@ -373,7 +373,17 @@ fn reset_delete_and_delete_offsets_are_refused_while_kcons_consumes() {
     produce(&topic, 0, 5);
     produce(&topic, 1, 5);
     kcons_group(&group, &topic, &[]);
-    let consumer = Background::spawn(bin_path("kcons"), &["-g", &group, &topic]);
+    let client_id = unique_name("kcons-client");
+    let consumer = Background::spawn(
+        bin_path("kcons"),
+        &[
+            "-g",
+            &group,
+            &topic,
+            "-X",
+            &format!("client.id={client_id}"),
+        ],
+    );
     let lines = describe_until(&group, "kcons to join the group", |lines| {
         lines
             .iter()
@@ -383,7 +393,7 @@ fn reset_delete_and_delete_offsets_are_refused_while_kcons_consumes() {
                 .any(|l| l["kind"] == "member" && l["partitions"].as_array().unwrap().len() == 2)
     });
     let member = lines.iter().find(|l| l["kind"] == "member").unwrap();
-    assert_eq!(member["client_id"], "rdkafka", "{member}");
+    assert_eq!(member["client_id"], client_id.as_str(), "{member}");
     // Every partition line names the member that owns it.
     let (_, partitions) = describe(&group);
     for line in partitions.values() {
@@ -834,4 +844,155 @@ fn help_examples_completions_and_man_page() {
         let script = run(plain().args(["--generate", shell])).success().stdout();
         assert!(script.contains("delete-offsets"), "{shell}: {script}");
     }
+}
+
+/// A single-node Kafka of its own with ACLs: a SASL/PLAIN listener for clients, where
+/// `admin` is a super user and `alice` is allowed nothing. Killed and removed when dropped.
+struct AclBroker {
+    _dir: tempfile::TempDir,
+    broker: Background,
+    port: u16,
+}
+
+impl AclBroker {
+    fn start() -> AclBroker {
+        let dir = tempfile::tempdir().unwrap();
+        // Free ports, released just before the broker binds them.
+        let ports: Vec<u16> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
+        let (internal, client, controller) = (ports[0], ports[1], ports[2]);
+        let config = dir.path().join("server.properties");
+        std::fs::write(
+            &config,
+            format!(
+                "process.roles=broker,controller\n\
+                 node.id=1\n\
+                 controller.quorum.voters=1@127.0.0.1:{controller}\n\
+                 listeners=INTERNAL://127.0.0.1:{internal},CLIENT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+                 advertised.listeners=INTERNAL://127.0.0.1:{internal},CLIENT://127.0.0.1:{client}\n\
+                 listener.security.protocol.map=INTERNAL:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+                 controller.listener.names=CONTROLLER\n\
+                 inter.broker.listener.name=INTERNAL\n\
+                 sasl.enabled.mechanisms=PLAIN\n\
+                 listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin=\"admin-pw\" user_alice=\"alice-pw\";\n\
+                 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+                 super.users=User:ANONYMOUS;User:admin\n\
+                 allow.everyone.if.no.acl.found=false\n\
+                 log.dirs={data}\n\
+                 offsets.topic.replication.factor=1\n\
+                 offsets.topic.num.partitions=1\n\
+                 transaction.state.log.replication.factor=1\n\
+                 transaction.state.log.min.isr=1\n\
+                 share.coordinator.state.topic.replication.factor=1\n\
+                 share.coordinator.state.topic.min.isr=1\n\
+                 group.initial.rebalance.delay.ms=0\n\
+                 num.network.threads=2\n\
+                 num.io.threads=2\n",
+                data = dir.path().join("data").display(),
+            ),
+        )
+        .unwrap();
+        let classpath = format!("{}/libs/*", kafka_home().display());
+        let config_path = config.to_str().unwrap();
+        let jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"];
+        run(assert_cmd::Command::new("java")
+            .args(jvm)
+            .args(["-cp", &classpath, "kafka.tools.StorageTool", "format"])
+            .args(["-t", "a2dyb3VwLWFjbC10ZXN0MQ", "-c", config_path])
+            .current_dir(dir.path())
+            .timeout(Duration::from_secs(120)))
+        .success();
+        let mut args: Vec<&str> = jvm.to_vec();
+        args.extend(["-cp", &classpath, "kafka.Kafka", config_path]);
+        let broker = Background::spawn("java", &args);
+        let acl = AclBroker {
+            _dir: dir,
+            broker,
+            port: client,
+        };
+        eventually_succeeds(
+            "the ACL broker to serve its admin",
+            Duration::from_secs(90),
+            || {
+                let mut cmd = acl.as_user("ktopic", "admin");
+                cmd.args(["list", "--timeout", "2"]);
+                cmd
+            },
+        );
+        acl
+    }
+
+    /// A tool connecting as `user` (password `USER-pw`).
+    fn as_user(&self, tool_name: &str, user: &str) -> assert_cmd::Command {
+        let mut cmd = tool(tool_name);
+        cmd.args(["-b", &format!("127.0.0.1:{}", self.port)])
+            .args([
+                "-X",
+                "security.protocol=sasl_plaintext",
+                "-X",
+                "sasl.mechanism=PLAIN",
+            ])
+            .args(["-X", &format!("sasl.username={user}")])
+            .args(["-X", &format!("sasl.password={user}-pw")]);
+        cmd
+    }
+}
+
+#[test]
+fn not_authorized_is_one_line_and_exit_10() {
+    let acl = AclBroker::start();
+    let topic = "kg-acl-topic";
+    let group = "kg-acl-group";
+    run(acl
+        .as_user("ktopic", "admin")
+        .args(["create", topic, "-p", "1", "-r", "1"]))
+    .success();
+    run(acl
+        .as_user("kprod", "admin")
+        .args(["-q", topic])
+        .write_stdin("a\nb\n"))
+    .success();
+    run(acl
+        .as_user("kcons", "admin")
+        .args(["-g", group, topic, "-e"]))
+    .success();
+    let (summary, _) = split_describe(
+        &run(acl.as_user("kgroup", "admin").args(["describe", group]))
+            .success()
+            .json_lines(),
+        group,
+    );
+    assert_eq!(summary["lag"], 0, "{summary}");
+
+    for args in [
+        vec!["describe", group],
+        vec!["delete", group],
+        vec![
+            "reset",
+            group,
+            "--topic",
+            topic,
+            "--to",
+            "earliest",
+            "--execute",
+        ],
+        vec!["delete-offsets", group, "--topic", topic],
+    ] {
+        run(acl.as_user("kgroup", "alice").args(&args))
+            .code_is(10)
+            .one_error_line("kgroup")
+            .stderr_has("not authorized");
+    }
+    // Listing shows only the groups one may see: none, and no error.
+    let listed = run(acl.as_user("kgroup", "alice").arg("list")).success();
+    assert_eq!(listed.stdout(), "", "alice sees no group");
+    // Nothing alice tried changed the group.
+    let ran = run(acl.as_user("kgroup", "admin").args(["describe", group])).success();
+    let (_, partitions) = split_describe(&ran.json_lines(), group);
+    assert_eq!(partitions[&(topic.to_string(), 0)]["committed"], 2);
+    drop(acl.broker);
 }

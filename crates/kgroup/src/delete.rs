@@ -38,8 +38,9 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
 /// Delete a group's commits for some partitions; refused while the group has members.
 pub fn delete_offsets(session: &Session, args: &DeleteOffsetsArgs) -> Result<()> {
     let group = args.group.as_str();
-    let partitions = spec::partitions(session, &args.topics)?;
+    // The group first, as for reset: a group one may not see says so before any topic.
     let description = session.existing_group(group)?;
+    let partitions = spec::partitions(session, &args.topics)?;
     require_inactive(&description, "delete the offsets of")?;
     let doing = format!("cannot delete the offsets of group '{group}'");
     let answer =
