@@ -7,6 +7,7 @@ use serde_json::json;
 
 use kcore::admin::groups;
 use kcore::admin::offsets::OffsetSpec;
+use kcore::progress::Status;
 use kcore::table::Table;
 use kcore::Failure;
 
@@ -18,6 +19,13 @@ use crate::spec::{self, Bounds, Target};
 pub fn reset(session: &Session, args: &ResetArgs) -> Result<()> {
     let group = args.group.as_str();
     let target = Target::parse(&args.to)?;
+    // On a terminal, a spinner once this takes more than a second.
+    let doing = if args.execute {
+        "resetting"
+    } else {
+        "planning a reset of"
+    };
+    let spinner = Status::spinner("kgroup", format!("{doing} the offsets of group '{group}'"));
     let description = session.existing_group(group)?;
     // Checked for a plan too: it shows what --execute would do now, and that is nothing
     // while consumers are running.
@@ -109,6 +117,7 @@ pub fn reset(session: &Session, args: &ResetArgs) -> Result<()> {
             })
         })
         .collect();
+    drop(spinner);
     let table = args.table.then(|| Table::from_json_lines(&lines));
     session::print(&lines, table)?;
     if !args.execute {

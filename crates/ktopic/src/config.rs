@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use kcore::admin::topics::{self as topic_admin, ConfigChange};
 use kcore::admin::AdminError;
+use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::ConfigArgs;
@@ -34,6 +35,10 @@ pub fn config(session: &Session, args: &ConfigArgs) -> Result<()> {
         read(session, topic)?
     } else {
         let deadline = Instant::now() + session.timeout();
+        let _spinner = Status::spinner(
+            "ktopic",
+            format!("changing the config of '{topic}', waiting until the brokers show it"),
+        );
         topic_admin::alter_topic_config(session.client(), topic, &changes, session.timeout())
             .map_err(|err| alter_failure(topic, err))?;
         // The controller has the change; the broker that answers the next read may not

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use kcore::admin::topics::{self as topic_admin, NewTopicSpec};
 use kcore::admin::AdminError;
+use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::CreateArgs;
@@ -55,6 +56,11 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
         })
         .collect();
     let deadline = Instant::now() + session.timeout();
+    // On a terminal, a spinner once this takes more than a second.
+    let spinner = Status::spinner(
+        "ktopic",
+        "creating, waiting until every partition has a leader on every broker",
+    );
     let results: HashMap<String, Result<(), AdminError>> =
         topic_admin::create_topics(session.client(), &specs, session.timeout())?
             .into_iter()
@@ -87,6 +93,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
             .iter()
             .all(|(name, new)| snapshot.topics.get(*name).is_some_and(|t| ready(t, *new)))
     })?;
+    drop(spinner);
     let mut out = JsonLines::stdout();
     for (name, new) in present {
         match snapshot.topics.get(name) {

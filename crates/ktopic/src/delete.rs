@@ -8,6 +8,7 @@ use anyhow::{anyhow, Context, Result};
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::json;
 
+use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::DeleteArgs;
@@ -39,6 +40,10 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
     let mut deleted: Vec<String> = Vec::new();
     if !known.is_empty() {
         let deadline = Instant::now() + session.timeout();
+        let spinner = Status::spinner(
+            "ktopic",
+            "deleting, waiting until every broker has forgotten the topics",
+        );
         let results = block_on(session.admin.delete_topics(&known, &session.options()))
             .map_err(|err| anyhow!("cannot delete topics: {err}"))?;
         for result in results {
@@ -55,6 +60,7 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
                 .iter()
                 .all(|name| !snapshot.topics.contains_key(name))
         })?;
+        drop(spinner);
         let mut out = JsonLines::stdout();
         for name in &deleted {
             if snapshot.topics.contains_key(name) {

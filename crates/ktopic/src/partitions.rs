@@ -7,6 +7,7 @@ use rdkafka::admin::NewPartitions;
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::json;
 
+use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::PartitionsArgs;
@@ -31,6 +32,10 @@ pub fn partitions(session: &Session, args: &PartitionsArgs) -> Result<()> {
     }
 
     let deadline = Instant::now() + session.timeout();
+    let spinner = Status::spinner(
+        "ktopic",
+        format!("adding partitions to '{topic}', waiting until each has a leader"),
+    );
     let request = [NewPartitions::new(topic, wanted)];
     let results = block_on(
         session
@@ -65,6 +70,7 @@ pub fn partitions(session: &Session, args: &PartitionsArgs) -> Result<()> {
             .get(topic)
             .is_some_and(|t| t.is_ready(Some(wanted)))
     })?;
+    drop(spinner);
     if !ready {
         return Err(Failure::unhealthy(format!(
             "topic '{topic}' got {wanted} partitions, but not every one has a leader after {:.0?}",
