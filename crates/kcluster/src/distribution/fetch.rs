@@ -8,9 +8,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use kcore::progress::{self, Status};
 use kcore::Failure;
 
 use super::{cached_home, is_complete, COMPLETE_MARKER};
@@ -68,6 +69,47 @@ fn fetch_into(mvn: &Path, version: &str, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The steps of a fetch, each one line on stderr when it starts and one when it is done,
+/// with a spinner between them on a terminal: a fetch takes minutes the first time.
+const STEPS: usize = 3;
+
+/// Run step `number` of [`STEPS`]: say what it does, show a spinner while it runs (on a
+/// terminal, after a second), then say what came of it (`outcome` of its result) and how long it took.
+fn step<T>(
+    number: usize,
+    what: &str,
+    work: impl FnOnce() -> Result<T>,
+    outcome: impl FnOnce(&T) -> String,
+) -> Result<T> {
+    let started = Instant::now();
+    eprintln!("kcluster: [{number}/{STEPS}] {what} ...");
+    let spinner = Status::spinner("kcluster", format!("[{number}/{STEPS}] {what}"));
+    let result = work();
+    drop(spinner);
+    if let Ok(done) = &result {
+        eprintln!(
+            "kcluster: [{number}/{STEPS}] {} ({})",
+            outcome(done),
+            progress::duration(started.elapsed())
+        );
+    }
+    result
+}
+
+/// The total size of the files in `dir`, in decimal megabytes.
+fn megabytes(dir: &Path) -> f64 {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.metadata().ok())
+                .map(|meta| meta.len())
+                .sum::<u64>()
+        })
+        .unwrap_or(0) as f64
+        / 1e6
+}
+
 /// Resolve the jars into `dist/libs`, add the SLF4J binding and the logging configuration,
 /// and write the marker last. Returns the number of jars.
 fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usize> {
@@ -85,15 +127,30 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
     };
     let output_dir = format!("-DoutputDirectory={}", libs.display());
 
-    eprintln!(
-        "kcluster: resolving org.apache.kafka:kafka_2.13:{version} + kafka-tools with mvn ..."
-    );
-    maven.run(&[
-        "dependency:copy-dependencies",
-        &output_dir,
-        "-DincludeScope=runtime",
-        "-DexcludeTypes=pom,test-jar",
-    ])?;
+    step(
+        1,
+        &format!(
+            "resolving org.apache.kafka:kafka_2.13:{version} + kafka-tools:{version} and their \
+             runtime dependencies with mvn"
+        ),
+        || {
+            maven.run(&[
+                "dependency:copy-dependencies",
+                &output_dir,
+                "-DincludeScope=runtime",
+                "-DexcludeTypes=pom,test-jar",
+            ])?;
+            jar_names(&libs)
+        },
+        |jars| {
+            let plural = if jars.len() == 1 { "" } else { "s" };
+            format!(
+                "resolved: {} jar{plural}, {:.1} MB",
+                jars.len(),
+                megabytes(&libs)
+            )
+        },
+    )?;
     for jar in [
         format!("kafka_2.13-{version}.jar"),
         format!("kafka-tools-{version}.jar"),
@@ -117,14 +174,22 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
         let has_binding = names
             .iter()
             .any(|name| name.starts_with("log4j-slf4j") && name.contains("-impl-"));
-        if !has_binding {
-            let artifact = format!("org.apache.logging.log4j:log4j-slf4j-impl:{log4j}");
-            eprintln!("kcluster: adding {artifact} ...");
-            maven.run(&[
-                "dependency:copy",
-                &format!("-Dartifact={artifact}"),
-                &output_dir,
-            ])?;
+        let artifact = format!("org.apache.logging.log4j:log4j-slf4j-impl:{log4j}");
+        if has_binding {
+            eprintln!("kcluster: [2/{STEPS}] the SLF4J binding is among Kafka's dependencies");
+        } else {
+            step(
+                2,
+                &format!("adding the SLF4J binding {artifact} with mvn"),
+                || {
+                    maven.run(&[
+                        "dependency:copy",
+                        &format!("-Dartifact={artifact}"),
+                        &output_dir,
+                    ])
+                },
+                |()| format!("added log4j-slf4j-impl-{log4j}.jar"),
+            )?;
         }
         [
             ("log4j2.xml", LOG4J2_XML),
@@ -138,6 +203,7 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
                 "the slf4j-reload4j binding is not among Kafka's dependencies",
             ));
         }
+        eprintln!("kcluster: [2/{STEPS}] the SLF4J binding (slf4j-reload4j) is among Kafka's dependencies");
         [
             ("log4j.properties", LOG4J_PROPERTIES),
             ("tools-log4j.properties", TOOLS_LOG4J_PROPERTIES),
@@ -147,6 +213,10 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
         let path = config.join(name);
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    eprintln!(
+        "kcluster: [3/{STEPS}] logging configuration: config/{}, config/{}",
+        configs[0].0, configs[1].0
+    );
 
     let jars = jar_names(&libs)?.len();
     let marker = dist.join(COMPLETE_MARKER);
@@ -220,7 +290,8 @@ fn echo_to_stderr(from: impl Read) {
     for line in BufReader::new(from).split(b'\n').map_while(Result::ok) {
         let line = strip_ansi(&String::from_utf8_lossy(&line));
         if !line.trim().is_empty() {
-            eprintln!("{}", line.trim_end());
+            // Around the spinner of the step, if one is drawn.
+            progress::suspend(|| eprintln!("{}", line.trim_end()));
         }
     }
 }
