@@ -61,13 +61,33 @@ pub trait Backend {
 }
 
 /// A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid form).
+/// Never one that starts with `-` (one in 64 would): Kafka's own tools would read it as
+/// an option, and Kafka's `Uuid.randomUuid()` avoids them for that reason.
 pub fn new_cluster_id() -> Result<String> {
     use anyhow::Context;
     use base64::Engine;
     use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom")?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    let mut urandom = std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
+    loop {
+        let mut bytes = [0u8; 16];
+        urandom
+            .read_exact(&mut bytes)
+            .context("reading /dev/urandom")?;
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !id.starts_with('-') {
+            return Ok(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_ids_never_look_like_options() {
+        for _ in 0..2_000 {
+            let id = super::new_cluster_id().unwrap();
+            assert_eq!(id.len(), 22);
+            assert!(!id.starts_with('-'), "{id}");
+        }
+    }
 }

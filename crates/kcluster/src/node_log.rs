@@ -15,15 +15,15 @@ const MAX_LINE: usize = 240;
 /// `log`, where the full log is (a path, or the command that shows it).
 pub fn failure_detail(node: &str, text: &str, log: &str) -> String {
     match cause(node, text) {
-        Some(cause) => format!("{cause}\nlog: {log}"),
+        Some(cause) => format!("{cause}\nfull log: {log}"),
         None => {
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = &lines[lines.len().saturating_sub(TAIL_LINES)..];
             if tail.is_empty() {
-                return format!("its log is empty: {log}");
+                return format!("its log is still empty\nfull log: {log}");
             }
             let quoted: Vec<String> = tail.iter().map(|l| format!("  {}", clip(l))).collect();
-            format!("its log ends with:\n{}\nlog: {log}", quoted.join("\n"))
+            format!("its log ends with:\n{}\nfull log: {log}", quoted.join("\n"))
         }
     }
 }
@@ -135,7 +135,7 @@ Caused by: java.net.BindException: Address already in use
         let detail = failure_detail("broker 2", KAFKA_BIND, "/x/server.log");
         assert_eq!(
             detail,
-            "broker 2 cannot bind localhost:39092: address already in use\nlog: /x/server.log"
+            "broker 2 cannot bind localhost:39092: address already in use\nfull log: /x/server.log"
         );
     }
 
@@ -164,6 +164,9 @@ Caused by: java.net.BindException: Address already in use
     #[test]
     fn no_cause_shows_the_tail_indented() {
         let detail = failure_detail("broker 1", "a\nb\n", "/x/server.log");
-        assert_eq!(detail, "its log ends with:\n  a\n  b\nlog: /x/server.log");
+        assert_eq!(
+            detail,
+            "its log ends with:\n  a\n  b\nfull log: /x/server.log"
+        );
     }
 }

@@ -37,6 +37,11 @@ impl Budget {
     pub fn expired(&self) -> bool {
         self.started.elapsed() >= self.timeout
     }
+
+    /// What is left of it (zero once expired).
+    pub fn remaining(&self) -> Duration {
+        self.timeout.saturating_sub(self.started.elapsed())
+    }
 }
 
 /// What the readiness waits ask of a backend while they poll.
@@ -108,7 +113,11 @@ pub fn wait_brokers(
             progress.finish();
             return Err(err);
         }
-        let answers = brokers_serving(&nodes, Duration::from_millis(1500));
+        // Never ask past the deadline: `--timeout 0.5` means half a second.
+        let ask = budget
+            .remaining()
+            .clamp(Duration::from_millis(200), Duration::from_millis(1500));
+        let answers = brokers_serving(&nodes, ask);
         let missing: Vec<u32> = nodes
             .iter()
             .zip(&answers)
