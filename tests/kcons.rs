@@ -721,3 +721,88 @@ fn exit_at_end_sees_past_transaction_markers() {
     .success();
     assert_eq!(again.json_lines().len(), 0);
 }
+
+// Progress on a terminal (issue #17). The terminal is a pseudo-terminal (`script`); a
+// reader that starts late (`| (sleep 1.5; cat)`) makes a run last longer than the second
+// before progress shows.
+
+/// A topic of one partition (the order of records across partitions may vary from run to
+/// run) holding 3,000 records of about 100 bytes.
+fn topic_of_3000() -> String {
+    let topic = create_topic(1, &[]);
+    let input: String = (1..=3000).map(|i| format!("{i:0>100}\n")).collect();
+    kprod(&["-q", &topic], input).success();
+    topic
+}
+
+#[test]
+fn progress_on_a_terminal_shows_how_far_to_the_end_and_stdout_is_unchanged() {
+    let topic = topic_of_3000();
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    for (args, name) in [("-e", "e"), ("-c 3000", "c")] {
+        let late = |file: &str| format!("kcons {topic} {args} | (sleep 1.5; cat > {file})");
+        let on_tty = on_terminal(&late(&out(&format!("{name}-tty"))), &[]).success();
+        let in_pipes = in_shell(&late(&out(&format!("{name}-pipe"))), &[]).success();
+        assert_eq!(
+            in_pipes.stderr(),
+            "",
+            "no progress when stderr is not a terminal"
+        );
+        let (tty, pipe) = (
+            std::fs::read(out(&format!("{name}-tty"))).unwrap(),
+            std::fs::read(out(&format!("{name}-pipe"))).unwrap(),
+        );
+        assert_eq!(pipe.iter().filter(|b| **b == b'\n').count(), 3000);
+        assert!(
+            tty == pipe,
+            "{args}: stdout differs with a terminal on stderr"
+        );
+
+        let transcript = on_tty.stdout();
+        let frames = terminal_frames(&transcript);
+        assert!(
+            frames.iter().any(|f| f.contains(" records; ")
+                && f.contains(" records/s, ")
+                && f.contains("% of 3,000 to the end, ETA ")),
+            "{args}: no line saying how far to the end among {frames:#?}"
+        );
+        let screen = terminal_screen(&transcript);
+        assert_eq!(screen.len(), 1, "{args}: {screen:#?}\n{transcript:?}");
+        assert!(
+            screen[0].starts_with("kcons: wrote 3,000 records in ")
+                && screen[0].ends_with(" MB/s)"),
+            "{args}: {screen:#?}"
+        );
+    }
+}
+
+#[test]
+fn progress_of_a_follow_shows_how_far_behind_the_end_it_is() {
+    let topic = topic_of_3000();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out").display().to_string();
+    // A follow ends with SIGINT (exit 0).
+    let ran = on_terminal(
+        &format!("timeout --foreground -s INT 3 kcons {topic} > {file}"),
+        &[],
+    );
+    let transcript = ran.stdout();
+    let frames = terminal_frames(&transcript);
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("3,000 records; ") && f.ends_with("; at the end")),
+        "{frames:#?}"
+    );
+    let screen = terminal_screen(&transcript);
+    assert_eq!(screen.len(), 1, "{screen:#?}\n{transcript:?}");
+    assert!(
+        screen[0].starts_with("kcons: wrote 3,000 records in "),
+        "{screen:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().lines().count(),
+        3000
+    );
+}

@@ -673,3 +673,153 @@ fn idempotence_is_on_by_default() {
         || (values(&records(&topic)) == vec![json!("b")]).then_some(()),
     );
 }
+
+// Progress on a terminal (issue #17). The terminal is a pseudo-terminal (`script`);
+// input that pauses makes a run last longer than the second before progress shows.
+
+/// `lines` lines `record N`, in a file of `dir`.
+fn input_file(dir: &tempfile::TempDir, lines: usize) -> String {
+    let path = dir.path().join(format!("in-{lines}.txt"));
+    let text: String = (1..=lines).map(|i| format!("record {i}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn progress_on_a_terminal_ends_in_one_summary_line_and_stdout_is_unchanged() {
+    let (a, b) = (create_topic(1, &[]), create_topic(1, &[]));
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_file(&dir, 2000);
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    let slow = |topic: &str, out: &str| {
+        format!("(head -n 1000 {input}; sleep 1.5; tail -n +1001 {input}) | kprod {topic} > {out}")
+    };
+    let on_tty = on_terminal(&slow(&a, &out("a.json")), &[]).success();
+    let in_pipes = in_shell(&slow(&b, &out("b.json")), &[]).success();
+    assert_eq!(
+        in_pipes.stderr(),
+        "",
+        "no progress when stderr is not a terminal"
+    );
+
+    // stdout: the same reports, byte for byte (but for the topic's name).
+    let (out_a, out_b) = (
+        std::fs::read_to_string(out("a.json")).unwrap(),
+        std::fs::read_to_string(out("b.json")).unwrap(),
+    );
+    assert_eq!(out_b.lines().count(), 2000);
+    assert_eq!(out_a.replace(&a, &b), out_b);
+
+    // The terminal: a live line with every count and rate, then one summary line.
+    let transcript = on_tty.stdout();
+    let frames = terminal_frames(&transcript);
+    assert!(
+        frames.iter().any(|f| {
+            f.contains(" read, ")
+                && f.contains(" delivered, ")
+                && f.contains(" in flight, ")
+                && f.contains(" failed; ")
+                && f.contains(" records/s, ")
+                && f.ends_with(" MB/s")
+        }),
+        "no live line among {frames:#?}"
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("1,000 read, 1,000 delivered")),
+        "the line while input pauses: {frames:#?}"
+    );
+    let screen = terminal_screen(&transcript);
+    assert_eq!(
+        screen.len(),
+        1,
+        "one line is left: {screen:#?}\n{transcript:?}"
+    );
+    assert!(
+        screen[0].starts_with("kprod: delivered 2,000 records in ")
+            && screen[0].contains(" records/s, ")
+            && screen[0].ends_with(" MB/s)"),
+        "{screen:#?}"
+    );
+    assert_eq!(transcript.matches('\n').count(), 1, "{transcript:?}");
+    assert!(transcript.contains("\x1b[36m"), "coloured: {transcript:?}");
+}
+
+#[test]
+fn no_progress_for_short_runs_with_no_progress_or_among_reports_and_no_colour_with_no_color() {
+    let topic = create_topic(1, &[]);
+    let pausing = "(echo a; sleep 1.5; echo b)";
+    // Shorter than a second: nothing.
+    let short = on_terminal(
+        &format!("printf 'a\\nb\\n' | kprod {topic} > /dev/null"),
+        &[],
+    );
+    assert_eq!(short.success().stdout(), "");
+    // --no-progress: nothing, however long.
+    let off = on_terminal(
+        &format!("{pausing} | kprod --no-progress {topic} > /dev/null"),
+        &[],
+    );
+    assert_eq!(off.success().stdout(), "");
+    // The reports on the terminal too: no line drawn among them.
+    let shared = on_terminal(&format!("{pausing} | kprod {topic}"), &[]).success();
+    let screen = terminal_screen(&shared.stdout());
+    assert_eq!(screen.len(), 2, "{screen:#?}");
+    assert!(
+        screen.iter().all(|l| l.starts_with("{\"topic\":")),
+        "{screen:#?}"
+    );
+    // NO_COLOR: the same line, without colour.
+    let plain = on_terminal(
+        &format!("{pausing} | kprod -q {topic}"),
+        &[("NO_COLOR", "1")],
+    );
+    let transcript = plain.success().stdout();
+    assert!(
+        terminal_frames(&transcript)
+            .iter()
+            .any(|f| f.contains(" delivered, ")),
+        "{transcript:?}"
+    );
+    assert!(
+        !transcript.contains("\x1b[36m") && !transcript.contains("\x1b[0m"),
+        "{transcript:?}"
+    );
+}
+
+#[test]
+fn forced_progress_off_a_terminal_prints_plain_lines_and_the_summary() {
+    let topic = create_topic(1, &[]);
+    // A short run: the summary alone.
+    let short = in_shell(&format!("echo a | kprod -q --progress {topic}"), &[]).success();
+    let err = short.stderr();
+    assert!(
+        err.starts_with("kprod: delivered 1 record in ") && err.lines().count() == 1,
+        "{err:?}"
+    );
+    // A longer one: a plain line every 5 s, then the summary; no redraws, no colour.
+    let long = in_shell(
+        &format!("(echo a; sleep 7; echo b) | kprod -q --progress {topic}"),
+        &[],
+    )
+    .success();
+    let err = long.stderr();
+    assert!(!err.contains('\r') && !err.contains('\x1b'), "{err:?}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("kprod: 1 read, 1 delivered, 0 in flight, 0 failed; "),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with("kprod: delivered 2 records in "),
+        "{err}"
+    );
+    // --no-progress after --progress wins (the last one does).
+    let off = in_shell(
+        &format!("echo a | kprod -q --progress --no-progress {topic}"),
+        &[],
+    );
+    assert_eq!(off.success().stderr(), "");
+}

@@ -139,6 +139,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let mode = cli.progress.mode(std::io::stdout().is_terminal());
     let counters = Arc::new(status::Counters::default());
     let mut observer = Observer::new(&counters, !mode.is_off(), cli.exit_at_end);
+    observer.starting(&ends);
     let progress = status::start(mode, &counters, cli.exit_at_end, cli.count);
     let outcome = consume(
         &cli,

@@ -80,6 +80,15 @@ impl Observer {
         set(&self.counters.bytes, writer.written_bytes());
     }
 
+    /// `-e`: how much there is to read, as soon as the starts are known (a group's once
+    /// its partitions are assigned: then on the tick).
+    pub fn starting(&self, ends: &EndTracker) {
+        if self.enabled && self.exit_at_end {
+            let (_, total) = ends.covered(&rdkafka::TopicPartitionList::new());
+            set(&self.counters.total, total);
+        }
+    }
+
     /// On the poll loop's tick: the counts, and now and then how far to the end.
     pub fn tick(
         &mut self,
