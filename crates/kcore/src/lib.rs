@@ -7,6 +7,7 @@ pub mod context;
 pub mod failure;
 pub mod generate;
 pub mod metadata;
+pub mod outcome;
 pub mod output;
 pub mod progress;
 pub mod record;

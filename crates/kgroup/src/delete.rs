@@ -6,9 +6,9 @@ use serde_json::json;
 use kcore::admin::groups;
 
 use crate::cli::{DeleteArgs, DeleteOffsetsArgs};
-use crate::outcome::Outcome;
 use crate::session::{self, admin_failure, failure, require_inactive, unique, Session};
 use crate::spec;
+use kcore::outcome::Outcome;
 
 /// Delete groups; the brokers refuse a group with active members (exit 9) and one they
 /// do not know (exit 6).
@@ -17,7 +17,7 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let results = groups::delete_groups(session.client(), &refs, session.timeout())
         .map_err(|err| failure(err, "cannot delete groups"))?;
-    let mut outcome = Outcome::new("deleted", names.len());
+    let mut outcome = Outcome::new("kgroup", "groups", "deleted", names.len());
     let mut lines = Vec::new();
     for name in &names {
         match results.iter().find(|(group, _)| group == name) {

@@ -15,8 +15,8 @@ use kcore::table::Table;
 
 use crate::cli::DescribeArgs;
 use crate::offsets::{watermarks, Partition};
-use crate::outcome::Outcome;
 use crate::session::{self, admin_failure, check_description, failure, unique, Session};
+use kcore::outcome::Outcome;
 
 /// One group's description and commits, gathered before any offset is asked for.
 struct Gathered {
@@ -29,7 +29,7 @@ struct Gathered {
 
 pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
     let names = unique(&args.groups);
-    let mut outcome = Outcome::new("described", names.len());
+    let mut outcome = Outcome::new("kgroup", "groups", "described", names.len());
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     // All requests that only need the group names go out together.
     let descriptions = groups::submit_describe_groups(session.client(), &refs, session.timeout())

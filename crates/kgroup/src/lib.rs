@@ -10,7 +10,6 @@ mod delete;
 mod describe;
 mod list;
 mod offsets;
-mod outcome;
 mod reset;
 mod session;
 mod spec;

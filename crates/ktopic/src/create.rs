@@ -13,9 +13,9 @@ use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::CreateArgs;
-use crate::outcome::Outcome;
 use crate::session::{parse_key_value, unique, Session};
 use crate::snapshot::TopicState;
+use kcore::outcome::Outcome;
 
 /// librdkafka's "let the brokers decide" (their `default.replication.factor`).
 const BROKER_DEFAULT: i32 = -1;
@@ -66,7 +66,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
             .into_iter()
             .collect();
 
-    let mut outcome = Outcome::new("created", names.len());
+    let mut outcome = Outcome::new("ktopic", "topics", "created", names.len());
     // (name, newly created) of each topic that exists now.
     let mut present: Vec<(&str, bool)> = Vec::new();
     for name in &names {

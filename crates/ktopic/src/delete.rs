@@ -12,8 +12,8 @@ use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::DeleteArgs;
-use crate::outcome::Outcome;
 use crate::session::{block_on, unique, Session};
+use kcore::outcome::Outcome;
 
 pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
     let names = unique(expand_stdin(&args.topics, || {
@@ -28,7 +28,7 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
         return Ok(());
     }
     let before = session.snapshot()?;
-    let mut outcome = Outcome::new("deleted", names.len());
+    let mut outcome = Outcome::new("ktopic", "topics", "deleted", names.len());
     let (known, unknown): (Vec<&str>, Vec<&str>) = names
         .iter()
         .map(String::as_str)

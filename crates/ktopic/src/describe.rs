@@ -7,14 +7,14 @@ use kcore::table::{join, Table};
 use kcore::{Failure, JsonLines};
 
 use crate::cli::{DescribeArgs, ListArgs};
-use crate::outcome::Outcome;
 use crate::session::{is_override, shown_value, unique, Session};
 use crate::snapshot::{is_internal, Snapshot, TopicState};
+use kcore::outcome::Outcome;
 
 pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
     let snapshot = session.snapshot()?;
     let named = unique(args.topics.iter().cloned());
-    let mut outcome = Outcome::new("described", named.len());
+    let mut outcome = Outcome::new("ktopic", "topics", "described", named.len());
     let topics = select(&snapshot, &named, args.all, &mut outcome);
     let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
 

@@ -10,7 +10,6 @@ mod create;
 mod delete;
 mod describe;
 mod offsets;
-mod outcome;
 mod partitions;
 mod session;
 pub mod snapshot;
