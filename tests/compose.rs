@@ -545,6 +545,7 @@ fn named_state(mode: &str) -> ClusterState {
             vec![node(1, 41001), node(2, 41002), node(3, 41003)]
         },
         heap: None,
+        secure: false,
     }
 }
 

@@ -11,6 +11,7 @@ Examples:
   kcluster status | jq -r 'select(.state != \"up\") | .id'
   kcluster up --mode zookeeper          # the seed's topology: 3 ZooKeeper + 3 brokers (Kafka 3.9)
   kcluster up --backend compose        # the same in Docker (compose/kraft.yml)
+  kcluster up --name safe --secure     # SASL_SSL, SCRAM users admin and reader, ACLs
   kcluster kill 2 && kcluster start 2  # fail a broker over and bring it back
   eval \"$(kcluster env --name test)\"   # point kprod/kcons/ktopic at a named cluster
   kcluster down                        # stop every broker and delete the data";
@@ -78,9 +79,11 @@ pub enum Command {
         after_help = "Examples:\n  kcluster down\n  kcluster down --keep   # `up` later resumes with the same data"
     )]
     Down(DownArgs),
-    /// Print `export KAFKA_BROKERS=...` for the cluster, for `eval "$(kcluster env)"`
-    #[command(after_help = "Examples:\n  eval \"$(kcluster env --name test)\" && ktopic list")]
-    Env,
+    /// Print `export KAFKA_BROKERS=...` for the cluster (and KPIPES_CONFIG_FILE for a secure one), for `eval "$(kcluster env)"`
+    #[command(
+        after_help = "Examples:\n  eval \"$(kcluster env --name test)\" && ktopic list\n  eval \"$(kcluster env --name safe --user reader)\" && kcons t -e"
+    )]
+    Env(EnvArgs),
     /// Fetch an Apache Kafka distribution from Maven Central into the cache (needs Java 17+ and mvn)
     #[command(
         name = "fetch-kafka",
@@ -129,6 +132,16 @@ pub struct UpArgs {
     /// Use this extracted Apache Kafka distribution instead of the Maven cache (local backend)
     #[arg(long, env = "KAFKA_HOME")]
     pub kafka_home: Option<PathBuf>,
+    /// A new cluster speaks SASL_SSL (SCRAM-SHA-512, its own CA) with ACLs: users admin and reader, their properties in the cluster's directory (local backend, KRaft) [an existing cluster keeps its own]
+    #[arg(long)]
+    pub secure: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    /// A secure cluster's user whose properties the tools get (admin or reader) [default: admin]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -20,7 +20,7 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         Some(state) => existing_for_up(state, args)?,
         None => {
             let mode = args.mode.unwrap_or(Mode::Kraft);
-            let (kind, note) = choose_backend(args.backend);
+            let (kind, note) = choose_backend(args.backend, args.secure);
             create_cluster(kind, name, args, mode, note.as_deref())?
         }
     };
@@ -54,6 +54,13 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         if !args.no_wait {
             let ids: Vec<u32> = state.brokers.iter().map(|n| n.id).collect();
             wait::wait_brokers(&state, &ids, budget, backend.watch())?;
+            if state.secure {
+                // Idempotent: a resumed cluster keeps its ACLs, a new one gets them now.
+                let left = budget.remaining().max(std::time::Duration::from_secs(5));
+                crate::security::grant_reader(&state, left)?;
+            }
+        } else if state.secure && started > 0 {
+            eprintln!("kcluster: user 'reader' gets its ACLs at the next `kcluster up` that waits for the brokers");
         }
         Ok(())
     })();
@@ -89,6 +96,12 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
     };
     let conflicts = asked_backend.is_some_and(|b| b != state.backend)
         || args.mode.is_some_and(|m| m != state.mode);
+    if args.secure && !state.secure {
+        return Err(Failure::usage(format!(
+            "cluster '{name}' exists and is open (not secure): `kcluster down --name {name}` first to make it secure"
+        ))
+        .into());
+    }
     if conflicts {
         return Err(Failure::usage(format!(
             "cluster '{name}' exists ({} backend, {} mode): `kcluster down --name {name}` first to change it",
@@ -118,9 +131,11 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
     Ok(state)
 }
 
-/// The backend for a new cluster, and what to say about the choice `auto` made.
-fn choose_backend(choice: BackendChoice) -> (Kind, Option<String>) {
+/// The backend for a new cluster, and what to say about the choice `auto` made. A secure
+/// cluster runs on the local backend.
+fn choose_backend(choice: BackendChoice, secure: bool) -> (Kind, Option<String>) {
     match choice {
+        BackendChoice::Auto if secure => (Kind::Local, None),
         BackendChoice::Local => (Kind::Local, None),
         BackendChoice::Compose => (Kind::Compose, None),
         BackendChoice::Auto => match crate::compose::engine_answers()
@@ -263,6 +278,9 @@ fn create_cluster(
     mode: Mode,
     note: Option<&str>,
 ) -> Result<ClusterState> {
+    if args.secure {
+        crate::security::check_supported(kind, mode)?;
+    }
     match kind {
         Kind::Local => crate::local::create(name, args, mode, note),
         Kind::Compose => crate::compose::create(name, args, mode, note),

@@ -435,6 +435,7 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
         brokers,
         zookeepers,
         heap: None,
+        secure: false,
     })
 }
 

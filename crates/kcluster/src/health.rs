@@ -23,12 +23,17 @@ use serde_json::json;
 use crate::role::Role;
 
 /// A metadata client for polling a cluster that is starting, made like every kpipes
-/// client (so it never holds a stopped broker's port, see `kcore::self_connection`).
-fn metadata_client(bootstrap: &str, timeout: Duration) -> Result<BaseConsumer<QuietContext>> {
+/// client (so it never holds a stopped broker's port, see `kcore::self_connection`); as
+/// `admin` for a secure cluster.
+fn metadata_client(
+    state: &ClusterState,
+    bootstrap: &str,
+    timeout: Duration,
+) -> Result<BaseConsumer<QuietContext>> {
     let connection = Connection {
         brokers: bootstrap.to_string(),
         brokers_source: "the cluster's state",
-        properties: Vec::new(),
+        properties: crate::security::client_properties(state),
         timeout,
         verbose: 0,
     };
@@ -46,7 +51,7 @@ fn metadata_client(bootstrap: &str, timeout: Duration) -> Result<BaseConsumer<Qu
 /// it (empty when nobody answers in time). A broker that was just killed stays in it
 /// until the cluster notices: this says who is registered, not who serves.
 pub fn listed_brokers(state: &ClusterState, timeout: Duration) -> HashSet<u32> {
-    metadata_client(&state.bootstrap(), timeout)
+    metadata_client(state, &state.bootstrap(), timeout)
         .ok()
         .and_then(|client| client.fetch_metadata(None, timeout).ok())
         .map(|md| md.brokers().iter().map(|b| b.id() as u32).collect())
@@ -63,9 +68,13 @@ pub fn listed_brokers(state: &ClusterState, timeout: Duration) -> HashSet<u32> {
 /// once it has registered and caught up with the cluster's metadata, and the cluster
 /// counts it live only once it is unfenced (KRaft) or registered (ZooKeeper). A killed
 /// broker, still listed by the others until its session times out, does not answer.
-pub fn served_by(node: &NodeState, timeout: Duration) -> Option<HashSet<u32>> {
+pub fn served_by(
+    state: &ClusterState,
+    node: &NodeState,
+    timeout: Duration,
+) -> Option<HashSet<u32>> {
     // A new client each time, so that the first contact is always this broker.
-    let client = metadata_client(&node.address(), timeout).ok()?;
+    let client = metadata_client(state, &node.address(), timeout).ok()?;
     let metadata = client.fetch_metadata(None, timeout).ok()?;
     let live: HashSet<u32> = metadata.brokers().iter().map(|b| b.id() as u32).collect();
     live.contains(&node.id).then_some(live)
@@ -73,13 +82,14 @@ pub fn served_by(node: &NodeState, timeout: Duration) -> Option<HashSet<u32>> {
 
 /// Whether each broker serves (see [`served_by`]), asked in parallel.
 pub(crate) fn brokers_serving(
+    state: &ClusterState,
     nodes: &[&NodeState],
     timeout: Duration,
 ) -> Vec<Option<HashSet<u32>>> {
     std::thread::scope(|scope| {
         let asks: Vec<_> = nodes
             .iter()
-            .map(|node| scope.spawn(move || served_by(node, timeout)))
+            .map(|node| scope.spawn(move || served_by(state, node, timeout)))
             .collect();
         asks.into_iter()
             .map(|ask| ask.join().unwrap_or(None))
@@ -167,7 +177,7 @@ pub fn statuses(state: &ClusterState, live: &dyn Fn(Role, u32) -> Liveness) -> V
         .collect();
     let serving: HashSet<u32> = running
         .iter()
-        .zip(brokers_serving(&running, Duration::from_secs(3)))
+        .zip(brokers_serving(state, &running, Duration::from_secs(3)))
         .filter(|(_, served)| served.is_some())
         .map(|(node, _)| node.id)
         .collect();

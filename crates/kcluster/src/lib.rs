@@ -4,8 +4,8 @@
 //! [`compose`] (Docker containers through docker compose), each in KRaft or ZooKeeper
 //! mode, behind one interface ([`backend`]). The commands are written once on top of it
 //! ([`commands`]); which ports a node uses is [`topology`]'s, whether a node serves is
-//! [`health`]'s, waiting for it [`wait`]'s, why it failed [`node_log`]'s, and where Kafka
-//! comes from [`distribution`]'s. This file dispatches a command line.
+//! [`health`]'s, waiting for it [`wait`]'s, why it failed [`node_log`]'s, where Kafka
+//! comes from [`distribution`]'s, and a secure cluster's TLS, users and ACLs [`security`]'s. This file dispatches a command line.
 
 pub mod backend;
 pub mod cli;
@@ -17,6 +17,7 @@ pub mod local;
 pub mod lock;
 pub mod node_log;
 pub mod role;
+pub mod security;
 pub mod topology;
 pub mod wait;
 
@@ -66,9 +67,19 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Some(Command::Env) => {
+        Some(Command::Env(args)) => {
             let state = load(name)?;
-            println!("export KAFKA_BROKERS={}", state.bootstrap());
+            if state.secure {
+                let user = args.user.as_deref().unwrap_or(security::ADMIN);
+                println!("{}", security::env_lines(&state, user)?);
+            } else if let Some(user) = &args.user {
+                return Err(Failure::usage(format!(
+                    "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
+                ))
+                .into());
+            } else {
+                println!("export KAFKA_BROKERS={}", state.bootstrap());
+            }
             Ok(())
         }
         Some(Command::FetchKafka(args)) => {

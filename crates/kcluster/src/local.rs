@@ -51,6 +51,7 @@ fn new_state(
     mode: Mode,
     dist: &Distribution,
     heap: &str,
+    secure: bool,
 ) -> Result<ClusterState> {
     let ports = topology::broker_ports(name, brokers)?;
     let kraft = mode == Mode::Kraft;
@@ -83,12 +84,13 @@ fn new_state(
             zookeeper::ensemble(name)?
         },
         heap: Some(heap.to_string()),
+        secure,
     })
 }
 
-fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> String {
+fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> Result<String> {
     if state.mode == Mode::Zookeeper {
-        return zookeeper::broker_properties(state, node, node_dir);
+        return Ok(zookeeper::broker_properties(state, node, node_dir));
     }
     let voters: Vec<String> = state
         .brokers
@@ -96,28 +98,35 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
         .map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0]))
         .collect();
     let replication = state.brokers.len().min(3);
-    format!(
+    let listeners = if state.secure {
+        crate::security::listener_properties(state, node)?
+    } else {
+        format!(
+            "listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}\n\
+             advertised.listeners=PLAINTEXT://{host}:{port}\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+             controller.listener.names=CONTROLLER\n\
+             inter.broker.listener.name=PLAINTEXT\n",
+            host = node.host,
+            port = node.port,
+            cport = node.peer_ports[0],
+        )
+    };
+    Ok(format!(
         "# Written by kcluster for cluster '{name}', node {id}. Regenerated at every start.\n\
          process.roles=broker,controller\n\
          node.id={id}\n\
          controller.quorum.voters={voters}\n\
-         listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}\n\
-         advertised.listeners=PLAINTEXT://{host}:{port}\n\
-         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
-         controller.listener.names=CONTROLLER\n\
-         inter.broker.listener.name=PLAINTEXT\n\
+         {listeners}\
          share.coordinator.state.topic.replication.factor={replication}\n\
          share.coordinator.state.topic.min.isr={min_isr}\n\
          {common}",
         name = state.name,
         id = node.id,
         voters = voters.join(","),
-        host = node.host,
-        port = node.port,
-        cport = node.peer_ports[0],
         min_isr = state.brokers.len().min(2),
         common = common_broker_properties(state, node_dir),
-    )
+    ))
 }
 
 /// What every local broker gets, in either mode: its data, internal topics replicated
@@ -165,7 +174,14 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
         zookeeper::check_distribution(&dist)?;
     }
     let heap = args.heap.as_deref().unwrap_or(DEFAULT_HEAP);
-    let state = new_state(name, args.brokers.unwrap_or(3), mode, &dist, heap)?;
+    let state = new_state(
+        name,
+        args.brokers.unwrap_or(3),
+        mode,
+        &dist,
+        heap,
+        args.secure,
+    )?;
     if let Some(note) = note {
         eprintln!("kcluster: {note}");
     }
@@ -177,19 +193,53 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
 fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result<()> {
     fs::create_dir_all(state.dir())
         .with_context(|| format!("creating {}", state.dir().display()))?;
+    if state.secure {
+        if let Err(err) = crate::security::prepare(state) {
+            let _ = fs::remove_dir_all(state.dir());
+            return Err(err);
+        }
+    }
     for node in &state.zookeepers {
         zookeeper::write_node(state, node)?;
     }
     for node in &state.brokers {
         let dir = Role::Broker.node_dir(state, node.id);
         fs::create_dir_all(dir.join("logs"))?;
-        fs::write(
-            dir.join("server.properties"),
-            server_properties(state, node, &dir),
+        crate::security::write_server_properties(
+            state,
+            &dir.join("server.properties"),
+            &server_properties(state, node, &dir)?,
         )?;
         if state.mode == Mode::Zookeeper {
             continue;
         }
+        let mut tool: Vec<String> = [
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            &state.cluster_id,
+            "-c",
+        ]
+        .map(String::from)
+        .into();
+        tool.push(dir.join("server.properties").display().to_string());
+        // A secure cluster's users come with their passwords: in an @argfile, never on
+        // the command line.
+        let argfile = if state.secure {
+            tool.extend(crate::security::scram_arguments(state)?);
+            Some(crate::security::ArgFile::write(
+                state,
+                "format.args",
+                &tool,
+            )?)
+        } else {
+            None
+        };
+        let tool = match &argfile {
+            Some(file) => vec![file.argument()],
+            None => tool,
+        };
         let output = Command::new(java)
             .args(["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"])
             .arg(format!(
@@ -199,15 +249,7 @@ fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result
             .arg(format!("-Dkafka.logs.dir={}", dir.join("logs").display()))
             .arg("-cp")
             .arg(dist.libs_classpath())
-            .args([
-                "kafka.tools.StorageTool",
-                "format",
-                "--ignore-formatted",
-                "-t",
-                &state.cluster_id,
-                "-c",
-            ])
-            .arg(dir.join("server.properties"))
+            .args(&tool)
             .stdin(Stdio::null())
             .output()
             .context("running Kafka's storage format tool")?;
@@ -245,9 +287,10 @@ impl Launcher {
         // Configs are regenerated so a cluster created by an older kcluster picks up current settings.
         let (heap, main_class, config) = match role {
             Role::Broker => {
-                fs::write(
-                    dir.join("server.properties"),
-                    server_properties(state, node, &dir),
+                crate::security::write_server_properties(
+                    state,
+                    &dir.join("server.properties"),
+                    &server_properties(state, node, &dir)?,
                 )?;
                 (
                     self.heap.as_str(),
@@ -597,6 +640,12 @@ fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+    // Its marker is gone a moment before its files are: a node is stopped once its
+    // ports are free (bounded: a process stuck in the kernel must not hang kcluster).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !kcore::state::process_ended(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

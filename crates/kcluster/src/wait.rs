@@ -117,7 +117,7 @@ pub fn wait_brokers(
         let ask = budget
             .remaining()
             .clamp(Duration::from_millis(200), Duration::from_millis(1500));
-        let answers = brokers_serving(&nodes, ask);
+        let answers = brokers_serving(state, &nodes, ask);
         let missing: Vec<u32> = nodes
             .iter()
             .zip(&answers)

@@ -3,8 +3,9 @@
 //!
 //! Brokers come from, first to last: `-b/--brokers`, `KAFKA_BROKERS`, a running
 //! cluster started by kcluster, the seed cluster's default ports.
-//! Properties come from, first to last (later wins): the tool's own defaults,
-//! `-F/--config-file`, then each `-X key=value`.
+//! Properties come from, first to last (later wins): the tool's own defaults, a
+//! secure kcluster cluster's own (when the brokers were found that way), the file
+//! named by `KPIPES_CONFIG_FILE`, `-F/--config-file`, then each `-X key=value`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,6 +53,10 @@ impl<C: rdkafka::ClientContext> NativeHandle for rdkafka::admin::AdminClient<C> 
 /// The seed cluster's host listeners (`localhost:29092/39092/49092`).
 pub const DEFAULT_BROKERS: &str = "localhost:29092,localhost:39092,localhost:49092";
 
+/// The environment variable naming a properties file read before `-F` and `-X`
+/// (`kcluster env` sets it for a secure cluster).
+pub const CONFIG_FILE_VAR: &str = "KPIPES_CONFIG_FILE";
+
 /// Flags every tool that talks to Kafka accepts.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnectionArgs {
@@ -68,7 +73,7 @@ pub struct ConnectionArgs {
     #[arg(short = 'X', value_name = "KEY=VALUE", global = true)]
     pub properties: Vec<String>,
 
-    /// Read librdkafka properties (key=value lines, # comments) from FILE before any -X
+    /// Read librdkafka properties (key=value lines, # comments) from FILE before any -X [after the file in env KPIPES_CONFIG_FILE]
     #[arg(short = 'F', long = "config-file", value_name = "FILE", global = true)]
     pub config_file: Option<PathBuf>,
 
@@ -101,12 +106,17 @@ pub struct Connection {
 impl ConnectionArgs {
     /// Validate the flags and settle where the brokers are.
     pub fn resolve(&self) -> Result<Connection> {
+        // A secure kcluster cluster found by itself also says how to reach it.
+        let mut cluster_properties = None;
         let (raw, source) = match &self.brokers {
             Some(list) => (list.clone(), "-b/--brokers"),
             None => match std::env::var("KAFKA_BROKERS") {
                 Ok(list) => (list, "KAFKA_BROKERS"),
-                Err(_) => match crate::state::running_cluster_brokers() {
-                    Some(list) => (list, "the running kcluster cluster"),
+                Err(_) => match crate::state::running_cluster() {
+                    Some(state) => {
+                        cluster_properties = state.client_properties();
+                        (state.bootstrap(), "the running kcluster cluster")
+                    }
                     None => (DEFAULT_BROKERS.to_string(), "the default"),
                 },
             },
@@ -114,6 +124,15 @@ impl ConnectionArgs {
         let brokers = parse_broker_list(&raw)
             .map_err(|msg| Failure::usage(format!("bad broker list from {source}: {msg}")))?;
         let mut properties = Vec::new();
+        if let Some(path) = &cluster_properties {
+            properties.extend(read_properties_file(path)?);
+        }
+        if let Some(path) = std::env::var_os(CONFIG_FILE_VAR).filter(|p| !p.is_empty()) {
+            properties.extend(
+                read_properties_file(Path::new(&path))
+                    .map_err(|err| Failure::usage(format!("{} (from {CONFIG_FILE_VAR})", err)))?,
+            );
+        }
         if let Some(path) = &self.config_file {
             properties.extend(read_properties_file(path)?);
         }
@@ -160,7 +179,10 @@ impl Connection {
             config.set(key, value);
         }
         config.set_log_level(match self.verbose {
-            0 => RDKafkaLogLevel::Warning,
+            // Info, not Warning: a connection closed before the first answer (a plaintext
+            // client on a TLS listener) is logged at that level, and a timeout must say
+            // why. Without -v nothing is shown (see QuietContext).
+            0 => RDKafkaLogLevel::Info,
             1 => RDKafkaLogLevel::Info,
             _ => RDKafkaLogLevel::Debug,
         });

@@ -20,6 +20,34 @@ pub struct QuietContext {
     verbose: u8,
     seen: Mutex<HashSet<String>>,
     last_error: Mutex<Option<String>>,
+    refusal: Mutex<Option<Refusal>>,
+}
+
+/// The brokers answered, but refused this client's TLS or SASL for good: retrying cannot
+/// help, so a tool stops at once instead of waiting out its timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// SASL authentication failed: a wrong password or an unknown user.
+    Authentication(String),
+    /// The TLS handshake failed for good: the broker's certificate is not trusted (a CA
+    /// that does not match), or the listener does not speak TLS.
+    Tls(String),
+}
+
+impl Refusal {
+    /// The refusal a librdkafka error or log line reports, if it is one.
+    pub fn of(code: Option<RDKafkaErrorCode>, text: &str) -> Option<Refusal> {
+        if code == Some(RDKafkaErrorCode::Authentication)
+            || text.contains("SASL authentication error")
+        {
+            return Some(Refusal::Authentication(text.to_string()));
+        }
+        let definitive = ["certificate verify failed", "wrong version number"];
+        if text.contains("SSL handshake failed") && definitive.iter().any(|d| text.contains(d)) {
+            return Some(Refusal::Tls(text.to_string()));
+        }
+        None
+    }
 }
 
 impl QuietContext {
@@ -29,6 +57,20 @@ impl QuietContext {
             verbose,
             seen: Mutex::new(HashSet::new()),
             last_error: Mutex::new(None),
+            refusal: Mutex::new(None),
+        }
+    }
+
+    /// The first refusal of this client's TLS or SASL by the brokers (see [`Refusal`]).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.refusal.lock().ok().and_then(|r| r.clone())
+    }
+
+    fn note_refusal(&self, code: Option<RDKafkaErrorCode>, text: &str) {
+        if let Some(refusal) = Refusal::of(code, text) {
+            if let Ok(mut kept) = self.refusal.lock() {
+                kept.get_or_insert(refusal);
+            }
         }
     }
 
@@ -57,6 +99,7 @@ impl QuietContext {
         // Connection failures arrive as log lines at once, while error events wait for a
         // poll: keep the latest serious one, so a timeout can say "Connection refused".
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) || fac == "FAIL" {
+            self.note_refusal(None, message);
             if let Ok(mut last) = self.last_error.lock() {
                 // As in on_error: the "N/N brokers are down" line must not hide the reason.
                 let generic = message.ends_with("brokers are down");
@@ -84,6 +127,7 @@ impl QuietContext {
         if self.verbose > 0 {
             self.show_once(format!("error: {text}"));
         }
+        self.note_refusal(error.rdkafka_error_code(), &text);
         if let Ok(mut last) = self.last_error.lock() {
             // "1/1 brokers are down" says less than the connection failure logged before it.
             let generic = matches!(
@@ -112,5 +156,37 @@ impl ConsumerContext for QuietContext {}
 impl AsRef<QuietContext> for QuietContext {
     fn as_ref(&self) -> &QuietContext {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_from_passing_failures() {
+        let auth = "sasl_ssl://localhost:1/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512";
+        assert!(matches!(
+            Refusal::of(None, auth),
+            Some(Refusal::Authentication(_))
+        ));
+        assert!(matches!(
+            Refusal::of(Some(RDKafkaErrorCode::Authentication), "x"),
+            Some(Refusal::Authentication(_))
+        ));
+        let tls = "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified";
+        assert!(matches!(Refusal::of(None, tls), Some(Refusal::Tls(_))));
+        // A broker going away in the middle of a handshake may be back soon: not a refusal.
+        assert_eq!(
+            Refusal::of(None, "SSL handshake failed: Disconnected"),
+            None
+        );
+        assert_eq!(
+            Refusal::of(
+                None,
+                "Connect to ipv4#127.0.0.1:1 failed: Connection refused"
+            ),
+            None
+        );
     }
 }

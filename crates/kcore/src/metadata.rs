@@ -7,7 +7,7 @@ use rdkafka::client::Client;
 use rdkafka::metadata::Metadata;
 
 use crate::connection::Connection;
-use crate::context::QuietContext;
+use crate::context::{QuietContext, Refusal};
 use crate::failure::Failure;
 
 /// Fetch metadata (for one topic, or all), failing with exit code 5 and one line
@@ -37,18 +37,60 @@ where
             Ok(metadata) => return Ok(metadata),
             Err(err) => {
                 serve();
+                let quiet: &QuietContext = AsRef::<QuietContext>::as_ref(&**client.context());
+                // Refused TLS or credentials stay refused: say so at once.
+                if let Some(refusal) = quiet.refusal() {
+                    return Err(refused(conn, refusal));
+                }
                 if Instant::now() < deadline {
                     continue;
                 }
-                let quiet: &QuietContext = AsRef::<QuietContext>::as_ref(&**client.context());
                 let why = quiet.last_error().unwrap_or_else(|| err.to_string());
                 return Err(Failure::unreachable(format!(
-                    "cannot reach the brokers {} (from {}) within {:.0?}: {}",
-                    conn.brokers, conn.brokers_source, conn.timeout, why
+                    "cannot reach the brokers {} (from {}) within {:.0?}: {}{}",
+                    conn.brokers,
+                    conn.brokers_source,
+                    conn.timeout,
+                    conn.redact(&why),
+                    plaintext_hint(conn, &why)
                 ))
                 .into());
             }
         }
+    }
+}
+
+/// The error for brokers that refused this client's TLS (exit 5: they cannot be reached
+/// this way) or its SASL credentials (exit 10: not authorized).
+fn refused(conn: &Connection, refusal: Refusal) -> anyhow::Error {
+    match refusal {
+        Refusal::Authentication(why) => Failure::not_authorized(format!(
+            "authentication failed: the brokers {} (from {}) refused the user's credentials (sasl.username, sasl.password): {}",
+            conn.brokers,
+            conn.brokers_source,
+            conn.redact(&why)
+        ))
+        .into(),
+        Refusal::Tls(why) => Failure::unreachable(format!(
+            "TLS handshake with the brokers {} (from {}) failed: {}",
+            conn.brokers,
+            conn.brokers_source,
+            conn.redact(&why)
+        ))
+        .into(),
+    }
+}
+
+/// A broker that hangs up on a plaintext client before answering its first request is
+/// most often a TLS listener.
+fn plaintext_hint(conn: &Connection, why: &str) -> &'static str {
+    let plaintext = conn.property("security.protocol").is_none_or(|p| {
+        p.eq_ignore_ascii_case("plaintext") || p.eq_ignore_ascii_case("sasl_plaintext")
+    });
+    if plaintext && why.contains("in state APIVERSION_QUERY") && why.contains("Disconnected") {
+        " (the brokers hung up before answering: does the listener want TLS? -X security.protocol=ssl or sasl_ssl)"
+    } else {
+        ""
     }
 }
 

@@ -109,6 +109,11 @@ pub struct ClusterState {
     /// JVM heap of each node (local backend); `None` for clusters from before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap: Option<String>,
+    /// `kcluster up --secure`: the client listeners speak SASL_SSL (SCRAM-SHA-512) with
+    /// the cluster's own CA, and ACLs deny by default. The clients' settings are in
+    /// [`ClusterState::user_properties`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secure: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -181,6 +186,18 @@ impl ClusterState {
         running_pid_in(&self.node_dir(kind, id))
     }
 
+    /// A secure cluster's client properties for `user` (`admin` or `reader`): librdkafka
+    /// `key=value` lines (SASL_SSL, SCRAM-SHA-512, the user's password, the CA file).
+    pub fn user_properties(&self, user: &str) -> PathBuf {
+        self.dir().join(format!("{user}.properties"))
+    }
+
+    /// The properties every kpipes client needs to reach this cluster: none for an open
+    /// cluster, the `admin` user's for a secure one.
+    pub fn client_properties(&self) -> Option<PathBuf> {
+        self.secure.then(|| self.user_properties("admin"))
+    }
+
     /// True when any broker process of this cluster runs.
     pub fn any_running(&self) -> bool {
         self.brokers
@@ -207,31 +224,35 @@ pub fn running_pid_in(node_dir: &Path) -> Option<i32> {
 
 /// True when `pid` is alive (not a zombie) and its command line carries the node's marker.
 pub fn pid_is_node(pid: i32, node_dir: &Path) -> bool {
-    if pid <= 0 {
+    if pid <= 0 || process_ended(pid) {
         return false;
     }
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // Field 3, after the parenthesised command name, is the state; Z is a zombie. A
-        // zombie that nobody reaps is gone for good, but the leader of a JVM shows Z as
-        // soon as its own thread has exited, while the others are still closing the
-        // process's files (a broker's listening socket among them): it is gone only once
-        // it holds no file.
-        let zombie = stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-        let holds_files =
-            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|mut fds| fds.next().is_some());
-        if zombie && !holds_files {
-            return false;
-        }
-    }
     let marker = process_marker(node_dir);
     cmdline
         .split(|b| *b == 0)
         .any(|arg| arg == marker.as_bytes())
+}
+
+/// True once process `pid` holds nothing any more: gone, or a zombie without files.
+///
+/// A zombie nobody reaps is gone for good, but the leader thread of a JVM shows `Z` as
+/// soon as it has exited, while the other threads are still closing the process's files
+/// (a broker's listening socket among them); an exiting process's command line reads
+/// empty before its files are closed, too. Only when no file is left is its port free.
+pub fn process_ended(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // Field 3, after the parenthesised command name, is the state.
+    let zombie = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']));
+    let holds_files =
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|mut fds| fds.next().is_some());
+    zombie && !holds_files
 }
 
 /// Names of every cluster with a state directory.
@@ -250,8 +271,14 @@ pub fn cluster_names() -> Vec<String> {
 /// The bootstrap list of the cluster kcluster runs: the one named by `KPIPES_CLUSTER`,
 /// else `default` if it runs, else the only running one.
 pub fn running_cluster_brokers() -> Option<String> {
+    running_cluster().map(|state| state.bootstrap())
+}
+
+/// The cluster kcluster runs (see [`running_cluster_brokers`]): its brokers, and for a
+/// secure one the properties its clients need ([`ClusterState::client_properties`]).
+pub fn running_cluster() -> Option<ClusterState> {
     if let Ok(name) = std::env::var("KPIPES_CLUSTER") {
-        return ClusterState::load(&name).map(|state| state.bootstrap());
+        return ClusterState::load(&name);
     }
     let running: Vec<ClusterState> = cluster_names()
         .iter()
@@ -261,10 +288,10 @@ pub fn running_cluster_brokers() -> Option<String> {
         .filter(|state| state.backend == Backend::Compose || state.any_running())
         .collect();
     if let Some(default) = running.iter().find(|state| state.name == "default") {
-        return Some(default.bootstrap());
+        return Some(default.clone());
     }
     match running.as_slice() {
-        [only] => Some(only.bootstrap()),
+        [only] => Some(only.clone()),
         _ => None,
     }
 }

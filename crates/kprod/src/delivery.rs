@@ -86,6 +86,8 @@ struct DeliveryState {
     failed: u64,
     /// Of the failed: refused by the brokers as larger than the topic takes (bad input).
     too_large: u64,
+    /// Why the cluster's ACLs refused a record, if they did.
+    denied: Option<String>,
     failures: FailureLog,
     /// Delivery reports for stdout; `None` once stdout is gone (the records still matter).
     out: Option<BufWriter<Stdout>>,
@@ -105,6 +107,7 @@ impl DeliveryContext {
                 delivered: 0,
                 failed: 0,
                 too_large: 0,
+                denied: None,
                 failures: FailureLog::default(),
                 out: Some(BufWriter::with_capacity(64 * 1024, std::io::stdout())),
                 line: Vec::with_capacity(128),
@@ -184,6 +187,16 @@ impl ProducerContext for DeliveryContext {
                 if too_large {
                     state.too_large += 1;
                 }
+                if matches!(
+                    err.rdkafka_error_code(),
+                    Some(
+                        RDKafkaErrorCode::TopicAuthorizationFailed
+                            | RDKafkaErrorCode::ClusterAuthorizationFailed
+                    )
+                ) && state.denied.is_none()
+                {
+                    state.denied = Some(err.to_string());
+                }
                 let why = if too_large {
                     "record too large: the brokers refused it (the topic's max.message.bytes)"
                         .to_string()
@@ -212,6 +225,9 @@ pub struct Tally {
     pub still_queued: u64,
     pub bad_lines: u64,
     pub last_line: u64,
+    /// Why the cluster's ACLs refused the records (a record's report, or the producer's
+    /// fatal error), if they did: then the verdict is exit 10.
+    pub denied: Option<String>,
     not_sent: FailureLog,
 }
 
@@ -237,6 +253,9 @@ impl Tally {
         self.delivered = state.delivered;
         self.failed = state.failed;
         self.too_large = state.too_large;
+        if self.denied.is_none() {
+            self.denied = state.denied.clone();
+        }
     }
 
     /// The verdict: Ok only if every line became a delivered record.
@@ -253,6 +272,9 @@ impl Tally {
                     "; {} were still queued when the delivery timeout ran out",
                     self.still_queued
                 ));
+            }
+            if let Some(denied) = &self.denied {
+                return Err(Failure::not_authorized(format!("{denied}: {why}")).into());
             }
             return Err(Failure::delivery(why).into());
         }

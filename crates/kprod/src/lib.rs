@@ -379,6 +379,11 @@ pub fn run(cli: Cli) -> Result<()> {
     counters.publish(lines_read, bytes_read, tally.sent);
     finish(&producer, &mut tally, delivery_timeout);
     progress.finish(|elapsed| status::summary(&counters, elapsed));
+    if let Some(denied) = tally.denied.take() {
+        tally.denied = Some(format!(
+            "not authorized to write to topic '{topic}' (the cluster's ACLs): {denied}"
+        ));
+    }
     tally.conclude(interrupted)
 }
 
@@ -534,4 +539,15 @@ fn finish(producer: &BaseProducer<DeliveryContext>, tally: &mut Tally, delivery_
     serve_ready(producer);
     tally.absorb(producer.context());
     tally.still_queued = tally.sent.saturating_sub(tally.delivered + tally.failed);
+    // The ACLs refused the producer (the idempotent producer's id needs a right to write).
+    let fatal = producer.client().fatal_error();
+    if let Some((code, why)) = fatal.filter(|(code, _)| {
+        matches!(
+            code,
+            RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+        )
+    }) {
+        tally.denied.get_or_insert(format!("{code}: {why}"));
+    }
 }

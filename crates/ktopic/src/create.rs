@@ -116,6 +116,12 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
 /// What a refusal means for the exit code: the command line's fault (2), or not (1).
 fn create_failure(name: &str, err: &AdminError) -> anyhow::Error {
     use RDKafkaErrorCode::*;
+    if err.is_not_authorized() {
+        return Failure::not_authorized(format!(
+            "cannot create topic '{name}': not authorized: {err}"
+        ))
+        .into();
+    }
     match err.code {
         TopicAlreadyExists => {
             anyhow!("topic '{name}' already exists (--if-not-exists accepts that)")

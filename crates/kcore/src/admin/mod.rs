@@ -8,12 +8,14 @@
 //! is owned by a guard that destroys it ([`Owned`]); pointers read out of a result event
 //! are copied into plain Rust values before the event is dropped.
 //!
+//! - [`acls`]: CreateAcls (kcluster's secure clusters).
 //! - [`groups`]: consumer groups (list, describe, committed offsets, alter, delete).
 //! - [`offsets`]: ListOffsets (earliest, latest, by time) for any set of partitions.
 //! - [`topics`]: CreateTopics with the broker's message, IncrementalAlterConfigs,
 //!   DescribeTopics (topic ids), DescribeConfigs.
 //! - [`serve_events`]: hand the client's main-queue log lines and errors to its context.
 
+pub mod acls;
 pub mod groups;
 pub mod offsets;
 pub mod topics;
