@@ -53,6 +53,7 @@ fn ask_broker_itself(address: &str) -> Result<BTreeSet<u64>, String> {
 /// which keeps listing a killed broker for seconds, fails this at once.
 #[test]
 fn start_right_after_kill_returns_once_the_broker_serves() {
+    needs_cluster!();
     let cluster = FaultCluster::acquire();
     for (id, address) in broker_addresses(&cluster) {
         run(cluster.kcluster().args(["kill", &id.to_string()])).success();
@@ -81,6 +82,7 @@ fn start_right_after_kill_returns_once_the_broker_serves() {
 /// the consumer (a group) receives every one of them.
 #[test]
 fn brokers_restarted_under_live_clients_lose_nothing() {
+    needs_cluster!();
     let cluster = FaultCluster::acquire();
     let topic = unique_name("failover");
     run(cluster.tool("ktopic").args([
@@ -233,6 +235,7 @@ fn can_listen(port: u16) -> String {
 /// broker restarted meanwhile dies with "Address already in use".
 #[test]
 fn self_connections_never_hold_a_stopped_brokers_port() {
+    needs_cluster!();
     let port = 39092;
     let broker = format!("127.0.0.1:{port}");
     // The control: a plain client's self-connection does hold the port, else this test
@@ -273,5 +276,128 @@ fn self_connections_never_hold_a_stopped_brokers_port() {
             stdout.trim_end().ends_with("free"),
             "{tool} left the broker's port {port} held (its self-connection was closed normally):\n{stdout}"
         );
+    }
+}
+
+/// A server of another program on a stopped broker's port is an error at once, naming
+/// the port and the program (exit 8); a mere connection holding it is waited for, and
+/// the broker starts as soon as it is gone.
+#[test]
+fn a_port_held_by_another_program_is_named_and_a_connection_is_waited_for() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let (id, address) = broker_addresses(&cluster).pop().unwrap();
+    let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    run(cluster.kcluster().args(["kill", &id.to_string()])).success();
+
+    // Another program's server on the port: refused at once, naming it.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let ran = run(cluster
+        .kcluster()
+        .args(["start", &id.to_string(), "--timeout", "30"]))
+    .code_is(8)
+    .one_error_line("kcluster");
+    let pid = std::process::id().to_string();
+    assert!(
+        ran.stderr().contains(&port.to_string()) && ran.stderr().contains(&format!("pid {pid}")),
+        "the error must name the port and the program holding it:\n{}",
+        ran.stderr()
+    );
+    drop(squatter);
+
+    // A connection whose local port is the broker's (as a client's may be, the port being
+    // in the ephemeral range): `start` waits, and goes on once it is closed.
+    let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let holder = connect_from_port(port, peer.local_addr().unwrap().port());
+    let mut start = Command::new(bin_path("kcluster"))
+        .args(["start", &id.to_string(), "--timeout", "120"])
+        .env("KPIPES_CLUSTER", &cluster.name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = start.stderr.take().unwrap();
+    let said = Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut text = said.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        })
+    };
+    eventually(
+        "kcluster to say it waits for the port",
+        Duration::from_secs(60),
+        || said.lock().unwrap().contains("still in use").then_some(()),
+    );
+    assert!(
+        start.try_wait().unwrap().is_none(),
+        "start must wait, not fail:\n{}",
+        said.lock().unwrap()
+    );
+    close_abortively(holder);
+    let status = start.wait().unwrap();
+    reader.join().unwrap();
+    assert!(
+        status.success(),
+        "start must succeed once the connection is gone:\n{}",
+        said.lock().unwrap()
+    );
+}
+
+/// A TCP connection from 127.0.0.1:`local` to 127.0.0.1:`remote`; its descriptor.
+fn connect_from_port(local: u16, remote: u16) -> i32 {
+    let address = |port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns until it returns it.
+    unsafe {
+        // Close-on-exec: the kcluster started meanwhile must not inherit (and so hold) it.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let (from, to) = (address(local), address(remote));
+        assert_eq!(
+            libc::bind(fd, &from as *const _ as *const libc::sockaddr, len),
+            0,
+            "bind"
+        );
+        assert_eq!(
+            libc::connect(fd, &to as *const _ as *const libc::sockaddr, len),
+            0,
+            "connect"
+        );
+        fd
+    }
+}
+
+/// Close with a reset, so that no TIME_WAIT keeps the port after it.
+fn close_abortively(fd: i32) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: the descriptor is ours; setsockopt reads `linger` only during the call.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+        libc::close(fd);
     }
 }

@@ -236,12 +236,13 @@ pub fn pid_is_node(pid: i32, node_dir: &Path) -> bool {
         .any(|arg| arg == marker.as_bytes())
 }
 
-/// True once process `pid` holds nothing any more: gone, or a zombie without files.
+/// True once process `pid` holds nothing any more: gone, or a zombie whose every thread
+/// has exited.
 ///
 /// A zombie nobody reaps is gone for good, but the leader thread of a JVM shows `Z` as
-/// soon as it has exited, while the other threads are still closing the process's files
-/// (a broker's listening socket among them); an exiting process's command line reads
-/// empty before its files are closed, too. Only when no file is left is its port free.
+/// soon as it has exited itself, while its other threads still hold the process's files
+/// (a broker's listening socket among them), and an exiting process's command line reads
+/// empty before that too. The files close with the last thread: then its ports are free.
 pub fn process_ended(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return true;
@@ -250,9 +251,8 @@ pub fn process_ended(pid: i32) -> bool {
     let zombie = stat
         .rsplit_once(')')
         .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']));
-    let holds_files =
-        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|mut fds| fds.next().is_some());
-    zombie && !holds_files
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |dir| dir.count());
+    zombie && threads <= 1
 }
 
 /// Names of every cluster with a state directory.
