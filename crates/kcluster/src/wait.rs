@@ -59,88 +59,81 @@ pub fn wait_zookeepers(
     budget: Budget,
     watch: &mut dyn Watch,
 ) -> Result<()> {
-    let progress = Progress::new(ids.len(), "ZooKeeper nodes");
-    loop {
-        if let Err(err) = watch.check(Role::Zookeeper) {
-            progress.finish();
-            return Err(err);
-        }
-        let missing: Vec<u32> = ids
-            .iter()
+    wait_for(Role::Zookeeper, ids, budget, watch, |ask| {
+        ids.iter()
             .copied()
             .filter(|id| {
-                let node = state.zookeepers.iter().find(|n| n.id == *id);
-                let mode =
-                    node.and_then(|n| zookeeper_mode(&n.address(), Duration::from_millis(500)));
+                let mode = Role::Zookeeper
+                    .node(state, *id)
+                    .and_then(|n| zookeeper_mode(&n.address(), ask));
                 !matches!(mode.as_deref(), Some("leader") | Some("follower"))
             })
-            .collect();
-        progress.update(ids.len() - missing.len());
-        if missing.is_empty() {
-            progress.finish();
-            return Ok(());
-        }
-        if budget.expired() {
-            progress.finish();
-            return Err(Failure::unhealthy(format!(
-                "ZooKeeper node(s) {missing:?} not serving within {:.0}s (raise --timeout?)\n{}",
-                budget.timeout.as_secs_f64(),
-                watch.failure_detail(Role::Zookeeper, missing[0])
-            ))
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+            .collect()
+    })
 }
 
-/// Wait until every broker in `ids` serves (see [`served_by`]) and knows every other
-/// one of them as live, so that a command run right after (`ktopic create -r 3`) finds
-/// them all whichever broker it asks.
+/// Wait until every broker in `ids` serves (see [`crate::health::served_by`]) and knows
+/// every other one of them as live, so that a command run right after (`ktopic create
+/// -r 3`) finds them all whichever broker it asks.
 pub fn wait_brokers(
     state: &ClusterState,
     ids: &[u32],
     budget: Budget,
     watch: &mut dyn Watch,
 ) -> Result<()> {
-    let progress = Progress::new(ids.len(), "brokers");
     let nodes: Vec<&NodeState> = ids
         .iter()
-        .filter_map(|id| state.brokers.iter().find(|n| n.id == *id))
+        .filter_map(|id| Role::Broker.node(state, *id))
         .collect();
     let wanted: HashSet<u32> = ids.iter().copied().collect();
-    loop {
-        if let Err(err) = watch.check(Role::Broker) {
-            progress.finish();
-            return Err(err);
+    wait_for(Role::Broker, ids, budget, watch, |ask| {
+        let answers = brokers_serving(state, &nodes, ask);
+        nodes
+            .iter()
+            .zip(&answers)
+            .filter(|(_, live)| !live.as_ref().is_some_and(|live| live.is_superset(&wanted)))
+            .map(|(node, _)| node.id)
+            .collect()
+    })
+}
+
+/// Poll `not_ready` (given how long one question may take) until no node of `ids` is
+/// left in what it returns; fail early when the backend sees a node exit, and at the
+/// deadline with why the first node left did not get ready.
+fn wait_for(
+    role: Role,
+    ids: &[u32],
+    budget: Budget,
+    watch: &mut dyn Watch,
+    mut not_ready: impl FnMut(Duration) -> Vec<u32>,
+) -> Result<()> {
+    let progress = Progress::new(ids.len(), role.label());
+    let result = loop {
+        if let Err(err) = watch.check(role) {
+            break Err(err);
         }
         // Never ask past the deadline: `--timeout 0.5` means half a second.
         let ask = budget
             .remaining()
             .clamp(Duration::from_millis(200), Duration::from_millis(1500));
-        let answers = brokers_serving(state, &nodes, ask);
-        let missing: Vec<u32> = nodes
-            .iter()
-            .zip(&answers)
-            .filter(|(_, live)| !live.as_ref().is_some_and(|live| live.is_superset(&wanted)))
-            .map(|(node, _)| node.id)
-            .collect();
+        let missing = not_ready(ask);
         progress.update(ids.len() - missing.len());
         if missing.is_empty() {
-            progress.finish();
-            return Ok(());
+            break Ok(());
         }
         if budget.expired() {
-            progress.finish();
-            let first = missing[0];
-            return Err(Failure::unhealthy(format!(
-                "broker(s) {missing:?} not ready within {:.0}s (raise --timeout?)\n{}",
+            break Err(Failure::unhealthy(format!(
+                "{}(s) {missing:?} not ready within {:.0}s (raise --timeout?)\n{}",
+                role.label(),
                 budget.timeout.as_secs_f64(),
-                watch.failure_detail(Role::Broker, first)
+                watch.failure_detail(role, missing[0])
             ))
             .into());
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
+    };
+    progress.finish();
+    result
 }
 
 /// ZooKeeper mode: a broker that died without a clean shutdown stays registered (and in the
@@ -168,6 +161,7 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// `what`: the nodes waited for, singular ("broker"); the message makes it plural.
     pub fn new(total: usize, what: &'static str) -> Self {
         let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
             let bar = ProgressBar::new_spinner();
@@ -186,7 +180,7 @@ impl Progress {
     pub fn update(&self, ready: usize) {
         if let Some(bar) = &self.bar {
             bar.set_message(format!(
-                "waiting for {}: {ready}/{} ready",
+                "waiting for {}s: {ready}/{} ready",
                 self.what, self.total
             ));
         }
