@@ -994,6 +994,7 @@ fn compose_backend_without_docker_is_exit_8() {
 
 #[test]
 fn auto_falls_back_to_local_within_a_bounded_time() {
+    needs_cluster!();
     let fake = FakeDocker::new();
     let name = unique_name("t-auto-local");
     let started = Instant::now();

@@ -4,6 +4,7 @@ use kpipes_e2e::*;
 
 #[test]
 fn demo_runs_the_whole_walkthrough() {
+    needs_cluster!();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin_dir = bin_path("kcluster").parent().unwrap().to_path_buf();
     let cluster = unique_name("demo");

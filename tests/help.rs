@@ -22,16 +22,31 @@ fn help_has_examples_and_version_prints() {
             "{tool} --version: {version}"
         );
     }
-    for (tool, sub) in [
-        ("kcluster", "up"),
-        ("kcluster", "kill"),
-        ("ktopic", "create"),
-        ("ktopic", "describe"),
-    ] {
+    for (tool, sub) in [("kcluster", "up"), ("kcluster", "kill")] {
         let help = run(plain(tool).args([sub, "--help"])).success().stdout();
         assert!(
             help.contains("Examples:"),
             "{tool} {sub} --help has no examples:\n{help}"
+        );
+    }
+    // ktopic: the README's first example, and two or more for every command.
+    let help = run(plain("ktopic").arg("--help")).success().stdout();
+    assert!(help.contains("ktopic create my-topic -p 2 -r 3"), "{help}");
+    for command in [
+        "create",
+        "describe",
+        "list",
+        "delete",
+        "partitions",
+        "config",
+        "offsets",
+    ] {
+        let help = run(plain("ktopic").args([command, "--help"]))
+            .success()
+            .stdout();
+        assert!(
+            help.contains("Examples:") && help.matches(&format!("ktopic {command}")).count() >= 2,
+            "2+ examples for ktopic {command}:\n{help}"
         );
     }
 }
@@ -84,6 +99,7 @@ fn man_pages_and_other_shells_generate() {
 
 #[test]
 fn tools_find_the_running_cluster_without_flags() {
+    needs_cluster!();
     // No -b, no KAFKA_BROKERS: the cluster kcluster runs (named by KPIPES_CLUSTER) is used.
     let mut cmd = plain("ktopic");
     cmd.arg("list")

@@ -33,6 +33,7 @@ fn identities(lines: &[Value]) -> Vec<(u64, i64, String)> {
 
 #[test]
 fn status_lists_every_broker_up() {
+    needs_cluster!();
     let ran = wait_until_all_up("every broker of the test cluster up", || {
         kcluster(&test_cluster())
     });
@@ -52,6 +53,7 @@ fn status_lists_every_broker_up() {
 
 #[test]
 fn up_again_is_harmless() {
+    needs_cluster!();
     let before = wait_until_all_up("every broker of the test cluster up", || {
         kcluster(&test_cluster())
     })
@@ -68,6 +70,7 @@ fn up_again_is_harmless() {
 
 #[test]
 fn env_prints_the_brokers() {
+    needs_cluster!();
     let ran = run(kcluster(&test_cluster()).arg("env")).success();
     assert_eq!(
         ran.stdout().trim(),
@@ -77,6 +80,7 @@ fn env_prints_the_brokers() {
 
 #[test]
 fn killed_broker_is_down_until_started() {
+    needs_cluster!();
     let cluster = FaultCluster::acquire();
     run(cluster.kcluster().args(["kill", "2"])).success();
     // Broker 2 is down at once (its process is gone), but the survivors show `up` only
@@ -123,6 +127,7 @@ fn killed_broker_is_down_until_started() {
 
 #[test]
 fn stopped_broker_shuts_down_cleanly_and_returns() {
+    needs_cluster!();
     let cluster = FaultCluster::acquire();
     let ran = run(cluster.kcluster().args(["stop", "3"])).success();
     assert_eq!(states(&ran)[2], (3, "down".into()));
@@ -140,6 +145,7 @@ fn stopped_broker_shuts_down_cleanly_and_returns() {
 /// The heap given to `up` is the one a restarted broker gets too; `down` leaves nothing.
 #[test]
 fn a_broker_keeps_its_heap_across_restarts_and_down_leaves_nothing() {
+    needs_cluster!();
     let name = unique_name("t-down");
     let ran = run(kcluster(&name).args(["up", "--brokers", "1", "--heap", "384m"])).success();
     let first = ran.json_lines()[0]["pid"].as_i64().unwrap();
@@ -177,6 +183,7 @@ fn proc_is_kafka(pid: i64) -> bool {
 
 #[test]
 fn up_that_times_out_leaves_nothing_running() {
+    needs_cluster!();
     let name = unique_name("t-timeout");
     let ran = run(kcluster(&name).args(["up", "--brokers", "1", "--timeout", "0.5"]))
         .code_is(7)
@@ -199,6 +206,7 @@ fn up_that_times_out_leaves_nothing_running() {
 
 #[test]
 fn errors_are_one_line_with_documented_codes() {
+    needs_cluster!();
     run(kcluster("no-such-cluster-x").arg("status"))
         .code_is(6)
         .one_error_line("kcluster");
@@ -229,6 +237,7 @@ fn errors_are_one_line_with_documented_codes() {
 /// `fetch-kafka` then finds it there.
 #[test]
 fn up_fetches_kafka_into_the_cache_dir_and_runs_it_from_there() {
+    needs_cluster!();
     let scratch = std::env::temp_dir().join(unique_name("kpipes-cache-test"));
     let cache = scratch.join("cache");
     let name = unique_name("t-cache");

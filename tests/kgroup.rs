@@ -7,21 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use kpipes_e2e::*;
 
 fn kgroup() -> assert_cmd::Command {
     tool("kgroup")
-}
-
-/// A topic with `partitions` partitions (replication factor 3).
-fn topic(partitions: u32) -> String {
-    let topic = unique_name("kg-t");
-    run(tool("ktopic").args(["create", &topic, "-p", &partitions.to_string(), "-r", "3"]))
-        .success();
-    topic
 }
 
 /// `count` records into one partition, values `prefix-0`, `prefix-1`, ...
@@ -120,47 +112,13 @@ fn committed(group: &str, topic: &str) -> BTreeMap<i64, i64> {
         .collect()
 }
 
-/// A background process (ours to kill), stopped when dropped.
-struct Background {
-    what: String,
-    child: Child,
-}
-
-impl Background {
-    fn spawn(program: impl Into<PathBuf>, args: &[&str]) -> Background {
-        let program = program.into();
-        let what = format!("{} {}", program.display(), args.join(" "));
-        let child = Command::new(&program)
+/// A background process (ours to kill), pointed at the test cluster; killed when dropped.
+fn background(program: impl Into<PathBuf>, args: &[&str]) -> Proc {
+    Proc::spawn(
+        Command::new(program.into())
             .args(args)
-            .env("KAFKA_BROKERS", brokers())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
-        Background { what, child }
-    }
-
-    /// SIGTERM, then wait for the exit (a consumer leaves its group on the way out).
-    fn stop(mut self) {
-        // SAFETY: signalling our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{} did not exit within 30 s of SIGTERM", self.what);
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .env("KAFKA_BROKERS", brokers()),
+    )
 }
 
 /// Poll `kgroup describe` until `ready` holds for its lines; those lines.
@@ -194,16 +152,10 @@ fn kafka_tool(main_class: &str) -> assert_cmd::Command {
 const CONSOLE_CONSUMER: &str = "org.apache.kafka.tools.consumer.ConsoleConsumer";
 const CONSUMER_GROUPS: &str = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 #[test]
 fn kcons_group_lag_is_end_minus_committed_in_every_partition() {
-    let topic = topic(3);
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
     let group = unique_name("kg-kcons");
     for (partition, count) in [(0, 7), (1, 11), (2, 4)] {
         produce(&topic, partition, count);
@@ -245,7 +197,8 @@ fn kcons_group_lag_is_end_minus_committed_in_every_partition() {
 
 #[test]
 fn reset_moves_the_group_and_kcons_reads_from_exactly_there() {
-    let topic = topic(3);
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
     let group = unique_name("kg-reset");
     for partition in 0..3 {
         produce(&topic, partition, 10);
@@ -324,7 +277,8 @@ fn reset_moves_the_group_and_kcons_reads_from_exactly_there() {
 
 #[test]
 fn reset_to_a_time_and_by_shifts() {
-    let topic = topic(1);
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
     let group = unique_name("kg-shift");
     // Ten records one second apart, ending a minute ago.
     let base = now_ms() - 60_000 - 10_000;
@@ -368,13 +322,14 @@ fn reset_to_a_time_and_by_shifts() {
 
 #[test]
 fn reset_delete_and_delete_offsets_are_refused_while_kcons_consumes() {
-    let topic = topic(2);
+    needs_cluster!();
+    let topic = create_topic(2, &[]);
     let group = unique_name("kg-busy");
     produce(&topic, 0, 5);
     produce(&topic, 1, 5);
     kcons_group(&group, &topic, &[]);
     let client_id = unique_name("kcons-client");
-    let consumer = Background::spawn(
+    let consumer = background(
         bin_path("kcons"),
         &[
             "-g",
@@ -426,7 +381,7 @@ fn reset_delete_and_delete_offsets_are_refused_while_kcons_consumes() {
     );
 
     // Once the consumer has left, the same reset goes through.
-    consumer.stop();
+    consumer.stop(Duration::from_secs(30));
     describe_until(&group, "the group to be empty", |lines| {
         lines
             .iter()
@@ -447,7 +402,8 @@ fn reset_delete_and_delete_offsets_are_refused_while_kcons_consumes() {
 
 #[test]
 fn kcat_group_members_without_commits_and_with_them() {
-    let topic = topic(2);
+    needs_cluster!();
+    let topic = create_topic(2, &[]);
     produce(&topic, 0, 5);
     produce(&topic, 1, 8);
     let brokers = brokers();
@@ -456,7 +412,7 @@ fn kcat_group_members_without_commits_and_with_them() {
     // whole log, and each partition names its owner.
     let idle = unique_name("kg-kcat-idle");
     let client_id = unique_name("kcat-client");
-    let kcat = Background::spawn(
+    let kcat = background(
         "kcat",
         &[
             "-b",
@@ -500,7 +456,7 @@ fn kcat_group_members_without_commits_and_with_them() {
             "{line}"
         );
     }
-    kcat.stop();
+    kcat.stop(Duration::from_secs(30));
 
     // kcat reading everything (-e) commits it on the way out.
     let reader = unique_name("kg-kcat");
@@ -575,7 +531,8 @@ fn kafka_describe(group: &str) -> (KafkaRows, Duration) {
 
 #[test]
 fn java_console_consumer_group_lag_agrees_with_kafka_consumer_groups() {
-    let topic = topic(3);
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
     let group = unique_name("kg-java");
     for (partition, count) in [(0, 6), (1, 9), (2, 3)] {
         produce(&topic, partition, count);
@@ -619,7 +576,8 @@ fn java_console_consumer_group_lag_agrees_with_kafka_consumer_groups() {
 
 #[test]
 fn java_consumer_on_the_consumer_protocol_is_described_while_it_runs() {
-    let topic = topic(2);
+    needs_cluster!();
+    let topic = create_topic(2, &[]);
     let group = unique_name("kg-kip848");
     produce(&topic, 0, 4);
     produce(&topic, 1, 6);
@@ -627,7 +585,7 @@ fn java_consumer_on_the_consumer_protocol_is_described_while_it_runs() {
     let home = kafka_home();
     let classpath = format!("{}/libs/*", home.display());
     let brokers = brokers();
-    let java = Background::spawn(
+    let java = background(
         "java",
         &[
             "-cp",
@@ -681,12 +639,13 @@ fn java_consumer_on_the_consumer_protocol_is_described_while_it_runs() {
     ]))
     .code_is(9)
     .one_error_line("kgroup");
-    java.stop();
+    java.stop(Duration::from_secs(30));
 }
 
 #[test]
 fn list_shows_groups_and_filters_by_state() {
-    let topic = topic(1);
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
     produce(&topic, 0, 2);
     let group = unique_name("kg-list");
     kcons_group(&group, &topic, &[]);
@@ -717,8 +676,9 @@ fn list_shows_groups_and_filters_by_state() {
 
 #[test]
 fn delete_offsets_then_delete_the_group() {
-    let kept = topic(1);
-    let dropped = topic(2);
+    needs_cluster!();
+    let kept = create_topic(1, &[]);
+    let dropped = create_topic(2, &[]);
     produce(&kept, 0, 3);
     produce(&dropped, 0, 2);
     produce(&dropped, 1, 2);
@@ -756,7 +716,8 @@ fn delete_offsets_then_delete_the_group() {
 
 #[test]
 fn errors_are_one_line_with_their_exit_codes() {
-    let topic = topic(2);
+    needs_cluster!();
+    let topic = create_topic(2, &[]);
     produce(&topic, 0, 1);
     let group = unique_name("kg-errors");
     kcons_group(&group, &topic, &[]);
@@ -850,7 +811,7 @@ fn help_examples_completions_and_man_page() {
 /// `admin` is a super user and `alice` is allowed nothing. Killed and removed when dropped.
 struct AclBroker {
     _dir: tempfile::TempDir,
-    broker: Background,
+    broker: Proc,
     port: u16,
 }
 
@@ -908,7 +869,7 @@ impl AclBroker {
         .success();
         let mut args: Vec<&str> = jvm.to_vec();
         args.extend(["-cp", &classpath, "kafka.Kafka", config_path]);
-        let broker = Background::spawn("java", &args);
+        let broker = background("java", &args);
         let acl = AclBroker {
             _dir: dir,
             broker,
@@ -944,6 +905,7 @@ impl AclBroker {
 
 #[test]
 fn not_authorized_is_one_line_and_exit_10() {
+    needs_cluster!();
     let acl = AclBroker::start();
     let topic = "kg-acl-topic";
     let group = "kg-acl-group";

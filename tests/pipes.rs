@@ -1,12 +1,9 @@
 //! Round trips through the pipes (kcons | kprod) and interoperability with kcat,
 //! a client that is not ours, in both directions.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
 use kpipes_e2e::*;
 
 fn kcat(args: &[&str], input: impl Into<Vec<u8>>) -> Ran {
@@ -39,6 +36,7 @@ fn as_input(rng: &mut Rng, bytes: Option<&[u8]>) -> Value {
 
 #[test]
 fn json_round_trip_is_lossless() {
+    needs_cluster!();
     let mut rng = Rng::seeded();
     let a = create_topic(4, &[]);
     let b = create_topic(4, &[]);
@@ -142,6 +140,7 @@ fn json_round_trip_is_lossless() {
 
 #[test]
 fn values_pipe_into_line_mode() {
+    needs_cluster!();
     let a = create_topic(1, &[]);
     let b = create_topic(1, &[]);
     kprod(&["-q", &a], "one\n\nthree\n").success();
@@ -155,6 +154,7 @@ fn values_pipe_into_line_mode() {
 
 #[test]
 fn kcat_writes_kcons_reads() {
+    needs_cluster!();
     let topic = create_topic(3, &[]);
     let mut input = b"k1:v1\nk2:with:colons\nk3:".to_vec();
     input.extend_from_slice(&[0xff, 0xfe, b'\n']);
@@ -192,6 +192,7 @@ fn kcat_writes_kcons_reads() {
 
 #[test]
 fn kprod_writes_kcat_reads() {
+    needs_cluster!();
     let topic = create_topic(3, &[]);
     kprod(
         &[
@@ -271,6 +272,7 @@ fn murmur2(data: &[u8]) -> u32 {
 
 #[test]
 fn keyed_records_land_where_the_java_client_puts_them() {
+    needs_cluster!();
     let ours = create_topic(6, &[]);
     let theirs = create_topic(6, &[]);
     let input: String = (0..60).map(|i| format!("key-{i}:v{i}\n")).collect();

@@ -1,7 +1,8 @@
 //! Reliability, proven by fault injection against live brokers: no record lost or
 //! duplicated when brokers die under kprod and kcons, when too few replicas are
-//! left, when a consumer crashes, on signals and on bad input. README.md
-//! ("Delivery guarantees") promises what these tests hold the tools to.
+//! left, and when a consumer crashes. README.md ("Delivery guarantees") promises what
+//! these tests hold the tools to. What one tool does with bad input or a signal is in
+//! that tool's file (kprod.rs, kcons.rs).
 //!
 //! Tests that kill brokers take the fault cluster ([`FaultCluster`]), one at a time
 //! across test binaries; the others run beside them on the shared test cluster.
@@ -9,10 +10,9 @@
 //! `reliability:`; `cargo test --test reliability -- --nocapture` shows them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::thread::{self, JoinHandle};
+use std::io::{BufWriter, Write};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use kpipes_e2e::*;
@@ -22,329 +22,16 @@ fn secs(n: u64) -> Duration {
 }
 
 // ---------------------------------------------------------------------------
-// A running tool whose stdout is read line by line, and can be held back.
-// ---------------------------------------------------------------------------
-
-#[derive(Default)]
-struct Captured {
-    lines: Mutex<Vec<String>>,
-    /// The stdout reader stops reading once this many lines were read, so the pipe
-    /// fills and the tool blocks in `write`, as behind a slow reader.
-    limit: Mutex<usize>,
-    more: Condvar,
-    stderr: Mutex<Vec<u8>>,
-    /// A last line without its newline (the tool died in the middle of a write).
-    partial: Mutex<Option<String>>,
-}
-
-/// A child process of one of our tools, with stdin, stdout and stderr piped.
-struct Proc {
-    what: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    captured: Arc<Captured>,
-    readers: Vec<JoinHandle<()>>,
-    /// The wait status, once reaped.
-    reaped: Option<i32>,
-    started: Instant,
-}
-
-/// How a [`Proc`] ended.
-struct Exit {
-    what: String,
-    code: Option<i32>,
-    signal: Option<i32>,
-    lines: Vec<String>,
-    /// A last stdout line without its newline, if any.
-    partial: Option<String>,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Exit {
-    fn explain(&self, expectation: &str) -> String {
-        let tail: Vec<&str> = self
-            .lines
-            .iter()
-            .rev()
-            .take(5)
-            .map(String::as_str)
-            .collect();
-        format!(
-            "{expectation}\n--- command: {}\n--- exit code {:?}, signal {:?}, after {:?}\n--- stdout: {} lines, the last: {:?}\n--- stderr:\n{}",
-            self.what,
-            self.code,
-            self.signal,
-            self.elapsed,
-            self.lines.len(),
-            tail,
-            cut(&self.stderr)
-        )
-    }
-
-    fn code_is(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "{}",
-            self.explain(&format!("expected exit code {code}"))
-        );
-        self
-    }
-
-    fn no_panic(&self) -> &Self {
-        assert!(
-            !self.stderr.contains("panicked") && self.code != Some(101) && self.signal.is_none(),
-            "{}",
-            self.explain("expected no panic and no death by signal")
-        );
-        assert!(
-            self.partial.is_none(),
-            "{}",
-            self.explain("stdout ends in a partial line")
-        );
-        self
-    }
-}
-
-fn cut(text: &str) -> String {
-    if text.len() <= 4000 {
-        return text.to_string();
-    }
-    let mut at = text.len() - 4000;
-    while !text.is_char_boundary(at) {
-        at += 1;
-    }
-    format!("[...]{}", &text[at..])
-}
-
-impl Proc {
-    /// Start `cmd`; its stdout reader reads at most `read_limit` lines until released.
-    fn spawn(cmd: &mut Command, read_limit: usize) -> Proc {
-        let what = format!("{cmd:?}");
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
-        let captured = Arc::new(Captured {
-            limit: Mutex::new(read_limit),
-            ..Default::default()
-        });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let out = Arc::clone(&captured);
-        let stdout_reader = thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut buf = Vec::new();
-            loop {
-                {
-                    let mut limit = out.limit.lock().unwrap();
-                    while out.lines.lock().unwrap().len() >= *limit {
-                        limit = out.more.wait(limit).unwrap();
-                    }
-                }
-                buf.clear();
-                match reader.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => match buf.strip_suffix(b"\n") {
-                        Some(line) => out
-                            .lines
-                            .lock()
-                            .unwrap()
-                            .push(String::from_utf8_lossy(line).into_owned()),
-                        None => {
-                            *out.partial.lock().unwrap() =
-                                Some(String::from_utf8_lossy(&buf).into_owned())
-                        }
-                    },
-                }
-            }
-        });
-        let err = Arc::clone(&captured);
-        let stderr_reader = thread::spawn(move || {
-            let mut chunk = [0u8; 8192];
-            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
-                err.stderr.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        });
-        let stdin = child.stdin.take();
-        Proc {
-            what,
-            child,
-            stdin,
-            captured,
-            readers: vec![stdout_reader, stderr_reader],
-            reaped: None,
-            started: Instant::now(),
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn take_stdin(&mut self) -> ChildStdin {
-        self.stdin.take().expect("stdin taken once")
-    }
-
-    fn line_count(&self) -> usize {
-        self.captured.lines.lock().unwrap().len()
-    }
-
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.captured.stderr.lock().unwrap()).into_owned()
-    }
-
-    /// Let the stdout reader read everything from now on.
-    fn release(&self) {
-        *self.captured.limit.lock().unwrap() = usize::MAX;
-        self.captured.more.notify_all();
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: a signal to our own child, which has not been reaped yet.
-        assert!(self.reaped.is_none(), "signal to a process that has ended");
-        assert_eq!(
-            unsafe { libc::kill(self.pid(), signal) },
-            0,
-            "kill({}, {signal})",
-            self.pid()
-        );
-    }
-
-    /// Reap the child if it has ended (without blocking).
-    fn try_reap(&mut self) -> bool {
-        if self.reaped.is_some() {
-            return true;
-        }
-        let mut status = 0;
-        let pid = self.pid();
-        // SAFETY: waitpid on our own child, with a pointer to a local.
-        let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if got == pid {
-            self.reaped = Some(status);
-            true
-        } else {
-            false
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "--- command: {}\n--- ended: {:?}, stdout lines so far: {}\n--- stderr:\n{}",
-            self.what,
-            self.reaped,
-            self.line_count(),
-            cut(&self.stderr())
-        )
-    }
-
-    /// Poll `done` until it holds; fail if the process ends first or `timeout` passes.
-    fn wait_until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Proc) -> bool) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if done(self) {
-                return;
-            }
-            if self.try_reap() {
-                // Lines may still be on their way from the pipe.
-                for reader in self.readers.drain(..1) {
-                    let _ = reader.join();
-                }
-                assert!(
-                    done(self),
-                    "waiting for {what}: the process ended first\n{}",
-                    self.describe()
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                self.describe()
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_for_lines(&mut self, count: usize, timeout: Duration, what: &str) {
-        self.wait_until(&format!("{count} stdout lines ({what})"), timeout, |p| {
-            p.line_count() >= count
-        });
-    }
-
-    /// Close stdin, read stdout to its end, wait for the exit (SIGKILL after `timeout`).
-    fn finish(mut self, timeout: Duration) -> Exit {
-        drop(self.stdin.take());
-        self.release();
-        let deadline = Instant::now() + timeout;
-        while !self.try_reap() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "{} did not exit within {timeout:?}\n{}",
-                    self.what,
-                    self.describe()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        let status = self.reaped.expect("reaped");
-        let exited = libc::WIFEXITED(status);
-        Exit {
-            what: self.what.clone(),
-            code: exited.then(|| libc::WEXITSTATUS(status)),
-            signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-            lines: std::mem::take(&mut *self.captured.lines.lock().unwrap()),
-            partial: self.captured.partial.lock().unwrap().take(),
-            stderr: self.stderr(),
-            elapsed: self.started.elapsed(),
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // A failed test must not leave its tool running.
-        if self.reaped.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        self.release();
-    }
-}
-
-/// A std Command for one of our tools, pointed at `brokers`.
-fn command(brokers: &str, tool: &str) -> Command {
-    let mut cmd = Command::new(bin_path(tool));
-    cmd.env("KAFKA_BROKERS", brokers).env_remove("NO_COLOR");
-    cmd
-}
-
-// ---------------------------------------------------------------------------
 // Looking at topics, records and groups.
 // ---------------------------------------------------------------------------
 
-/// `ktopic create TOPIC -p 3 -r 3 -c min.insync.replicas=2` on the cluster behind `ktopic`.
-fn create_topic(mut ktopic: assert_cmd::Command, topic: &str, extra: &[&str]) {
-    run(ktopic
-        .args([
-            "create",
-            topic,
-            "-p",
-            "3",
-            "-r",
-            "3",
-            "-c",
-            "min.insync.replicas=2",
-        ])
-        .args(extra))
-    .success();
+/// A topic of 3 partitions with min.insync.replicas=2, on the fault cluster when given.
+fn replicated_topic(cluster: Option<&FaultCluster>) -> String {
+    let extra = ["-c", "min.insync.replicas=2"];
+    match cluster {
+        Some(cluster) => cluster.create_topic(3, &extra),
+        None => create_topic(3, &extra),
+    }
 }
 
 struct PartitionInfo {
@@ -396,17 +83,12 @@ struct Rec {
     value: String,
 }
 
-fn parse_records(lines: &[String]) -> Vec<Rec> {
-    lines
-        .iter()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("kcons printed a non-JSON line ({e}): {line}"));
-            Rec {
-                partition: v["partition"].as_i64().unwrap(),
-                offset: v["offset"].as_i64().unwrap(),
-                value: v["value"].as_str().unwrap_or_default().to_string(),
-            }
+fn parse_records(list: &[Value]) -> Vec<Rec> {
+    list.iter()
+        .map(|v| Rec {
+            partition: v["partition"].as_i64().unwrap(),
+            offset: v["offset"].as_i64().unwrap(),
+            value: v["value"].as_str().unwrap_or_default().to_string(),
         })
         .collect()
 }
@@ -433,9 +115,7 @@ fn kcons_answered(brokers: &str, args: &[&str]) -> Ran {
 
 /// Every record of `topic` now (`kcons TOPIC -e`).
 fn consume_all(brokers: &str, topic: &str) -> Vec<Rec> {
-    let ran = kcons_answered(brokers, &[topic, "-e"]);
-    let lines: Vec<String> = ran.stdout().lines().map(str::to_string).collect();
-    parse_records(&lines)
+    parse_records(&kcons_answered(brokers, &[topic, "-e"]).json_lines())
 }
 
 /// A delivery report of kprod: `{"topic","partition","offset","line"}`.
@@ -446,52 +126,14 @@ struct Report {
     line: u64,
 }
 
-fn parse_reports(lines: &[String]) -> Vec<Report> {
-    lines
-        .iter()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("kprod printed a non-JSON line ({e}): {line}"));
-            Report {
-                partition: v["partition"].as_i64().unwrap(),
-                offset: v["offset"].as_i64().unwrap(),
-                line: v["line"].as_u64().unwrap(),
-            }
+fn parse_reports(list: &[Value]) -> Vec<Report> {
+    list.iter()
+        .map(|v| Report {
+            partition: v["partition"].as_i64().unwrap(),
+            offset: v["offset"].as_i64().unwrap(),
+            line: v["line"].as_u64().unwrap(),
         })
         .collect()
-}
-
-/// Standard base64, as kcons encodes non-UTF-8 bytes.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let sextet = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(sextet);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// The bytes of a record-format `bytes` field; `None` for null.
-fn bytes_of(value: &Value) -> Option<Vec<u8>> {
-    match value {
-        Value::String(text) => Some(text.as_bytes().to_vec()),
-        Value::Object(map) => Some(base64_decode(map["base64"].as_str().expect("base64 field"))),
-        _ => None,
-    }
 }
 
 /// Big-endian reader of Kafka's internal encodings.
@@ -526,7 +168,7 @@ fn committed_offsets(brokers: &str, group: &str, topic: &str) -> BTreeMap<i64, i
     let ran = kcons_answered(brokers, &["__consumer_offsets", "-e"]);
     let mut committed = BTreeMap::new();
     for record in ran.json_lines() {
-        let Some(key) = bytes_of(&record["key"]) else {
+        let Some(key) = decoded(&record["key"]) else {
             continue;
         };
         let mut key = Wire(&key);
@@ -540,7 +182,7 @@ fn committed_offsets(brokers: &str, group: &str, topic: &str) -> BTreeMap<i64, i
         if g != group || t != topic {
             continue;
         }
-        match bytes_of(&record["value"]) {
+        match decoded(&record["value"]) {
             None => {
                 committed.remove(&i64::from(partition));
             }
@@ -576,12 +218,7 @@ fn seq_value(n: usize) -> String {
 fn produce_through_broker_kill(kill_leader: bool) {
     let started = Instant::now();
     let cluster = FaultCluster::acquire();
-    let topic = unique_name(if kill_leader {
-        "rel-kill-leader"
-    } else {
-        "rel-kill-follower"
-    });
-    create_topic(cluster.tool("ktopic"), &topic, &[]);
+    let topic = replicated_topic(Some(&cluster));
     let p0 = &describe_partitions(cluster.tool("ktopic"), &topic)[0];
     let victim = if kill_leader {
         p0.leader
@@ -593,10 +230,8 @@ fn produce_through_broker_kill(kill_leader: bool) {
     };
     let victim = victim.to_string();
 
-    let mut kprod = Proc::spawn(
-        command(&cluster.brokers, "kprod").args([&topic, "-p", "0"]),
-        usize::MAX,
-    );
+    let kprod_started = Instant::now();
+    let mut kprod = Proc::spawn(cluster.command("kprod").args([&topic, "-p", "0"]));
     let stdin = kprod.take_stdin();
     // The input arrives over time, as from a live source: at most 40,000 records a
     // second (pacing, not synchronisation), so records are in flight when the broker
@@ -618,7 +253,7 @@ fn produce_through_broker_kill(kill_leader: bool) {
         out.flush()
     });
 
-    kprod.wait_for_lines(50_000, secs(120), "deliveries before the kill");
+    kprod.wait_lines(50_000, secs(120));
     run(cluster.kcluster().args(["kill", &victim])).success();
     let at_kill = kprod.line_count();
     let killed_at = Instant::now();
@@ -626,22 +261,17 @@ fn produce_through_broker_kill(kill_leader: bool) {
     // 60,000 more, or as many as the feeder gives before the restart when kprod had
     // already delivered more than 90,000 at the kill (more could never come).
     let while_down = (at_kill + 60_000).min(FED_BEFORE_RESTART);
-    kprod.wait_for_lines(while_down, secs(120), "deliveries while the broker is down");
+    kprod.wait_lines(while_down, secs(120));
     let outage = killed_at.elapsed();
     let delivered_while_down = kprod.line_count() - at_kill;
     run(cluster.kcluster().args(["start", &victim])).success();
     restarted_tx.send(()).unwrap();
     feeder.join().unwrap().expect("feeding kprod's stdin");
-    let exit = kprod.finish(secs(180));
-    exit.no_panic().code_is(0);
-    assert!(
-        exit.stderr.trim().is_empty(),
-        "{}",
-        exit.explain("expected nothing on stderr")
-    );
+    let exit = kprod.finish(secs(180)).no_panic().code_is(0).quiet();
+    let kprod_ran = kprod_started.elapsed();
 
     // Every input line was reported delivered exactly once, at a distinct place.
-    let reports = parse_reports(&exit.lines);
+    let reports = parse_reports(&exit.json_lines());
     let lines: BTreeSet<u64> = reports.iter().map(|r| r.line).collect();
     assert_eq!(
         reports.len(),
@@ -696,18 +326,20 @@ fn produce_through_broker_kill(kill_leader: bool) {
         if kill_leader { "leader" } else { "follower" },
         records.len(),
         delivered_while_down,
-        exit.elapsed,
+        kprod_ran,
         started.elapsed()
     );
 }
 
 #[test]
 fn follower_killed_mid_produce_loses_and_duplicates_nothing() {
+    needs_cluster!();
     produce_through_broker_kill(false);
 }
 
 #[test]
 fn leader_killed_mid_produce_loses_and_duplicates_nothing() {
+    needs_cluster!();
     produce_through_broker_kill(true);
 }
 
@@ -727,10 +359,10 @@ fn leader_killed_mid_produce_loses_and_duplicates_nothing() {
 /// delivered, or timed out after the leader had written them) — at-least-once.
 #[test]
 fn too_few_replicas_fails_loudly_and_a_rerun_delivers_everything() {
+    needs_cluster!();
     const LINES: usize = 1000;
     let cluster = FaultCluster::acquire();
-    let topic = unique_name("rel-few-replicas");
-    create_topic(cluster.tool("ktopic"), &topic, &[]);
+    let topic = replicated_topic(Some(&cluster));
     let input: String = (1..=LINES).map(|n| format!("few-{n:05}\n")).collect();
 
     run(cluster.kcluster().args(["stop", "2"])).success();
@@ -741,19 +373,12 @@ fn too_few_replicas_fails_loudly_and_a_rerun_delivers_everything() {
         .args([&topic, "--delivery-timeout", "10"])
         .write_stdin(input.clone()));
     let took = started.elapsed();
-    let first = first.code_is(4);
+    let first = first.no_panic().code_is(4);
     let stderr = first.stderr();
-    assert!(!stderr.contains("panicked"), "{stderr}");
     let summary = stderr.lines().last().unwrap_or_default();
     let (not_delivered, delivered) = parse_not_delivered(summary, LINES)
         .unwrap_or_else(|| panic!("the last stderr line does not name the count:\n{stderr}"));
-    let reports = parse_reports(
-        &first
-            .stdout()
-            .lines()
-            .map(str::to_string)
-            .collect::<Vec<_>>(),
-    );
+    let reports = parse_reports(&first.json_lines());
     assert_eq!(
         delivered,
         reports.len(),
@@ -906,16 +531,16 @@ fn contiguous(records: &[Rec], run: &str) -> BTreeMap<i64, (i64, i64)> {
 /// each run prints its partitions without gaps or repeats; the restart resumes at
 /// the group's last commit (never past what the first run wrote), so the
 /// duplicates are exactly the first run's records at or after that commit.
-fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
+fn consumer_crash(cluster: Option<&FaultCluster>) {
     let started = Instant::now();
+    let brokers = &cluster.map_or_else(brokers, |c| c.brokers.clone());
     let tool_at = |name: &str| {
         let mut cmd = tool(name);
         cmd.env("KAFKA_BROKERS", brokers);
         cmd
     };
-    let topic = unique_name("rel-consumer-crash");
+    let topic = replicated_topic(cluster);
     let group = unique_name("rel-group");
-    create_topic(tool_at("ktopic"), &topic, &[]);
     let input: String = (0..CRASH_RECORDS).map(|n| crash_value(n) + "\n").collect();
     run(tool_at("kprod").args([&topic, "-q"]).write_stdin(input)).success();
     let high = high_watermarks(tool_at("ktopic"), &topic);
@@ -934,8 +559,8 @@ fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
         "session.timeout.ms=6000"
     };
     let first_batch = 10_000;
-    let mut kcons = Proc::spawn(
-        command(brokers, "kcons").args([
+    let mut kcons = Proc::spawn_holding(
+        command("kcons").env("KAFKA_BROKERS", brokers).args([
             "-g",
             &group,
             &topic,
@@ -946,7 +571,7 @@ fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
         ]),
         first_batch,
     );
-    kcons.wait_for_lines(first_batch, secs(60), "the first records");
+    kcons.wait_lines(first_batch, secs(60));
     let mut victim = None;
     if let Some(cluster) = cluster {
         let leader = describe_partitions(cluster.tool("ktopic"), &topic)[0]
@@ -955,13 +580,8 @@ fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
         run(cluster.kcluster().args(["kill", &leader])).success();
         victim = Some(leader);
         // Consumption goes on past the broker's death: release 30,000 more lines.
-        *kcons.captured.limit.lock().unwrap() = first_batch + 30_000;
-        kcons.captured.more.notify_all();
-        kcons.wait_for_lines(
-            first_batch + 30_000,
-            secs(120),
-            "records read after the broker was killed",
-        );
+        kcons.hold_after(first_batch + 30_000);
+        kcons.wait_lines(first_batch + 30_000, secs(120));
     }
     let read_before_kill = kcons.line_count() as i64;
     // Wait (kcons stays blocked behind the full pipe) for an automatic commit; after a
@@ -978,7 +598,7 @@ fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
     kcons.signal(libc::SIGKILL);
     let first = kcons.finish(secs(30));
     assert_eq!(
-        first.signal,
+        first.signal(),
         Some(libc::SIGKILL),
         "{}",
         first.explain("expected death by SIGKILL")
@@ -986,21 +606,15 @@ fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
     // SIGKILL in the middle of a write can leave a partial last line; that record's
     // offset was not stored (its batch was not written out whole), so the restart
     // prints it again, in full.
-    let cut_line = first.partial.as_ref().map_or(0, String::len);
+    let cut_line = first.partial_line().map_or(0, |l| l.len());
     let committed = committed_offsets(brokers, &group, &topic);
 
     let second = kcons_answered(brokers, &["-g", &group, &topic, "-e", "-o", "stored"]);
     if let (Some(cluster), Some(victim)) = (cluster, &victim) {
         run(cluster.kcluster().args(["start", victim])).success();
     }
-    let first_records = parse_records(&first.lines);
-    let second_records = parse_records(
-        &second
-            .stdout()
-            .lines()
-            .map(str::to_string)
-            .collect::<Vec<_>>(),
-    );
+    let first_records = parse_records(&first.json_lines());
+    let second_records = parse_records(&second.json_lines());
     let first_spans = contiguous(&first_records, "the crashed run");
     let second_spans = contiguous(&second_records, "the restart");
 
@@ -1055,691 +669,13 @@ fn consumer_crash(brokers: &str, cluster: Option<&FaultCluster>) {
 
 #[test]
 fn consumer_killed_mid_stream_skips_nothing() {
-    consumer_crash(&brokers(), None);
+    needs_cluster!();
+    consumer_crash(None);
 }
 
 #[test]
 fn consumer_killed_mid_stream_with_a_broker_killed_skips_nothing() {
+    needs_cluster!();
     let cluster = FaultCluster::acquire();
-    let brokers = cluster.brokers.clone();
-    consumer_crash(&brokers, Some(&cluster));
-}
-
-// ---------------------------------------------------------------------------
-// 4. Signals.
-// ---------------------------------------------------------------------------
-
-/// SIGINT and SIGTERM to kprod while input is still arriving: what was read is
-/// flushed and reported, exit 130, and the topic holds exactly the reported records,
-/// which are the first lines of the input without a gap.
-#[test]
-fn kprod_interrupted_flushes_and_reports_what_it_read() {
-    for (name, signal) in [("SIGINT", libc::SIGINT), ("SIGTERM", libc::SIGTERM)] {
-        let topic = unique_name("rel-kprod-signal");
-        run(tool("ktopic").args(["create", &topic, "-p", "3", "-r", "3"])).success();
-        let mut kprod = Proc::spawn(command(&brokers(), "kprod").arg(&topic), usize::MAX);
-        let stdin = kprod.take_stdin();
-        // Input keeps arriving until kprod is gone (the write then fails).
-        let feeder = thread::spawn(move || {
-            let mut out = BufWriter::new(stdin);
-            for n in 1..=5_000_000u64 {
-                if writeln!(out, "sig-{n}").is_err() || (n % 500 == 0 && out.flush().is_err()) {
-                    return n;
-                }
-            }
-            0
-        });
-        kprod.wait_for_lines(5_000, secs(60), "deliveries before the signal");
-        kprod.signal(signal);
-        let exit = kprod.finish(secs(90));
-        let fed = feeder.join().unwrap();
-        exit.no_panic().code_is(130);
-        assert!(fed > 0, "the feeder ran out of input before the signal");
-        let reports = parse_reports(&exit.lines);
-        let count = reports.len() as u64;
-        let lines: BTreeSet<u64> = reports.iter().map(|r| r.line).collect();
-        assert_eq!(
-            lines,
-            (1..=count).collect(),
-            "{}",
-            exit.explain("reported lines are not 1..N")
-        );
-        assert!(
-            exit.stderr
-                .contains(&format!("the {count} records read so far were delivered")),
-            "{}",
-            exit.explain(&format!(
-                "stderr should say the {count} records read so far were delivered"
-            ))
-        );
-        assert_eq!(
-            exit.stderr.lines().count(),
-            1,
-            "{}",
-            exit.explain("expected one stderr line")
-        );
-        let records = consume_all(&brokers(), &topic);
-        let values: BTreeSet<String> = records.iter().map(|r| r.value.clone()).collect();
-        assert_eq!(
-            records.len() as u64,
-            count,
-            "the topic holds other records than those reported"
-        );
-        assert_eq!(
-            values,
-            (1..=count).map(|n| format!("sig-{n}")).collect(),
-            "the topic holds other records than those reported"
-        );
-        eprintln!("reliability: {name} to kprod: {count} records read, delivered and reported, exit 130, input still arriving ({fed} lines written)");
-    }
-}
-
-/// SIGINT and SIGTERM to `kcons -g` behind a slow reader: it writes out what it has,
-/// commits exactly that and exits 0; the restart prints the rest, with no duplicate.
-#[test]
-fn kcons_interrupted_commits_what_it_wrote() {
-    const RECORDS: usize = 20_000;
-    for (name, signal) in [("SIGINT", libc::SIGINT), ("SIGTERM", libc::SIGTERM)] {
-        let topic = unique_name("rel-kcons-signal");
-        let group = unique_name("rel-signal-group");
-        run(tool("ktopic").args(["create", &topic, "-p", "3", "-r", "3"])).success();
-        let input: String = (0..RECORDS).map(|n| format!("int-{n}\n")).collect();
-        run(tool("kprod").args([&topic, "-q"]).write_stdin(input)).success();
-
-        let mut kcons = Proc::spawn(
-            command(&brokers(), "kcons").args(["-g", &group, &topic]),
-            5_000,
-        );
-        kcons.wait_for_lines(5_000, secs(60), "the first records");
-        kcons.signal(signal);
-        let first = kcons.finish(secs(60));
-        first.no_panic().code_is(0);
-        assert!(
-            first.stderr.trim().is_empty(),
-            "{}",
-            first.explain("expected a quiet exit")
-        );
-        let second =
-            run(tool("kcons").args(["-g", &group, &topic, "-e", "-o", "stored"])).success();
-        let first_records = parse_records(&first.lines);
-        let second_records = parse_records(
-            &second
-                .stdout()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>(),
-        );
-        let mut all: Vec<(i64, i64)> = first_records
-            .iter()
-            .chain(&second_records)
-            .map(|r| (r.partition, r.offset))
-            .collect();
-        all.sort_unstable();
-        let distinct: BTreeSet<(i64, i64)> = all.iter().copied().collect();
-        assert_eq!(
-            distinct.len(),
-            RECORDS,
-            "records skipped: the two runs printed {} distinct records",
-            distinct.len()
-        );
-        assert_eq!(
-            all.len(),
-            RECORDS,
-            "{} records printed twice: the interrupted kcons did not commit exactly what it wrote",
-            all.len() - RECORDS
-        );
-        eprintln!(
-            "reliability: {name} to kcons -g: {} written and committed, restart printed the other {}, 0 duplicates",
-            first_records.len(),
-            second_records.len()
-        );
-    }
-}
-
-/// `| head -1`: the tools end quietly with status 0 when stdout closes; kprod still
-/// delivers every record.
-#[test]
-fn closed_stdout_is_quiet() {
-    let topic = unique_name("rel-sigpipe");
-    run(tool("ktopic").args(["create", &topic, "-p", "3", "-r", "3"])).success();
-    let kprod = bin_path("kprod");
-    let kcons = bin_path("kcons");
-    let cases = [
-        (
-            format!("seq 1 20000 | {} {topic} | head -1", kprod.display()),
-            3,
-        ),
-        (format!("{} {topic} -e | head -1", kcons.display()), 2),
-        (format!("{} {topic} | head -1", kcons.display()), 2),
-    ];
-    for (pipeline, stages) in cases {
-        let script = format!("{pipeline}; echo \"status ${{PIPESTATUS[*]}}\"");
-        let ran = run(assert_cmd::Command::new("bash")
-            .args(["-c", &script])
-            .env("KAFKA_BROKERS", brokers())
-            .timeout(secs(120)));
-        let stdout = ran.stdout();
-        let lines: Vec<&str> = stdout.lines().collect();
-        let zeros = vec!["0"; stages].join(" ");
-        assert_eq!(
-            lines.len(),
-            2,
-            "{pipeline}: expected one line and the status\n{stdout}\n{}",
-            ran.stderr()
-        );
-        assert!(
-            serde_json::from_str::<Value>(lines[0]).is_ok(),
-            "{pipeline}: {}",
-            lines[0]
-        );
-        assert_eq!(
-            lines[1],
-            format!("status {zeros}"),
-            "{pipeline}: stderr: {}",
-            ran.stderr()
-        );
-        assert!(
-            ran.stderr().is_empty(),
-            "{pipeline}: not quiet: {}",
-            ran.stderr()
-        );
-    }
-    // kprod's stdout went away after one report; the records still all went out.
-    assert_eq!(
-        high_watermarks(tool("ktopic"), &topic)
-            .values()
-            .sum::<i64>(),
-        20_000
-    );
-}
-
-// ---------------------------------------------------------------------------
-// 5. Bad input and bad command lines.
-// ---------------------------------------------------------------------------
-
-/// One row of the bad-input matrix.
-struct Case {
-    name: &'static str,
-    args: Vec<String>,
-    input: Input,
-    code: i32,
-    /// Each must appear in the error line(s).
-    says: Vec<&'static str>,
-    /// Input lines whose records must be reported delivered (kprod).
-    delivered: Vec<u64>,
-}
-
-enum Input {
-    Text(String),
-    /// `before`, a line of `size` bytes of 'x', `after`.
-    Huge {
-        before: &'static str,
-        size: usize,
-        after: &'static str,
-    },
-}
-
-fn row(
-    name: &'static str,
-    args: &[&str],
-    input: &str,
-    code: i32,
-    says: &[&'static str],
-    delivered: &[u64],
-) -> Case {
-    Case {
-        name,
-        args: args.iter().map(|a| a.to_string()).collect(),
-        input: Input::Text(input.to_string()),
-        code,
-        says: says.to_vec(),
-        delivered: delivered.to_vec(),
-    }
-}
-
-/// Run one case: feed its input, check the exit code, the one-line `tool: error:`
-/// message (naming the line where there is one), no panic and the delivered lines.
-fn check_case(tool_name: &str, case: &Case, brokers: &str) -> (Exit, Option<i64>) {
-    let mut proc = Proc::spawn(command(brokers, tool_name).args(&case.args), usize::MAX);
-    let stdin = proc.take_stdin();
-    let input = match &case.input {
-        Input::Text(text) => text.clone().into_bytes(),
-        Input::Huge { .. } => Vec::new(),
-    };
-    let huge = match &case.input {
-        Input::Huge {
-            before,
-            size,
-            after,
-        } => Some((*before, *size, *after)),
-        Input::Text(_) => None,
-    };
-    // A huge line's input stays open until the lines after it were delivered, so the
-    // peak memory can be read while kprod still runs.
-    let (close_tx, close_rx) = mpsc::channel::<()>();
-    let feeder = thread::spawn(move || {
-        let mut out = BufWriter::with_capacity(1 << 20, stdin);
-        // kprod may exit before reading everything (bad command line): ignore EPIPE.
-        let _ = (|| -> std::io::Result<()> {
-            out.write_all(&input)?;
-            if let Some((before, size, after)) = huge {
-                out.write_all(before.as_bytes())?;
-                let block = vec![b'x'; 1 << 20];
-                for _ in 0..size / block.len() {
-                    out.write_all(&block)?;
-                }
-                out.write_all(&block[..size % block.len()])?;
-                out.write_all(b"\n")?;
-                out.write_all(after.as_bytes())?;
-                out.flush()?;
-                let _ = close_rx.recv();
-            }
-            out.flush()
-        })();
-    });
-    let mut peak_kb = None;
-    if huge.is_some() {
-        proc.wait_for_lines(
-            case.delivered.len(),
-            secs(120),
-            "the lines around the huge one",
-        );
-        peak_kb = Some(peak_rss_kb(proc.pid()));
-        let _ = close_tx.send(());
-    }
-    let exit = proc.finish(secs(120));
-    feeder.join().unwrap();
-    let context = format!("case {}", case.name);
-    exit.no_panic();
-    assert_eq!(
-        exit.code,
-        Some(case.code),
-        "{}",
-        exit.explain(&format!("{context}: expected exit code {}", case.code))
-    );
-    let errors: Vec<&str> = exit
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    if case.code == 0 {
-        assert!(
-            errors.is_empty(),
-            "{}",
-            exit.explain(&format!("{context}: expected nothing on stderr"))
-        );
-    } else {
-        let prefix = format!("{tool_name}: error: ");
-        assert!(
-            errors.len() == 1 && errors[0].starts_with(&prefix),
-            "{}",
-            exit.explain(&format!(
-                "{context}: expected exactly one `{prefix}...` line"
-            ))
-        );
-        for text in &case.says {
-            assert!(
-                errors[0].contains(text),
-                "{}",
-                exit.explain(&format!("{context}: the error should say {text:?}"))
-            );
-        }
-    }
-    if tool_name == "kprod" {
-        let delivered: Vec<u64> = parse_reports(&exit.lines)
-            .iter()
-            .map(|r| r.line)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        assert_eq!(
-            delivered,
-            case.delivered,
-            "{}",
-            exit.explain(&format!("{context}: delivered lines"))
-        );
-    }
-    (exit, peak_kb)
-}
-
-/// The peak resident memory of a running process (VmHWM), in KB.
-fn peak_rss_kb(pid: i32) -> i64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc/PID/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
-
-/// Every bad input and bad command line of kprod: a one-line error naming the problem
-/// (and the input line), the documented exit code, the valid records delivered, no
-/// panic, bounded memory for a 100 MB line.
-#[test]
-fn kprod_bad_input_matrix() {
-    let topic = unique_name("rel-bad-input");
-    run(tool("ktopic").args(["create", &topic, "-p", "2", "-r", "3"])).success();
-    let t = topic.as_str();
-    let json = [t, "--json"];
-    let huge = 100 * 1024 * 1024;
-    let mut cases = vec![
-        row(
-            "invalid JSON",
-            &json,
-            "{\"value\":\"json-1\"}\n{\"value\":\n{\"value\":\"json-3\"}\n",
-            3,
-            &["line 2", "invalid JSON"],
-            &[1, 3],
-        ),
-        row(
-            "not an object",
-            &json,
-            "{\"value\":\"obj-1\"}\n[1,2]\n",
-            3,
-            &["line 2", "expected a JSON object"],
-            &[1],
-        ),
-        row(
-            "wrong field type",
-            &json,
-            "{\"value\":\"type-1\"}\n{\"value\":5}\n",
-            3,
-            &["line 2", "invalid type"],
-            &[1],
-        ),
-        row(
-            "wrong header type",
-            &json,
-            "{\"value\":\"hdr-1\"}\n{\"value\":\"x\",\"headers\":{\"a\":\"b\"}}\n",
-            3,
-            &["line 2", "invalid type"],
-            &[1],
-        ),
-        row(
-            "undecodable base64",
-            &json,
-            "{\"value\":\"b64-1\"}\n{\"value\":{\"base64\":\"!!\"}}\n",
-            3,
-            &["line 2", "base64"],
-            &[1],
-        ),
-        row(
-            "partition out of range (JSON)",
-            &json,
-            "{\"value\":\"part-1\"}\n{\"value\":\"x\",\"partition\":7}\n",
-            3,
-            &["line 2", "partition 7 is out of range"],
-            &[1],
-        ),
-        row(
-            "partition out of range (-p)",
-            &[t, "-p", "7"],
-            "p-1\n",
-            2,
-            &["partition 7 is out of range"],
-            &[],
-        ),
-        row(
-            "unknown topic",
-            &["rel-no-such-topic-x"],
-            "u-1\n",
-            6,
-            &["'rel-no-such-topic-x' does not exist"],
-            &[],
-        ),
-        row(
-            "malformed -X",
-            &[t, "-X", "acks"],
-            "x-1\n",
-            2,
-            &["bad -X 'acks'", "key=value"],
-            &[],
-        ),
-        row(
-            "-X value librdkafka refuses",
-            &[t, "-X", "acks=sometimes"],
-            "x-1\n",
-            2,
-            &["acks"],
-            &[],
-        ),
-        row(
-            "broker address without port",
-            &[t, "-b", "localhost"],
-            "b-1\n",
-            2,
-            &["bad broker list", "no port"],
-            &[],
-        ),
-        row(
-            "broker address with bad port",
-            &[t, "-b", "localhost:99999"],
-            "b-1\n",
-            2,
-            &["bad broker list", "bad port"],
-            &[],
-        ),
-        row(
-            "unreachable broker",
-            &[t, "-b", "localhost:1", "--timeout", "2"],
-            "r-1\n",
-            5,
-            &["cannot reach", "localhost:1"],
-            &[],
-        ),
-        row("empty input", &[t], "", 0, &[], &[]),
-        row("empty input (--json)", &json, "", 0, &[], &[]),
-    ];
-    cases.push(Case {
-        name: "record over message.max.bytes (1 MB)",
-        args: vec![t.into()],
-        input: Input::Huge {
-            before: "big-1\n",
-            size: 1_100_000,
-            after: "big-3\n",
-        },
-        code: 3,
-        says: vec!["line 2", "too large"],
-        delivered: vec![1, 3],
-    });
-    cases.push(Case {
-        name: "a 100 MB line",
-        args: vec![t.into()],
-        input: Input::Huge {
-            before: "huge-1\n",
-            size: huge,
-            after: "huge-3\n",
-        },
-        code: 3,
-        says: vec!["line 2", "104857600 bytes", "message.max.bytes"],
-        delivered: vec![1, 3],
-    });
-    let mut expected_values = BTreeSet::new();
-    for case in &cases {
-        if let (_, Some(peak_kb)) = check_case("kprod", case, &brokers()) {
-            assert!(
-                peak_kb < 64 * 1024,
-                "kprod held the 100 MB line in memory: peak RSS {peak_kb} KB"
-            );
-            eprintln!(
-                "reliability: kprod skipped a {} MB line with a peak RSS of {} MB",
-                huge >> 20,
-                peak_kb / 1024
-            );
-        }
-        if case.args.first().map(String::as_str) == Some(t) && !case.args.iter().any(|a| a == "-b")
-        {
-            expected_values.extend(valid_values(case));
-        }
-    }
-    // The topic holds exactly the valid records of every case, nothing else.
-    let values: BTreeSet<String> = consume_all(&brokers(), &topic)
-        .into_iter()
-        .map(|r| r.value)
-        .collect();
-    assert_eq!(
-        values, expected_values,
-        "the topic holds other records than the valid ones"
-    );
-}
-
-/// The values of a case's delivered lines.
-fn valid_values(case: &Case) -> Vec<String> {
-    let text = match &case.input {
-        Input::Text(text) => text.clone(),
-        Input::Huge { before, after, .. } => format!("{before}-\n{after}"),
-    };
-    let json = case.args.iter().any(|a| a == "--json");
-    text.lines()
-        .enumerate()
-        .filter(|(i, _)| case.delivered.contains(&(*i as u64 + 1)))
-        .map(|(_, line)| {
-            if json {
-                serde_json::from_str::<Value>(line).unwrap()["value"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            } else {
-                line.to_string()
-            }
-        })
-        .collect()
-}
-
-/// A record larger than the topic's max.message.bytes (but within the producer's
-/// limit) is bad input: reported with its line number, exit 3, and the valid records
-/// before and after it are delivered (the brokers refuse a whole batch that is too
-/// large, so it must not share a batch with them).
-#[test]
-fn record_over_topic_max_message_bytes_spares_its_neighbours() {
-    let topic = unique_name("rel-topic-limit");
-    run(tool("ktopic").args([
-        "create",
-        &topic,
-        "-p",
-        "1",
-        "-r",
-        "3",
-        "-c",
-        "max.message.bytes=1000",
-    ]))
-    .success();
-    let input = format!("small-1\n{}\nsmall-3\n", "x".repeat(5000));
-    let mut proc = Proc::spawn(command(&brokers(), "kprod").arg(&topic), usize::MAX);
-    proc.take_stdin().write_all(input.as_bytes()).unwrap();
-    let exit = proc.finish(secs(120));
-    exit.no_panic();
-    assert!(
-        exit.code == Some(3),
-        "{}",
-        exit.explain("expected exit code 3")
-    );
-    assert_eq!(
-        exit.stderr.lines().count(),
-        1,
-        "{}",
-        exit.explain("expected one error line")
-    );
-    let first = exit.stderr.lines().next().unwrap_or_default();
-    assert!(
-        first.starts_with("kprod: error: line 2: "),
-        "{}",
-        exit.explain("the first error names line 2")
-    );
-    let delivered: BTreeSet<u64> = parse_reports(&exit.lines).iter().map(|r| r.line).collect();
-    assert_eq!(
-        delivered,
-        BTreeSet::from([1, 3]),
-        "{}",
-        exit.explain("lines 1 and 3 must be delivered")
-    );
-    let values: Vec<String> = consume_all(&brokers(), &topic)
-        .into_iter()
-        .map(|r| r.value)
-        .collect();
-    assert_eq!(values, ["small-1", "small-3"]);
-}
-
-/// kcons's bad command lines: one `kcons: error:` line, the documented exit code.
-#[test]
-fn kcons_bad_input_matrix() {
-    let topic = unique_name("rel-kcons-bad");
-    run(tool("ktopic").args(["create", &topic, "-p", "2", "-r", "3"])).success();
-    let t = topic.as_str();
-    let cases = [
-        row(
-            "unknown topic",
-            &["rel-no-such-topic-y", "-e"],
-            "",
-            6,
-            &["'rel-no-such-topic-y' does not exist"],
-            &[],
-        ),
-        row(
-            "partition out of range",
-            &[t, "-p", "5", "-e"],
-            "",
-            2,
-            &["partition 5 is out of range"],
-            &[],
-        ),
-        row(
-            "malformed -X",
-            &[t, "-e", "-X", "fetch.min.bytes"],
-            "",
-            2,
-            &["bad -X 'fetch.min.bytes'"],
-            &[],
-        ),
-        row(
-            "-X value librdkafka refuses",
-            &[t, "-e", "-X", "fetch.min.bytes=lots"],
-            "",
-            2,
-            &["fetch.min.bytes"],
-            &[],
-        ),
-        row(
-            "broker address without port",
-            &[t, "-e", "-b", "localhost"],
-            "",
-            2,
-            &["bad broker list", "no port"],
-            &[],
-        ),
-        row(
-            "unreachable broker",
-            &[t, "-e", "-b", "localhost:1", "--timeout", "2"],
-            "",
-            5,
-            &["cannot reach", "localhost:1"],
-            &[],
-        ),
-        row(
-            "-o stored without a group",
-            &[t, "-e", "-o", "stored"],
-            "",
-            2,
-            &["-o stored needs a consumer group"],
-            &[],
-        ),
-        row(
-            "-o N with a group",
-            &[t, "-e", "-g", "g", "-o", "5"],
-            "",
-            2,
-            &["with -g, -o takes"],
-            &[],
-        ),
-        row("empty topic", &[t, "-e"], "", 0, &[], &[]),
-    ];
-    for case in &cases {
-        let (exit, _) = check_case("kcons", case, &brokers());
-        assert!(
-            exit.lines.is_empty(),
-            "{}",
-            exit.explain(&format!("case {}: expected no output", case.name))
-        );
-    }
+    consumer_crash(Some(&cluster));
 }

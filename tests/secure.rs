@@ -189,6 +189,7 @@ fn refused(
 
 #[test]
 fn secure_cluster_end_to_end() {
+    needs_cluster!();
     if !kafka_runs_here() {
         return;
     }
@@ -592,6 +593,7 @@ fn secure_cluster_end_to_end() {
 
 #[test]
 fn secure_needs_the_local_backend_in_kraft_mode() {
+    needs_cluster!();
     let state_dir = std::env::temp_dir().join(unique_name("kpipes-secure-refused"));
     for (args, why) in [
         (

@@ -143,6 +143,7 @@ fn describe(cluster: &ZkCluster, topic: &str) -> Vec<Partition> {
 
 #[test]
 fn the_seeds_walkthrough_on_its_zookeeper_topology() {
+    needs_cluster!();
     let (cluster, ran) = ZkCluster::up();
 
     // The seed's topology: 3 ZooKeeper nodes in ONE ensemble (one leader, two followers), 3 brokers.
