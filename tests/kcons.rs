@@ -533,24 +533,6 @@ fn without_a_group_nothing_is_committed() {
     assert_eq!(kcons_e(&[&topic]).len(), 10);
 }
 
-/// The classpath the test cluster's brokers run with (Kafka's own jars, tools included).
-fn kafka_classpath() -> String {
-    let status = run(kcluster(&test_cluster()).arg("status"))
-        .success()
-        .json_lines();
-    let pid = status[0]["pid"].as_i64().expect("a running broker");
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let at = args
-        .iter()
-        .position(|a| a == "-cp")
-        .expect("the broker's java -cp");
-    args[at + 1].clone()
-}
-
 #[test]
 fn exit_at_end_sees_past_transaction_markers() {
     needs_cluster!();
@@ -563,30 +545,27 @@ fn exit_at_end_sees_past_transaction_markers() {
         (0..10).map(|i| format!("tx{i}\n")).collect::<String>(),
     )
     .success();
-    run(assert_cmd::Command::new("java")
-        .args([
-            "-cp",
-            &kafka_classpath(),
-            "org.apache.kafka.tools.TransactionalMessageCopier",
-        ])
-        .args([
-            "--broker-list",
-            &brokers(),
-            "--input-topic",
-            &input,
-            "--input-partition",
-            "0",
-        ])
-        .args([
-            "--output-topic",
-            &output,
-            "--transactional-id",
-            &unique_name("tx"),
-            "--consumer-group",
-            &unique_name("g-tx"),
-        ])
-        .args(["--max-messages", "10", "--transaction-size", "5"])
-        .timeout(Duration::from_secs(120)))
+    run(
+        kafka_java("org.apache.kafka.tools.TransactionalMessageCopier")
+            .args([
+                "--broker-list",
+                &brokers(),
+                "--input-topic",
+                &input,
+                "--input-partition",
+                "0",
+            ])
+            .args([
+                "--output-topic",
+                &output,
+                "--transactional-id",
+                &unique_name("tx"),
+                "--consumer-group",
+                &unique_name("g-tx"),
+            ])
+            .args(["--max-messages", "10", "--transaction-size", "5"])
+            .timeout(Duration::from_secs(120)),
+    )
     .success();
     // The copier reads at most --transaction-size records a poll (its max.poll.records),
     // so the 10 records go out in two transactions of 5, each followed by its commit

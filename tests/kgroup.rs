@@ -64,26 +64,12 @@ fn split_describe(lines: &[Value], group: &str) -> (Value, BTreeMap<(String, i64
 }
 
 /// The high watermark of each partition, as `ktopic offsets` reads it (a plain consumer).
-fn ends(topic: &str) -> BTreeMap<i64, i64> {
-    run(tool("ktopic").args(["offsets", topic]))
-        .success()
-        .json_lines()
-        .iter()
-        .map(|l| {
-            (
-                l["partition"].as_i64().unwrap(),
-                l["high"].as_i64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// Assert that for each partition of `topic` the group committed `committed[p]` (None:
 /// nothing) and that `end` and `lag` match the topic's real high watermarks; the total lag
 /// on the group line must be the sum.
 fn assert_lag(group: &str, topic: &str, committed: &[Option<i64>]) -> Value {
     let (summary, partitions) = describe(group);
-    let highs = ends(topic);
+    let highs = end_offsets(tool("ktopic"), topic);
     let mut total = 0;
     for (partition, expected) in committed.iter().enumerate() {
         let key = (topic.to_string(), partition as i64);
@@ -131,22 +117,6 @@ fn describe_until(group: &str, what: &str, ready: impl Fn(&[Value]) -> bool) -> 
         let lines = ran.json_lines();
         ready(&lines).then_some(lines)
     })
-}
-
-/// Apache Kafka's installation, where kcluster fetched it (its `libs/` has the tools' jars).
-fn kafka_home() -> PathBuf {
-    let ran = run(kcluster(&test_cluster()).arg("fetch-kafka")).success();
-    PathBuf::from(ran.stdout().trim())
-}
-
-/// One of Kafka's Java tools, by main class.
-fn kafka_tool(main_class: &str) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new("java");
-    cmd.arg("-cp")
-        .arg(format!("{}/libs/*", kafka_home().display()))
-        .arg(main_class)
-        .timeout(Duration::from_secs(120));
-    cmd
 }
 
 const CONSOLE_CONSUMER: &str = "org.apache.kafka.tools.consumer.ConsoleConsumer";
@@ -487,7 +457,7 @@ type KafkaRows = BTreeMap<(String, i64), [Option<i64>; 3]>;
 /// Kafka's own `kafka-consumer-groups --describe` of a group, and how long it took.
 fn kafka_describe(group: &str) -> (KafkaRows, Duration) {
     let started = Instant::now();
-    let ran = run(kafka_tool(CONSUMER_GROUPS).args([
+    let ran = run(kafka_java(CONSUMER_GROUPS).args([
         "--bootstrap-server",
         &brokers(),
         "--describe",
@@ -538,7 +508,7 @@ fn java_console_consumer_group_lag_agrees_with_kafka_consumer_groups() {
         produce(&topic, partition, count);
     }
     // Kafka's console consumer reads all 18 records and commits on its way out.
-    run(kafka_tool(CONSOLE_CONSUMER).args([
+    run(kafka_java(CONSOLE_CONSUMER).args([
         "--bootstrap-server",
         &brokers(),
         "--topic",

@@ -60,21 +60,6 @@ fn describe_partitions(mut ktopic: assert_cmd::Command, topic: &str) -> Vec<Part
         .collect()
 }
 
-/// The high watermark of each partition (`ktopic offsets`).
-fn high_watermarks(mut ktopic: assert_cmd::Command, topic: &str) -> BTreeMap<i64, i64> {
-    run(ktopic.args(["offsets", topic]))
-        .success()
-        .json_lines()
-        .iter()
-        .map(|l| {
-            (
-                l["partition"].as_i64().unwrap(),
-                l["high"].as_i64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// A record as kcons printed it: where it is and its value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Rec {
@@ -543,7 +528,7 @@ fn consumer_crash(cluster: Option<&FaultCluster>) {
     let group = unique_name("rel-group");
     let input: String = (0..CRASH_RECORDS).map(|n| crash_value(n) + "\n").collect();
     run(tool_at("kprod").args([&topic, "-q"]).write_stdin(input)).success();
-    let high = high_watermarks(tool_at("ktopic"), &topic);
+    let high = end_offsets(tool_at("ktopic"), &topic);
     assert_eq!(high.values().sum::<i64>(), CRASH_RECORDS as i64);
 
     // A short session timeout lets the restart's rebalance drop the dead member after

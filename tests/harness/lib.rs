@@ -30,6 +30,7 @@
 //! `ktopic.rs`, `kcluster.rs`, `kgroup.rs`); failures that involve several tools or the
 //! cluster itself (broker kills, consumer crashes) in `reliability.rs` and `failover.rs`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::io::AsRawFd;
@@ -299,6 +300,45 @@ pub fn reported_lines(reports: &[Value]) -> Vec<i64> {
         .collect();
     lines.sort();
     lines
+}
+
+/// The end offset (high watermark) of each partition of `topic`, as `ktopic offsets`
+/// run by `ktopic` (the shared cluster's [`tool`], or a [`FaultCluster::tool`]) says.
+pub fn end_offsets(mut ktopic: assert_cmd::Command, topic: &str) -> BTreeMap<i64, i64> {
+    run(ktopic.args(["offsets", topic]))
+        .success()
+        .json_lines()
+        .iter()
+        .map(|l| {
+            (
+                l["partition"].as_i64().unwrap(),
+                l["high"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Apache Kafka's installation, where kcluster fetched it (its `libs/` has the tools' jars).
+pub fn kafka_home() -> PathBuf {
+    let ran = run(kcluster(&test_cluster()).arg("fetch-kafka")).success();
+    PathBuf::from(ran.stdout().trim())
+}
+
+/// One of Kafka's own Java tools, by main class (a client that is not ours).
+pub fn kafka_java(main_class: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new("java");
+    cmd.arg("-cp")
+        .arg(format!("{}/libs/*", kafka_home().display()))
+        .arg(main_class)
+        .timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// Whether process `pid` runs with `text` in its command line (false once it is gone).
+pub fn process_runs(pid: i64, text: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains(text))
+        .unwrap_or(false)
 }
 
 /// Milliseconds since the epoch.
