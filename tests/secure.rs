@@ -7,23 +7,14 @@
 //! users, each refusal with its exit code and cause (reader producing or creating, a
 //! wrong password, an unknown user, a CA that does not match, a plaintext client), no
 //! secret in any output or on the broker's command line, and kill/start/status/down.
-//! It runs where the shared test cluster runs (under `scripts/test`), since it needs Java
-//! and Kafka's jars as that one does.
+//! It runs where the shared test cluster runs (`needs_cluster!()`: under `scripts/test`),
+//! since it needs Java and Kafka's jars as that one does.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kpipes_e2e::*;
-
-/// Only where Kafka can run: under `scripts/test`, which sets KPIPES_TEST_CLUSTER.
-fn kafka_runs_here() -> bool {
-    if std::env::var_os("KPIPES_TEST_CLUSTER").is_some() {
-        return true;
-    }
-    eprintln!("secure.rs: skipped (it starts a Kafka cluster of its own: run scripts/test)");
-    false
-}
 
 /// A secure cluster of this test's own, in a state directory of its own; `down` when dropped.
 struct SecureCluster {
@@ -190,9 +181,6 @@ fn refused(
 #[test]
 fn secure_cluster_end_to_end() {
     needs_cluster!();
-    if !kafka_runs_here() {
-        return;
-    }
     let cluster = SecureCluster {
         name: "secure".into(),
         state_dir: std::env::temp_dir().join(unique_name("kpipes-secure-state")),
