@@ -469,6 +469,38 @@ fn secure_cluster_end_to_end() {
         }
     }
 
+    // -F wins over KPIPES_CONFIG_FILE (and -X over both); a file that cannot be read is exit 2.
+    let read = cluster
+        .run(cluster.with("kcons", Some(&wrong_password)).args([
+            "-F",
+            &reader.display().to_string(),
+            &topic,
+            "-e",
+        ]))
+        .success()
+        .json_lines();
+    same(&read);
+    cluster
+        .run(cluster.with("kcons", Some(&reader)).args([
+            &topic,
+            "-e",
+            "--timeout",
+            "20",
+            "-X",
+            "sasl.username=mallory",
+        ]))
+        .code_is(10)
+        .stderr_has("authentication failed");
+    cluster
+        .run(
+            cluster
+                .with("ktopic", Some(&scratch.join("missing.properties")))
+                .arg("list"),
+        )
+        .code_is(2)
+        .one_error_line("ktopic")
+        .stderr_has("KPIPES_CONFIG_FILE");
+
     // A CA that does not match: the TLS handshake fails (certificate verify failed), exit 5.
     let other_ca = scratch.join("other-ca.pem");
     let made = std::process::Command::new("openssl")
