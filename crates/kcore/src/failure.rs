@@ -21,7 +21,8 @@ pub enum ExitCode {
     Input = 3,
     /// Some records were not delivered (or not all topics were handled); the count is on stderr.
     Delivery = 4,
-    /// The brokers could not be reached within the timeout.
+    /// The brokers could not be reached within the timeout, or their TLS handshake failed
+    /// (a CA that does not match).
     Unreachable = 5,
     /// A named topic (or cluster, broker, group) does not exist.
     NotFound = 6,
@@ -32,7 +33,8 @@ pub enum ExitCode {
     /// The cluster refuses the change in the state it is in now: a consumer group still
     /// has active members (stop its consumers first).
     Refused = 9,
-    /// The cluster's ACLs do not allow this client to do it.
+    /// The cluster's ACLs do not allow this client to do it, or the brokers refused its
+    /// credentials (SASL authentication failed).
     NotAuthorized = 10,
     /// Interrupted by SIGINT/SIGTERM before the work was complete (what was done is flushed).
     Interrupted = 130,
