@@ -82,6 +82,9 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
             backend.place(),
             budget.started.elapsed().as_secs_f64()
         );
+        if state.secure {
+            eprintln!("kcluster: {}", crate::security::summary(&state));
+        }
     }
     print_status(backend.as_ref())
 }

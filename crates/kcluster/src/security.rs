@@ -420,6 +420,21 @@ pub fn grant_reader(state: &ClusterState, timeout: Duration) -> Result<()> {
         .context("granting user 'reader' its ACLs")
 }
 
+/// What `up` says about a secure cluster it started: how to reach it, where its files are.
+pub fn summary(state: &ClusterState) -> String {
+    let name = &state.name;
+    let option = if name == "default" {
+        String::new()
+    } else {
+        format!(" --name {name}")
+    };
+    format!(
+        "secure cluster: SASL_SSL with SCRAM-SHA-512 as user admin or reader (ACLs); their properties in {}, the CA in {}; eval \"$(kcluster env{option} [--user reader])\"",
+        state.dir().join("{admin,reader}.properties").display(),
+        ca_file(state).display(),
+    )
+}
+
 /// `kcluster env` of a secure cluster: the brokers and the user's properties file.
 pub fn env_lines(state: &ClusterState, user: &str) -> Result<String> {
     if !USERS.contains(&user) {
