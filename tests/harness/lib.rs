@@ -22,6 +22,8 @@
 //! - [`eventually`]`(what, timeout, check)`: poll until `check` gives `Some`, failing with
 //!   `what` at the deadline. Never sleep to wait for something: poll for it.
 //!   [`eventually_succeeds`] retries a command until it succeeds.
+//! - Smaller helpers: [`records`], [`values`], [`positions`], [`reported_lines`],
+//!   [`end_offsets`], [`kafka_java`] (Kafka's own Java tools), [`process_runs`], [`Rng`].
 //! - [`FaultCluster::acquire`]: exclusive use of a second cluster whose brokers a test may
 //!   kill; its [`FaultCluster::tool`], [`FaultCluster::command`], [`FaultCluster::kcluster`]
 //!   and [`FaultCluster::create_topic`] point there.
