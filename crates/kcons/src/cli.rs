@@ -14,6 +14,7 @@ Examples:
   kcons my-topic -o -10 -e                   # the last 10 records of each partition
   kcons my-topic -o @1700000000000 -c 1      # the first record at or after a time (ms)
   kcons -g billing orders | ./process        # a consumer group: restarts resume, nothing skipped
+  kcons -g copy --no-commit a | grep -v x | kprod --json --transactional --commit-group copy b   # exactly-once copy
   kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics";
 
 #[derive(Parser, Debug)]
@@ -64,6 +65,12 @@ pub struct Cli {
     /// Join this consumer group; commit offsets of the records written out
     #[arg(short = 'g', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+
+    /// With -g: read from the group's committed offsets but commit nothing (every partition of the
+    /// topics assigned to this one reader, no group membership); for `kprod --transactional
+    /// --commit-group GROUP`, which commits the group's offsets with the records it writes
+    #[arg(long, requires = "group")]
+    pub no_commit: bool,
 
     /// Print only the values, raw, one per line (a null value is an empty line)
     #[arg(long)]

@@ -31,6 +31,11 @@ const FLUSH_BYTES: usize = 256 * 1024;
 /// (`kcons t | jq` is live), and how often the end of each partition is checked.
 const TICK: Duration = Duration::from_millis(100);
 
+/// Whether kcons joins its group and commits what it wrote (`-g` without `--no-commit`).
+fn commits(cli: &Cli) -> bool {
+    cli.group.is_some() && !cli.no_commit
+}
+
 fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
     let mut defaults = vec![
         // Offsets are stored by kcons itself, only once their records are written out.
@@ -56,7 +61,7 @@ fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
             },
         ),
     ];
-    if cli.group.is_some() {
+    if commits(cli) {
         // Commits the stored offsets every 5 s (and on close); SIGKILL loses at most that window.
         defaults.push(("enable.auto.commit", "true"));
     } else {
@@ -118,13 +123,19 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
 
-    if cli.group.is_some() {
+    if commits(&cli) {
         let topics: Vec<&str> = cli.topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topics)
             .map_err(|err| anyhow::anyhow!("subscribing to {topics:?}: {err}"))?;
     } else {
-        let assignment = start_offsets(&consumer, &connection, &partitions, cli.offset)?;
+        let assignment = match &cli.group {
+            // --no-commit: the group's committed offsets, read once; no membership.
+            Some(group) => {
+                committed_starts(&consumer, &connection, group, &partitions, cli.offset)?
+            }
+            None => start_offsets(&consumer, &connection, &partitions, cli.offset)?,
+        };
         for (topic, p, start) in &assignment_starts(&assignment) {
             ends.starts_at(topic, *p, *start);
         }
@@ -133,7 +144,7 @@ pub fn run(cli: Cli) -> Result<()> {
             .map_err(|err| anyhow::anyhow!("assigning partitions: {err}"))?;
     }
 
-    let mut writer = RecordWriter::new(&cli.topics, cli.values, cli.group.is_some());
+    let mut writer = RecordWriter::new(&cli.topics, cli.values, commits(&cli));
     // Records printed on the terminal would be garbled by a line redrawn under them:
     // there progress shows only when asked for.
     let mode = cli.progress.mode(std::io::stdout().is_terminal());
@@ -153,7 +164,7 @@ pub fn run(cli: Cli) -> Result<()> {
     // Whatever happened (a closed pipe included), commit what reached stdout.
     let flushed = writer.flush(&consumer);
     observer.written(&writer);
-    if cli.group.is_some() {
+    if commits(&cli) {
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => {}
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
@@ -171,7 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
     flushed?;
     let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
     if interrupted && (cli.exit_at_end || cli.count.is_some()) && !finished {
-        let committed = if cli.group.is_some() {
+        let committed = if commits(&cli) {
             " (what was written is committed)"
         } else {
             ""
@@ -245,6 +256,41 @@ fn start_offsets(
     Ok(tpl)
 }
 
+/// `-g GROUP --no-commit`: every partition from the group's committed offset; where the group
+/// has none, from where `-o` says (beginning, end; `stored` means the beginning).
+fn committed_starts(
+    consumer: &BaseConsumer<QuietContext>,
+    connection: &Connection,
+    group: &str,
+    partitions: &[(String, i32)],
+    spec: OffsetSpec,
+) -> Result<TopicPartitionList> {
+    let mut asked = TopicPartitionList::new();
+    for (topic, p) in partitions {
+        asked.add_partition(topic, *p);
+    }
+    // With read_committed (librdkafka's default) the brokers answer only once no
+    // transaction is still committing offsets for the group (KIP-447): a transactional
+    // producer that was killed is fenced first, its offsets never seen.
+    let committed = consumer
+        .committed_offsets(asked, connection.timeout)
+        .map_err(|err| {
+            Failure::unreachable(format!(
+                "reading the committed offsets of group '{group}': {err}"
+            ))
+        })?;
+    let mut tpl = TopicPartitionList::new();
+    for element in committed.elements() {
+        let offset = match element.offset() {
+            Offset::Offset(n) if n >= 0 => Offset::Offset(n),
+            _ if spec == OffsetSpec::End => Offset::End,
+            _ => Offset::Beginning,
+        };
+        tpl.add_partition_offset(element.topic(), element.partition(), offset)?;
+    }
+    Ok(tpl)
+}
+
 fn assignment_starts(tpl: &TopicPartitionList) -> Vec<(String, i32, Offset)> {
     tpl.elements()
         .iter()
@@ -279,7 +325,7 @@ fn consume(
                 return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
             }
             if cli.exit_at_end {
-                if cli.group.is_some() {
+                if commits(cli) {
                     ends.track_assignment(consumer, cli.offset == OffsetSpec::End, timeout);
                 }
                 ends.check_positions(consumer);

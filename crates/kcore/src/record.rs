@@ -166,8 +166,71 @@ pub struct Header<'a> {
     pub value: Bytes<'a>,
 }
 
+/// A field kpipes reads only in some modes: `topic` and `offset`, the record's source
+/// position in kcons output, which only `kprod --commit-group` uses. Any JSON value is
+/// accepted (elsewhere they are ignored, whatever they hold); it is kept when it has the
+/// type the field needs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Loose<'a> {
+    #[default]
+    Absent,
+    Text(Cow<'a, str>),
+    Int(i64),
+    /// null, or a value of another type.
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Loose::Text(Cow::Borrowed(text)))
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Loose::Text(Cow::Owned(text.to_string())))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(Loose::Int(n))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(n).map_or(Loose::Other, Loose::Int))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Loose::Other)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+}
+
 /// One line of `kprod --json` input. `topic` and `offset` (present in kcons output)
-/// are accepted and ignored; unknown fields are ignored too, so `jq` may add its own.
+/// are accepted whatever they hold and used only by `kprod --commit-group`; unknown
+/// fields are ignored, so `jq` may add its own.
 #[derive(Debug, Deserialize)]
 pub struct JsonRecord<'a> {
     #[serde(default)]
@@ -180,10 +243,10 @@ pub struct JsonRecord<'a> {
     pub value: Bytes<'a>,
     #[serde(default, borrow)]
     pub headers: Option<Vec<Header<'a>>>,
-    #[serde(default, rename = "topic")]
-    _topic: Option<IgnoredAny>,
-    #[serde(default, rename = "offset")]
-    _offset: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    pub topic: Loose<'a>,
+    #[serde(default)]
+    pub offset: Loose<'a>,
 }
 
 /// Parse one input line; the error says what is wrong in words a user can act on.
@@ -335,5 +398,28 @@ mod tests {
         let record =
             parse_json_record(br#"{"topic":"x","offset":9,"extra":[1],"value":null}"#).unwrap();
         assert_eq!(record.value.as_deref(), None);
+        assert_eq!(record.topic, Loose::Text(Cow::Borrowed("x")));
+        assert_eq!(record.offset, Loose::Int(9));
+    }
+
+    #[test]
+    fn source_fields_of_any_type_are_accepted() {
+        for (topic, offset) in [
+            (r#"5"#, r#""9""#),
+            (r#"null"#, r#"null"#),
+            (r#"{"a":[1,{"b":2}]}"#, r#"[1,2]"#),
+            (r#"true"#, r#"1.5"#),
+            (r#""a\u00e9""#, r#"18446744073709551615"#),
+        ] {
+            let line = format!(r#"{{"topic":{topic},"offset":{offset},"value":"v"}}"#);
+            let record = parse_json_record(line.as_bytes()).unwrap();
+            assert_eq!(record.value.as_deref(), Some(&b"v"[..]), "{line}");
+            assert!(!matches!(record.offset, Loose::Int(_)), "{line}");
+        }
+        let record = parse_json_record(br#"{"value":"v"}"#).unwrap();
+        assert_eq!(
+            (record.topic, record.offset),
+            (Loose::Absent, Loose::Absent)
+        );
     }
 }

@@ -12,7 +12,8 @@ Examples:
   kprod -H source=cli -k batch-7 my-topic < lines.txt
   kcons a -e | jq -c 'select(.key==\"x\")' | kprod --json b   # copy selected records
   echo '{\"key\":\"k\",\"value\":null}' | kprod --json my-topic  # a tombstone
-  kprod -q -X compression.type=lz4 my-topic < big.txt";
+  kprod -q -X compression.type=lz4 my-topic < big.txt
+  kcons -g G --no-commit a | grep -v x | kprod --json --transactional --commit-group G b   # exactly once";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -65,6 +66,28 @@ pub struct Cli {
     /// With --json: ignore each record's "timestamp" (the producer's clock is used)
     #[arg(long, requires = "json")]
     pub ignore_timestamp: bool,
+
+    /// With --json: produce the records in Kafka transactions, one per --commit-interval; a
+    /// read_committed reader (kcons) sees each transaction whole or not at all
+    #[arg(long, requires = "json")]
+    pub transactional: bool,
+
+    /// With --transactional: in each transaction, also commit this consumer group's offsets for
+    /// the source records (each line's "topic", "partition" and "offset", as kcons prints them):
+    /// `kcons -g GROUP --no-commit a | FILTER | kprod --json --transactional --commit-group GROUP b`
+    /// copies exactly once across crashes
+    #[arg(long, value_name = "GROUP", requires = "transactional")]
+    pub commit_group: Option<String>,
+
+    /// With --transactional: the producer's transactional.id (default kprod-GROUP-TOPIC with
+    /// --commit-group, else kprod-TOPIC); a new kprod with the same id fences the old one
+    #[arg(long, value_name = "ID", requires = "transactional")]
+    pub transactional_id: Option<String>,
+
+    /// With --transactional: seconds a transaction stays open before it is committed (default 1;
+    /// the last one is committed at end of input)
+    #[arg(long, value_name = "SECONDS", requires = "transactional")]
+    pub commit_interval: Option<f64>,
 
     /// Send an empty value as null (a tombstone), as kcat -Z
     #[arg(short = 'Z', long = "null-empty")]

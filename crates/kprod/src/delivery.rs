@@ -75,6 +75,8 @@ pub struct DeliveryContext {
     quiet: QuietContext,
     topic_json: Vec<u8>,
     report: bool,
+    /// `--transactional`: reports wait in `held` until their transaction commits.
+    hold: bool,
     state: Mutex<DeliveryState>,
     /// Delivery reports handled so far (`reports`: tells `serve_ready` whether a poll
     /// found work) and failed ones, shared with the progress line.
@@ -91,6 +93,8 @@ struct DeliveryState {
     failures: FailureLog,
     /// Delivery reports for stdout; `None` once stdout is gone (the records still matter).
     out: Option<BufWriter<Stdout>>,
+    /// Reports of the open transaction's records (`hold`).
+    held: Vec<u8>,
     line: Vec<u8>,
 }
 
@@ -102,6 +106,7 @@ impl DeliveryContext {
             quiet: QuietContext::new("kprod", verbose),
             topic_json,
             report,
+            hold: false,
             counters,
             state: Mutex::new(DeliveryState {
                 delivered: 0,
@@ -110,9 +115,39 @@ impl DeliveryContext {
                 denied: None,
                 failures: FailureLog::default(),
                 out: Some(BufWriter::with_capacity(64 * 1024, std::io::stdout())),
+                held: Vec::new(),
                 line: Vec::with_capacity(128),
             }),
         }
+    }
+
+    /// Keep the delivery reports until [`release_held`](Self::release_held) (their
+    /// transaction committed) or [`discard_held`](Self::discard_held) (it aborted).
+    pub fn holding_reports(mut self, hold: bool) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// The transaction committed: its records' reports go to stdout.
+    pub fn release_held(&self) {
+        let mut state = self.state();
+        let DeliveryState { out, held, .. } = &mut *state;
+        if out.as_mut().is_some_and(|o| o.write_all(held).is_err()) {
+            *out = None;
+        }
+        held.clear();
+        drop(state);
+        self.flush_reports();
+    }
+
+    /// The transaction aborted: none of its records was delivered after all.
+    pub fn discard_held(&self) {
+        self.state().held.clear();
+    }
+
+    /// Delivery reports that came back with an error, so far.
+    pub fn failed(&self) -> u64 {
+        self.state().failed
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, DeliveryState> {
@@ -163,7 +198,12 @@ impl ProducerContext for DeliveryContext {
             Ok(message) => {
                 state.delivered += 1;
                 if self.report && state.out.is_some() {
-                    let DeliveryState { out, line: buf, .. } = &mut *state;
+                    let DeliveryState {
+                        out,
+                        line: buf,
+                        held,
+                        ..
+                    } = &mut *state;
                     buf.clear();
                     buf.extend_from_slice(b"{\"topic\":");
                     buf.extend_from_slice(&self.topic_json);
@@ -174,7 +214,9 @@ impl ProducerContext for DeliveryContext {
                     buf.extend_from_slice(b",\"line\":");
                     write_int(buf, line);
                     buf.extend_from_slice(b"}\n");
-                    if out.as_mut().is_some_and(|o| o.write_all(buf).is_err()) {
+                    if self.hold {
+                        held.extend_from_slice(buf);
+                    } else if out.as_mut().is_some_and(|o| o.write_all(buf).is_err()) {
                         *out = None;
                     }
                 }

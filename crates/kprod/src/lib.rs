@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod input;
 pub mod limits;
 pub mod status;
+pub mod transactional;
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use kcore::record::parse_json_record;
+use kcore::record::{parse_json_record, Loose};
 use kcore::signals::Interrupt;
 use kcore::Failure;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -140,6 +141,16 @@ struct Parts<'a> {
     partition: Option<i32>,
     timestamp: Option<i64>,
     headers: Option<OwnedHeaders>,
+    /// `--json`: where the record came from, as kcons printed it (`--commit-group`).
+    source: Source<'a>,
+}
+
+/// A `--json` record's own `topic`, `partition` and `offset`, whatever `--ignore-partition` says.
+#[derive(Default)]
+struct Source<'a> {
+    topic: Loose<'a>,
+    partition: Option<i32>,
+    offset: Loose<'a>,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -159,9 +170,13 @@ pub fn run(cli: Cli) -> Result<()> {
         return Err(Failure::usage("-K needs a non-empty delimiter").into());
     }
 
+    let transactions = transactional::Settings::from_cli(&cli, &topic)?;
     let interrupt = Interrupt::install()?;
     let counters = Arc::new(Counters::default());
-    let defaults = producer_defaults(delivery_timeout);
+    let mut defaults = producer_defaults(delivery_timeout);
+    if let Some(settings) = &transactions {
+        defaults.extend(settings.producer_defaults(delivery_timeout));
+    }
     let create = |extra: &[(&'static str, String)]| -> Result<BaseProducer<DeliveryContext>> {
         let defaults: Vec<(&str, &str)> = defaults
             .iter()
@@ -175,7 +190,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 connection.verbose,
                 !cli.quiet,
                 Arc::clone(&counters),
-            ),
+            )
+            .holding_reports(transactions.is_some()),
         )
     };
     let mut producer = create(&[])?;
@@ -228,6 +244,23 @@ pub fn run(cli: Cli) -> Result<()> {
         std::io::stdin().is_terminal() || (!cli.quiet && std::io::stdout().is_terminal());
     let progress = status::start(cli.progress.mode(data_on_terminal), &counters);
     let (mut lines_read, mut bytes_read) = (0u64, 0u64);
+    if let Some(settings) = transactions {
+        let copy = transactional::Copy {
+            producer: &producer,
+            cli: &cli,
+            topic: &topic,
+            partitions,
+            record_limit,
+            fixed_headers: &fixed_headers,
+            message_max_bytes,
+            delivery_timeout,
+            interrupt: &interrupt,
+            counters: &counters,
+        };
+        let outcome = copy.run(&settings, chunks, &mut tally);
+        progress.finish(|elapsed| status::summary(&counters, elapsed));
+        return outcome;
+    }
 
     'input: while !stop {
         if interrupt.requested() {
@@ -304,44 +337,18 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 line_parts(line, &cli)
             };
-            let headers = match (parts.headers, fixed_headers.is_empty()) {
-                (Some(headers), _) => Some(with_fixed_headers(headers, &fixed_headers)),
-                (None, false) => Some(with_fixed_headers(OwnedHeaders::new(), &fixed_headers)),
-                (None, true) => None,
-            };
-            let value = match parts.value.as_deref() {
-                Some(v) if v.is_empty() && cli.null_empty => None,
-                other => other,
-            };
-            if let Some(limit) = record_limit {
-                let header_sizes = headers
-                    .iter()
-                    .flat_map(|h| h.iter())
-                    .map(|h| (h.key, h.value.map_or(0, <[u8]>::len)));
-                let size = limits::record_batch_bytes(
-                    parts.key.as_deref().map_or(0, <[u8]>::len),
-                    value.map_or(0, <[u8]>::len),
-                    header_sizes,
-                );
-                if size > limit {
-                    tally.bad_line(
-                        line_no,
-                        &format!("record too large: about {size} bytes with its framing, topic '{topic}' takes at most {limit} (max.message.bytes)"),
-                    );
+            let mut parts = match complete(parts, &cli, &fixed_headers, record_limit, &topic) {
+                Ok(parts) => parts,
+                Err(why) => {
+                    tally.bad_line(line_no, &why);
                     if cli.on_error == OnError::Stop {
                         stop = true;
                         break;
                     }
                     continue;
                 }
-            }
-            let mut record: BaseRecord<'_, [u8], [u8], usize> =
-                BaseRecord::with_opaque_to(&topic, line_no as usize);
-            record.key = parts.key.as_deref();
-            record.payload = value;
-            record.partition = cli.partition.or(parts.partition);
-            record.timestamp = parts.timestamp;
-            record.headers = headers;
+            };
+            let record = base_record(&topic, line_no, &mut parts, cli.partition);
             tally.sent += 1;
             if let Err(rejection) = send(
                 &producer,
@@ -387,6 +394,68 @@ pub fn run(cli: Cli) -> Result<()> {
     tally.conclude(interrupted)
 }
 
+/// A record's parts with the `-H` headers added and `-Z` applied, or why the topic would
+/// refuse it (larger than its `max.message.bytes`).
+fn complete<'a>(
+    mut parts: Parts<'a>,
+    cli: &Cli,
+    fixed_headers: &[(String, Vec<u8>)],
+    record_limit: Option<usize>,
+    topic: &str,
+) -> Result<Parts<'a>, String> {
+    parts.headers = match (parts.headers.take(), fixed_headers.is_empty()) {
+        (Some(headers), _) => Some(with_fixed_headers(headers, fixed_headers)),
+        (None, false) => Some(with_fixed_headers(OwnedHeaders::new(), fixed_headers)),
+        (None, true) => None,
+    };
+    if cli.null_empty && parts.value.as_deref().is_some_and(<[u8]>::is_empty) {
+        parts.value = None;
+    }
+    if let Some(limit) = record_limit {
+        let header_sizes = parts
+            .headers
+            .iter()
+            .flat_map(|h| h.iter())
+            .map(|h| (h.key, h.value.map_or(0, <[u8]>::len)));
+        let size = limits::record_batch_bytes(
+            parts.key.as_deref().map_or(0, <[u8]>::len),
+            parts.value.as_deref().map_or(0, <[u8]>::len),
+            header_sizes,
+        );
+        if size > limit {
+            return Err(format!("record too large: about {size} bytes with its framing, topic '{topic}' takes at most {limit} (max.message.bytes)"));
+        }
+    }
+    Ok(parts)
+}
+
+/// The record to hand to librdkafka (its headers taken from `parts`), its opaque being the
+/// input line number; `-p` wins over the record's own partition.
+fn base_record<'a>(
+    topic: &'a str,
+    line_no: u64,
+    parts: &'a mut Parts<'_>,
+    fixed_partition: Option<i32>,
+) -> BaseRecord<'a, [u8], [u8], usize> {
+    let Parts {
+        key,
+        value,
+        partition,
+        timestamp,
+        headers,
+        ..
+    } = parts;
+    let mut record: BaseRecord<'a, [u8], [u8], usize> =
+        BaseRecord::with_opaque_to(topic, line_no as usize);
+    record.headers = headers.take();
+    let (key, value): (&'a _, &'a _) = (key, value);
+    record.key = key.as_deref();
+    record.payload = value.as_deref();
+    record.partition = fixed_partition.or(*partition);
+    record.timestamp = *timestamp;
+    record
+}
+
 /// Split a plain line into key and value as the flags say.
 fn line_parts<'a>(line: &'a [u8], cli: &'a Cli) -> Parts<'a> {
     let (key, value) = match &cli.key_delimiter {
@@ -402,6 +471,7 @@ fn line_parts<'a>(line: &'a [u8], cli: &'a Cli) -> Parts<'a> {
         partition: None,
         timestamp: None,
         headers: None,
+        source: Source::default(),
     }
 }
 
@@ -430,9 +500,15 @@ fn json_parts<'a>(line: &'a [u8], cli: &Cli, partitions: usize) -> Result<Parts<
                 })
             })
     });
+    let source = Source {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+    };
     Ok(Parts {
         key: record.key.0,
         value: record.value.0,
+        source,
         partition,
         timestamp: if cli.ignore_timestamp {
             None
