@@ -1,5 +1,5 @@
 //! `kcluster up --secure` and every tool over SASL_SSL, against a secure cluster of this
-//! file's own (one broker, in a state directory of its own, always torn down).
+//! file's own (one broker, in a state directory of its own, torn down when the test ends).
 //!
 //! One test walks the whole story on one cluster, since bringing a cluster up is what
 //! costs: the cluster's files, the tools finding it with no flags, admin's records read
@@ -7,6 +7,7 @@
 //! users, each refusal with its exit code and cause (reader producing or creating, a
 //! wrong password, an unknown user, a CA that does not match, a plaintext client), no
 //! secret in any output or on the broker's command line, and kill/start/status/down.
+//! A second test does the essentials on a ZooKeeper-mode secure cluster (Kafka 3.9).
 //! It runs where the shared test cluster runs (`needs_cluster!()`: under `scripts/test`),
 //! since it needs Java and Kafka's jars as that one does.
 
@@ -25,6 +26,16 @@ struct SecureCluster {
 }
 
 impl SecureCluster {
+    fn new(name: &str) -> SecureCluster {
+        let cluster = SecureCluster {
+            name: name.into(),
+            state_dir: std::env::temp_dir().join(unique_name("kpipes-secure-state")),
+            seen: Default::default(),
+        };
+        std::fs::create_dir_all(&cluster.state_dir).unwrap();
+        cluster
+    }
+
     fn kcluster(&self) -> assert_cmd::Command {
         let mut cmd = kcluster(&self.name);
         cmd.env("KPIPES_STATE_DIR", &self.state_dir)
@@ -181,12 +192,7 @@ fn refused(
 #[test]
 fn secure_cluster_end_to_end() {
     needs_cluster!();
-    let cluster = SecureCluster {
-        name: "secure".into(),
-        state_dir: std::env::temp_dir().join(unique_name("kpipes-secure-state")),
-        seen: Default::default(),
-    };
-    std::fs::create_dir_all(&cluster.state_dir).unwrap();
+    let cluster = SecureCluster::new("secure");
     let scratch = cluster.state_dir.join("scratch");
     std::fs::create_dir_all(&scratch).unwrap();
 
@@ -611,29 +617,121 @@ fn secure_cluster_end_to_end() {
     assert!(!dir.exists(), "{} is still there", dir.display());
 }
 
+/// ZooKeeper mode (Kafka 3.9, users kept in ZooKeeper, the ACL authorizer): the same
+/// users and rights, the tools found with no flags, reader's refusals.
 #[test]
-fn secure_needs_the_local_backend_in_kraft_mode() {
+fn secure_zookeeper_mode_cluster() {
+    needs_cluster!();
+    let cluster = SecureCluster::new("secure-zk");
+    let up = cluster
+        .run(cluster.kcluster().args([
+            "up",
+            "--secure",
+            "--mode",
+            "zookeeper",
+            "--brokers",
+            "1",
+            "--timeout",
+            "120",
+        ]))
+        .success()
+        .json_lines();
+    assert!(up.iter().all(|node| node["state"] == "up"), "{up:?}");
+    assert_eq!(mode_of(&cluster.properties("admin")), 0o600);
+    assert_eq!(
+        mode_of(&cluster.dir().join("kafka-1/server.properties")),
+        0o600
+    );
+    let server = std::fs::read_to_string(cluster.dir().join("kafka-1/server.properties")).unwrap();
+    assert!(server.contains("listeners=SASL_SSL://"), "{server}");
+    assert!(!server.contains("PLAINTEXT"), "{server}");
+
+    let topic = unique_name("secure-zk-t");
+    cluster
+        .run(
+            cluster
+                .found("ktopic")
+                .args(["create", &topic, "-p", "1", "-r", "1"]),
+        )
+        .success();
+    let input = "one\ntwo ✓\n{\"three\":3}\n";
+    cluster
+        .run(cluster.found("kprod").arg(&topic).write_stdin(input))
+        .success();
+    let reader = cluster.properties("reader");
+    let group = unique_name("secure-zk-g");
+    let read = cluster
+        .run(
+            cluster
+                .with("kcons", Some(&reader))
+                .args([&topic, "-e", "-g", &group]),
+        )
+        .success()
+        .json_lines();
+    let values: Vec<&str> = read.iter().map(|r| r["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["one", "two ✓", "{\"three\":3}"]);
+    refused(
+        &cluster,
+        cluster
+            .with("kprod", Some(&reader))
+            .arg(&topic)
+            .write_stdin("no\n"),
+        10,
+        &format!("not authorized to write to topic '{topic}'"),
+        Duration::from_secs(15),
+    );
+    refused(
+        &cluster,
+        cluster.with("ktopic", Some(&reader)).args([
+            "create",
+            &unique_name("secure-zk-denied"),
+            "-r",
+            "1",
+            "--timeout",
+            "5",
+        ]),
+        10,
+        "not authorized",
+        Duration::from_secs(15),
+    );
+    let wrong = cluster.state_dir.join("wrong.properties");
+    std::fs::write(
+        &wrong,
+        std::fs::read_to_string(&reader)
+            .unwrap()
+            .replace(&cluster.password("reader"), "not-the-password-0123"),
+    )
+    .unwrap();
+    refused(
+        &cluster,
+        cluster
+            .with("kcons", Some(&wrong))
+            .args([&topic, "-e", "--timeout", "20"]),
+        10,
+        "authentication failed",
+        Duration::from_secs(10),
+    );
+    let seen = cluster.seen.borrow().clone();
+    for user in ["admin", "reader"] {
+        assert!(
+            !seen.contains(&cluster.password(user)),
+            "{user}'s password was printed"
+        );
+    }
+    cluster.run(cluster.kcluster().arg("down")).success();
+}
+
+#[test]
+fn secure_needs_the_local_backend() {
     needs_cluster!();
     let state_dir = std::env::temp_dir().join(unique_name("kpipes-secure-refused"));
-    for (args, why) in [
-        (
-            &["--backend", "compose"][..],
-            "--secure needs the local backend",
-        ),
-        (
-            &["--backend", "local", "--mode", "zookeeper"][..],
-            "--secure needs KRaft mode",
-        ),
-    ] {
-        let mut cmd = kcluster("secure-refused");
-        cmd.env("KPIPES_STATE_DIR", &state_dir)
-            .env_remove("KPIPES_BACKEND")
-            .args(["up", "--secure"])
-            .args(args);
-        run(&mut cmd)
-            .code_is(2)
-            .one_error_line("kcluster")
-            .stderr_has(why);
-    }
+    let mut cmd = kcluster("secure-refused");
+    cmd.env("KPIPES_STATE_DIR", &state_dir)
+        .env_remove("KPIPES_BACKEND")
+        .args(["up", "--secure", "--backend", "compose"]);
+    run(&mut cmd)
+        .code_is(2)
+        .one_error_line("kcluster")
+        .stderr_has("--secure needs the local backend");
     let _ = std::fs::remove_dir_all(&state_dir);
 }

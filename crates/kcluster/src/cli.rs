@@ -132,7 +132,7 @@ pub struct UpArgs {
     /// Use this extracted Apache Kafka distribution instead of the Maven cache (local backend)
     #[arg(long, env = "KAFKA_HOME")]
     pub kafka_home: Option<PathBuf>,
-    /// A new cluster speaks SASL_SSL (SCRAM-SHA-512, its own CA) with ACLs: users admin and reader, their properties in the cluster's directory (local backend, KRaft) [an existing cluster keeps its own]
+    /// A new cluster speaks SASL_SSL (SCRAM-SHA-512, its own CA) with ACLs: users admin and reader, their properties in the cluster's directory (local backend) [an existing cluster keeps its own]
     #[arg(long)]
     pub secure: bool,
 }

@@ -90,7 +90,7 @@ fn new_state(
 
 fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> Result<String> {
     if state.mode == Mode::Zookeeper {
-        return Ok(zookeeper::broker_properties(state, node, node_dir));
+        return zookeeper::broker_properties(state, node, node_dir);
     }
     let voters: Vec<String> = state
         .brokers
@@ -224,50 +224,64 @@ fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result
         .map(String::from)
         .into();
         tool.push(dir.join("server.properties").display().to_string());
-        // A secure cluster's users come with their passwords: in an @argfile, never on
-        // the command line.
-        let argfile = if state.secure {
+        if state.secure {
             tool.extend(crate::security::scram_arguments(state)?);
-            Some(crate::security::ArgFile::write(
-                state,
-                "format.args",
-                &tool,
-            )?)
-        } else {
-            None
-        };
-        let tool = match &argfile {
-            Some(file) => vec![file.argument()],
-            None => tool,
-        };
-        let output = Command::new(java)
-            .args(["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"])
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                dist.tools_log4j2_config().display()
-            ))
-            .arg(format!("-Dkafka.logs.dir={}", dir.join("logs").display()))
-            .arg("-cp")
-            .arg(dist.libs_classpath())
-            .args(&tool)
-            .stdin(Stdio::null())
-            .output()
-            .context("running Kafka's storage format tool")?;
-        if !output.status.success() {
+        }
+        let what = format!("formatting storage of broker {}", node.id);
+        if let Err(err) = run_kafka_tool(java, dist, state, &dir.join("logs"), &tool, &what) {
             let _ = fs::remove_dir_all(state.dir());
-            return Err(anyhow::anyhow!(
-                "formatting storage of broker {} failed: {}",
-                node.id,
-                String::from_utf8_lossy(&output.stderr)
-                    .lines()
-                    .chain(String::from_utf8_lossy(&output.stdout).lines())
-                    .rfind(|l| !l.trim().is_empty())
-                    .unwrap_or("no output")
-            ));
+            return Err(err);
         }
     }
     // cluster.json last: its presence means the cluster is complete.
     state.save()?;
+    Ok(())
+}
+
+/// Run one of Kafka's command-line tools (`tool`: its main class and arguments) in a small
+/// JVM. A secure cluster's arguments (passwords among them) go in an `@argfile`, never on
+/// the command line, and never into the error.
+fn run_kafka_tool(
+    java: &Path,
+    dist: &Distribution,
+    state: &ClusterState,
+    logs: &Path,
+    tool: &[String],
+    what: &str,
+) -> Result<()> {
+    let argfile = if state.secure {
+        Some(crate::security::ArgFile::write(state, "tool.args", tool)?)
+    } else {
+        None
+    };
+    let output = Command::new(java)
+        .args(["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"])
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            dist.tools_log4j2_config().display()
+        ))
+        .arg(format!("-Dkafka.logs.dir={}", logs.display()))
+        .arg("-cp")
+        .arg(dist.libs_classpath())
+        .args(match &argfile {
+            Some(file) => vec![file.argument()],
+            None => tool.to_vec(),
+        })
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running Kafka's {}", tool[0]))?;
+    if !output.status.success() {
+        let text = String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout);
+        let last = text
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        return Err(anyhow::anyhow!(
+            "{what} failed: {}",
+            crate::security::redact(state, last)
+        ));
+    }
     Ok(())
 }
 
@@ -454,6 +468,18 @@ impl Backend for Local {
 
     fn launch(&mut self, role: Role, nodes: &[NodeState], budget: Budget) -> Result<()> {
         self.budget = budget;
+        // ZooKeeper mode: a secure cluster's users live in ZooKeeper, and the brokers need
+        // theirs to talk to each other: made once, before the first broker starts.
+        let secure_zookeeper = self.state.secure && self.state.mode == Mode::Zookeeper;
+        if role == Role::Broker && !nodes.is_empty() && secure_zookeeper {
+            self.launcher()?;
+            let launcher = self.launcher.as_ref().expect("made above");
+            let state = &self.state;
+            crate::security::create_zookeeper_users(state, |tool, what| {
+                let logs = Role::Broker.node_dir(state, nodes[0].id).join("logs");
+                run_kafka_tool(&launcher.java, &launcher.dist, state, &logs, tool, what)
+            })?;
+        }
         for node in nodes {
             let launched = self.launch_node(role, node)?;
             self.children.push(launched);

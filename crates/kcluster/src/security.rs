@@ -1,5 +1,5 @@
-//! Secure clusters (`kcluster up --secure`, local backend, KRaft mode): everything about
-//! TLS, SASL and ACLs lives here.
+//! Secure clusters (`kcluster up --secure`, local backend, KRaft or ZooKeeper mode):
+//! everything about TLS, SASL and ACLs lives here.
 //!
 //! - A CA of the cluster's own and one broker certificate signed by it (valid for
 //!   `localhost` and `127.0.0.1`, for server and client use), made with `openssl`.
@@ -8,9 +8,11 @@
 //!   the storage is formatted (Kafka's `--add-scram`): `admin`, a super user the brokers
 //!   also use between themselves, and `reader`, who may describe and consume every topic
 //!   and use every group, but not produce or create. Passwords are random per cluster.
-//! - The controller listener speaks TLS with client certificates (SCRAM cannot serve
-//!   there: its credentials live in the metadata the controllers serve): only a holder of
-//!   the broker key gets in, as the super user `CN=kcluster-broker`.
+//! - KRaft: the controller listener speaks TLS with client certificates (SCRAM cannot
+//!   serve there: its credentials live in the metadata the controllers serve): only a
+//!   holder of the broker key gets in, as the super user `CN=kcluster-broker`.
+//!   ZooKeeper mode: the users are created in ZooKeeper (Kafka's ConfigCommand) before the
+//!   first broker starts; ZooKeeper itself stays open, on loopback only.
 //! - The standard authorizer denies what no ACL allows; the reader's ACLs are created
 //!   with the admin's credentials once the brokers serve (every `up`: it is idempotent).
 //! - `admin.properties` and `reader.properties` (mode 0600) hold each user's librdkafka
@@ -18,7 +20,7 @@
 //!   `kcluster env [--user U]` points `KPIPES_CONFIG_FILE` at one.
 //!
 //! No secret is ever on a command line: openssl needs none (the keys are unencrypted in
-//! a 0700 directory), and the storage tool reads its arguments from an `@argfile`.
+//! a 0700 directory), and Kafka's tools read their arguments from an `@argfile`.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
@@ -62,16 +64,13 @@ fn keystore(state: &ClusterState) -> PathBuf {
     secrets_dir(state).join("broker-keystore.pem")
 }
 
-/// `--secure` is for the local backend in KRaft mode.
-pub fn check_supported(backend: kcore::state::Backend, mode: kcore::state::Mode) -> Result<()> {
+/// `--secure` is for the local backend (either mode).
+pub fn check_supported(backend: kcore::state::Backend, _mode: kcore::state::Mode) -> Result<()> {
     if backend != kcore::state::Backend::Local {
         return Err(Failure::usage(
             "--secure needs the local backend (--backend local); the compose files are open clusters",
         )
         .into());
-    }
-    if mode != kcore::state::Mode::Kraft {
-        return Err(Failure::usage("--secure needs KRaft mode (--mode kraft)").into());
     }
     which("openssl").ok_or_else(|| {
         Failure::environment(
@@ -352,7 +351,42 @@ pub fn listener_properties(state: &ClusterState, node: &NodeState) -> Result<Str
          advertised.listeners=SASL_SSL://{host}:{port}\n\
          listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL\n\
          controller.listener.names=CONTROLLER\n\
-         inter.broker.listener.name=SASL_SSL\n\
+         listener.name.controller.ssl.client.auth=required\n\
+         authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+         super.users=User:{ADMIN};User:CN={BROKER_CN}\n\
+         {common}",
+        host = node.host,
+        port = node.port,
+        cport = node.peer_ports[0],
+        common = common_properties(state)?,
+    ))
+}
+
+/// The listener and security lines of a secure ZooKeeper-mode broker's `server.properties`.
+/// ZooKeeper itself stays open, on loopback only (as in Kafka's own quickstart).
+pub fn zookeeper_mode_listener_properties(
+    state: &ClusterState,
+    node: &NodeState,
+) -> Result<String> {
+    Ok(format!(
+        "# Secure cluster: SASL_SSL (SCRAM-SHA-512) for clients and between brokers; ACLs (kept\n\
+         # in ZooKeeper) deny what they do not allow.\n\
+         listeners=SASL_SSL://{host}:{port}\n\
+         advertised.listeners=SASL_SSL://{host}:{port}\n\
+         listener.security.protocol.map=SASL_SSL:SASL_SSL\n\
+         authorizer.class.name=kafka.security.authorizer.AclAuthorizer\n\
+         super.users=User:{ADMIN}\n\
+         {common}",
+        host = node.host,
+        port = node.port,
+        common = common_properties(state)?,
+    ))
+}
+
+/// The SASL_SSL lines both modes share.
+fn common_properties(state: &ClusterState) -> Result<String> {
+    Ok(format!(
+        "inter.broker.listener.name=SASL_SSL\n\
          sasl.enabled.mechanisms={MECHANISM}\n\
          sasl.mechanism.inter.broker.protocol={MECHANISM}\n\
          listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{ADMIN}\" password=\"{password}\";\n\
@@ -361,17 +395,60 @@ pub fn listener_properties(state: &ClusterState, node: &NodeState) -> Result<Str
          ssl.truststore.type=PEM\n\
          ssl.truststore.location={ca}\n\
          ssl.endpoint.identification.algorithm=https\n\
-         listener.name.controller.ssl.client.auth=required\n\
-         authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
-         allow.everyone.if.no.acl.found=false\n\
-         super.users=User:{ADMIN};User:CN={BROKER_CN}\n",
-        host = node.host,
-        port = node.port,
-        cport = node.peer_ports[0],
+         allow.everyone.if.no.acl.found=false\n",
         password = password_of(state, ADMIN)?,
         keystore = keystore(state).display(),
         ca = ca_file(state).display(),
     ))
+}
+
+/// ZooKeeper mode: create the users in ZooKeeper (Kafka's ConfigCommand, through `run`,
+/// which gets the tool's arguments and what it does), once, before the first broker starts.
+pub fn create_zookeeper_users(
+    state: &ClusterState,
+    run: impl Fn(&[String], &str) -> Result<()>,
+) -> Result<()> {
+    let done = secrets_dir(state).join("users-created");
+    if done.is_file() {
+        return Ok(());
+    }
+    let connect: Vec<String> = state
+        .zookeepers
+        .iter()
+        .map(|z| format!("127.0.0.1:{}", z.port))
+        .collect();
+    for user in USERS {
+        let tool: Vec<String> = [
+            "kafka.admin.ConfigCommand",
+            "--zookeeper",
+            &connect.join(","),
+            "--alter",
+            "--add-config",
+            &format!("{MECHANISM}=[password={}]", password_of(state, user)?),
+            "--entity-type",
+            "users",
+            "--entity-name",
+            user,
+        ]
+        .map(String::from)
+        .into();
+        run(&tool, &format!("creating user '{user}' in ZooKeeper"))?;
+    }
+    fs::write(&done, "")?;
+    Ok(())
+}
+
+/// `text` with the cluster's passwords replaced by `***`.
+pub fn redact(state: &ClusterState, text: &str) -> String {
+    let mut text = text.to_string();
+    if state.secure {
+        for user in USERS {
+            if let Ok(password) = password_of(state, user) {
+                text = text.replace(&password, "***");
+            }
+        }
+    }
+    text
 }
 
 /// Write a node's `server.properties`: private for a secure cluster (it holds the admin's

@@ -141,13 +141,29 @@ pub fn write_node(state: &ClusterState, node: &NodeState) -> Result<()> {
 }
 
 /// `server.properties` of a broker in ZooKeeper mode.
-pub fn broker_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) -> String {
+pub fn broker_properties(
+    state: &ClusterState,
+    node: &NodeState,
+    node_dir: &Path,
+) -> Result<String> {
     let connect: Vec<String> = state
         .zookeepers
         .iter()
         .map(|z| format!("127.0.0.1:{}", z.port))
         .collect();
-    format!(
+    let listeners = if state.secure {
+        crate::security::zookeeper_mode_listener_properties(state, node)?
+    } else {
+        format!(
+            "listeners=PLAINTEXT://{host}:{port}\n\
+             advertised.listeners=PLAINTEXT://{host}:{port}\n\
+             listener.security.protocol.map=PLAINTEXT:PLAINTEXT\n\
+             inter.broker.listener.name=PLAINTEXT\n",
+            host = node.host,
+            port = node.port,
+        )
+    };
+    Ok(format!(
         "# Written by kcluster for cluster '{name}', broker {id} (ZooKeeper mode). Regenerated at every start.\n\
          broker.id={id}\n\
          # The whole ensemble, so the broker survives one ZooKeeper node failing.\n\
@@ -155,19 +171,14 @@ pub fn broker_properties(state: &ClusterState, node: &NodeState, node_dir: &Path
          zookeeper.session.timeout.ms={session}\n\
          # How long to wait for the ensemble at start (it may still be electing a leader).\n\
          zookeeper.connection.timeout.ms=60000\n\
-         listeners=PLAINTEXT://{host}:{port}\n\
-         advertised.listeners=PLAINTEXT://{host}:{port}\n\
-         listener.security.protocol.map=PLAINTEXT:PLAINTEXT\n\
-         inter.broker.listener.name=PLAINTEXT\n\
+         {listeners}\
          {common}",
         name = state.name,
         id = node.id,
         connect = connect.join(","),
         session = crate::wait::ZOOKEEPER_SESSION_TIMEOUT_MS,
-        host = node.host,
-        port = node.port,
         common = super::common_broker_properties(state, node_dir),
-    )
+    ))
 }
 
 /// True when a broker's log shows it exited because its old registration (from before a
