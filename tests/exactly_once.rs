@@ -365,42 +365,203 @@ fn a_broker_killed_mid_copy_neither_loses_nor_duplicates() {
     let group = unique_name("eos");
     fill_source(cluster.tool("kprod"), &source);
     let mut rng = Rng::new(seed());
-    let broker = 1 + rng.below(3);
+    let broker = (1 + rng.below(3)).to_string();
+    let after = 5_000 + rng.below(40_000);
+    let tool = |name: &str| cluster.command(name);
     let started = Instant::now();
-    let faults = std::thread::scope(|scope| {
-        let faults = scope.spawn(|| {
-            std::thread::sleep(Duration::from_millis(800));
-            run(cluster.kcluster().args(["kill", &broker.to_string()])).success();
-            eprintln!(
-                "exactly_once: broker {broker} killed after {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
+    // SIGKILL a broker (a partition leader, perhaps the transaction or group coordinator)
+    // once the first run committed `after` records, and bring it back 5 s later.
+    let mut pipeline = Pipeline::start(&tool, &group, &source, &target);
+    while pipeline.committed.load(Ordering::Relaxed) < after && pipeline.all_running() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        pipeline.all_running(),
+        "the copy ended before the broker was killed"
+    );
+    run(cluster.kcluster().args(["kill", &broker])).success();
+    eprintln!(
+        "exactly_once: broker {broker} killed after {} records were committed, {:.1} s into the copy",
+        pipeline.committed.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64()
+    );
+    let runs = std::thread::scope(|scope| {
+        let back = scope.spawn(|| {
             std::thread::sleep(Duration::from_secs(5));
-            run(cluster.kcluster().args(["start", &broker.to_string()])).success();
+            run(cluster.kcluster().args(["start", &broker])).success();
             eprintln!(
-                "exactly_once: broker {broker} back after {:.1} s",
+                "exactly_once: broker {broker} back {:.1} s into the copy",
                 started.elapsed().as_secs_f64()
             );
         });
-        let tool = |name: &str| cluster.command(name);
-        let mut runs = 0;
-        // Until the broker is back and a run copied everything.
-        loop {
+        let mut complete = check_run(&pipeline.finish(Duration::from_secs(180)), None, true);
+        let mut runs = 1;
+        // Re-run until a run copied everything, the broker back.
+        while !(complete && back.is_finished()) {
             runs += 1;
             assert!(runs <= 50, "the copy never completed: {runs} runs");
+            std::thread::sleep(Duration::from_millis(200));
             let outcome =
                 Pipeline::start(&tool, &group, &source, &target).finish(Duration::from_secs(180));
-            if check_run(&outcome, None, true) && faults.is_finished() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            complete = check_run(&outcome, None, true);
         }
-        faults.join().expect("the broker thread");
+        back.join().expect("the broker thread");
         runs
     });
     eprintln!(
-        "exactly_once: copied across a broker's death in {faults} runs, {:.1} s",
+        "exactly_once: copied across broker {broker}'s death in {runs} runs, {:.1} s",
         started.elapsed().as_secs_f64()
     );
     verify(cluster.tool("kcons"), &target);
+}
+
+/// `kgroup describe GROUP`: the committed offset per (topic, partition).
+fn committed_offsets(group: &str) -> BTreeMap<(String, i64), Value> {
+    run(tool("kgroup").args(["describe", group]))
+        .success()
+        .json_lines()
+        .into_iter()
+        .filter(|line| line["kind"] == "partition")
+        .map(|line| {
+            let key = (
+                line["topic"].as_str().unwrap_or_default().to_string(),
+                line["partition"].as_i64().unwrap_or(-1),
+            );
+            (key, line["committed"].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn a_record_without_its_source_position_is_bad_input_and_commits_nothing() {
+    needs_cluster!();
+    let source = create_topic(2, &[]);
+    let target = create_topic(1, &[]);
+    let group = unique_name("eos");
+    let input = format!(
+        "{{\"topic\":\"{source}\",\"partition\":0,\"offset\":0,\"value\":\"a\"}}\n\
+         {{\"value\":\"no position\"}}\n\
+         {{\"topic\":\"{source}\",\"partition\":1,\"value\":\"no offset\"}}\n\
+         {{\"topic\":\"{source}\",\"partition\":1,\"offset\":\"7\",\"value\":\"offset as text\"}}\n\
+         {{\"topic\":\"{source}\",\"partition\":0,\"offset\":4,\"value\":\"b\",\"extra\":1}}\n"
+    );
+    let ran = kprod(
+        &[
+            "--json",
+            "--transactional",
+            "--commit-group",
+            &group,
+            "--ignore-partition",
+            &target,
+        ],
+        input,
+    )
+    .code_is(3)
+    .no_panic();
+    for line in [2, 3, 4] {
+        assert!(
+            ran.stderr()
+                .contains(&format!("kprod: error: line {line}: no source position")),
+            "{}",
+            ran.explain("line {line} named")
+        );
+    }
+    // The two good records are delivered and committed, reported once committed.
+    assert_eq!(reported_lines(&ran.json_lines()), [1, 5]);
+    assert_eq!(values(&records(&target)), [json!("a"), json!("b")]);
+    // Only their source positions moved the group: partition 1 was never committed.
+    let committed = committed_offsets(&group);
+    assert_eq!(committed[&(source.clone(), 0)], json!(5), "{committed:?}");
+    assert_eq!(
+        committed[&(source.clone(), 1)],
+        Value::Null,
+        "{committed:?}"
+    );
+}
+
+#[test]
+fn a_transaction_that_cannot_commit_is_aborted_and_nothing_of_it_is_visible() {
+    needs_cluster!();
+    let source = create_topic(1, &[]);
+    // Compressed, records are checked by the brokers only: one too large fails its
+    // delivery, which dooms its transaction.
+    let target = create_topic(1, &["-c", "max.message.bytes=2000"]);
+    let group = unique_name("eos");
+    let mut rng = Rng::new(7);
+    let big = base64(&rng.bytes(20_000)[..]);
+    let mut input = String::new();
+    for offset in 0..3 {
+        input.push_str(&format!(
+            "{{\"topic\":\"{source}\",\"partition\":0,\"offset\":{offset},\"value\":\"v{offset}\"}}\n"
+        ));
+    }
+    input.push_str(&format!(
+        "{{\"topic\":\"{source}\",\"partition\":0,\"offset\":3,\"value\":\"{big}\"}}\n"
+    ));
+    let ran = kprod(
+        &[
+            "--json",
+            "--transactional",
+            "--commit-group",
+            &group,
+            "--commit-interval",
+            "30",
+            "-X",
+            "compression.type=lz4",
+            &target,
+        ],
+        input,
+    )
+    .code_is(4)
+    .stderr_has("line 4: record too large")
+    .stderr_has("the transaction of lines 1-4 (4 records) was aborted")
+    .no_panic();
+    // No delivery report: the reports wait for their transaction's commit.
+    assert_eq!(ran.stdout(), "");
+    // read_committed readers (kcons) see nothing of it, and the group did not move.
+    assert_eq!(records(&target).len(), 0);
+    run(tool("kgroup").args(["describe", &group])).code_is(6);
+    // Read uncommitted, the aborted records are there: it was written, then aborted.
+    let uncommitted =
+        run(tool("kcons").args([&target, "-e", "-X", "isolation.level=read_uncommitted"]))
+            .success()
+            .json_lines();
+    assert!(
+        !uncommitted.is_empty(),
+        "the aborted records were never written"
+    );
+}
+
+#[test]
+fn a_restarted_pipeline_fences_the_producer_it_replaces() {
+    needs_cluster!();
+    let source = create_topic(1, &[]);
+    let target = create_topic(1, &[]);
+    let group = unique_name("eos");
+    let line = |offset: u32| {
+        format!(
+            "{{\"topic\":\"{source}\",\"partition\":0,\"offset\":{offset},\"value\":\"v{offset}\"}}\n"
+        )
+    };
+    let args = [
+        "--json",
+        "--transactional",
+        "--commit-group",
+        &group,
+        "--commit-interval",
+        "0.1",
+        &target,
+    ];
+    let mut old = Proc::start("kprod", &args);
+    old.write(line(0).as_bytes());
+    old.wait_lines(1, Duration::from_secs(30));
+    // The same pipeline started again: same group, same output topic, same transactional id.
+    kprod(&args, line(1)).success();
+    old.write(line(2).as_bytes());
+    old.close_stdin();
+    old.finish(Duration::from_secs(60))
+        .code_is(4)
+        .stderr_has("another kprod with the same transactional id took over")
+        .no_panic();
+    assert_eq!(values(&records(&target)), [json!("v0"), json!("v1")]);
 }

@@ -134,11 +134,11 @@ impl TxnError {
             | RDKafkaErrorCode::GroupAuthorizationFailed
             | RDKafkaErrorCode::TopicAuthorizationFailed
             | RDKafkaErrorCode::ClusterAuthorizationFailed => Failure::not_authorized(message),
-            RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch => {
-                Failure::delivery(format!(
-                    "{message} (another kprod with the same transactional id took over)"
-                ))
-            }
+            RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch => Failure::delivery(format!(
+                "{message} (another kprod with the same transactional id took over)"
+            )),
             _ => Failure::delivery(message),
         }
     }
@@ -199,6 +199,14 @@ fn retrying(
             }
             other => return other,
         }
+    }
+}
+
+fn records(n: u64) -> String {
+    if n == 1 {
+        "1 record".into()
+    } else {
+        format!("{n} records")
     }
 }
 
@@ -496,7 +504,7 @@ impl Copy<'_> {
                 settings
                     .group
                     .as_deref()
-                    .map(|g| format!(" with group '{g}''s offsets"))
+                    .map(|g| format!(" with the offsets of group '{g}'"))
                     .unwrap_or_default()
             ))
             .into());
@@ -524,14 +532,13 @@ impl Copy<'_> {
         }
         let failed = producer.context().failed() - txn.failed_before;
         if failed > 0 {
-            let why = format!("{failed} of its records were not delivered (reasons above)");
+            let why = format!("{failed} of its records not delivered (reasons above)");
             return Err(self.abort(txn, &why, settings, tally, committed));
         }
         let missing = tally.sent.saturating_sub(producer.context().reports());
         if missing > 0 {
-            let why = format!(
-                "{missing} of its records were still undelivered after the delivery timeout"
-            );
+            let why =
+                format!("{missing} of its records still undelivered after the delivery timeout");
             return Err(self.abort(txn, &why, settings, tally, committed));
         }
         if let (Some(group), false) = (group, txn.offsets.is_empty()) {
@@ -607,15 +614,16 @@ impl Copy<'_> {
             );
         }
         self.producer.context().discard_held();
+        tally.absorb(self.producer.context());
         let failure = err.failure(doing);
         Failure::new(
             failure.code,
             format!(
-                "{}; the transaction of {} ({} records) is not committed: \
+                "{}; the transaction of {} ({}) is not committed: \
                  read_committed readers never see it{}",
                 failure.message,
                 txn.lines(),
-                txn.records,
+                records(txn.records),
                 self.resume_hint(settings, committed)
             ),
         )
@@ -634,6 +642,18 @@ impl Copy<'_> {
     ) -> anyhow::Error {
         let producer = self.producer;
         let native = producer.client().native_ptr();
+        // A fatal error (fenced by a newer kprod with the same id) fails every record and
+        // every call: it, not its consequences, is what to name.
+        if let Some((code, text)) = producer.client().fatal_error() {
+            let err = TxnError {
+                code,
+                text,
+                retriable: false,
+                abortable: false,
+                fatal: true,
+            };
+            return self.failed_step(txn, err, "producing", settings, tally, committed);
+        }
         producer.purge(PurgeConfig::default().queue().inflight());
         let aborted = serving(producer, || {
             retrying(self.step_deadline(), |left| {
@@ -650,24 +670,32 @@ impl Copy<'_> {
             Err(err) => format!("not committed (aborting it failed too: {})", err.text),
         };
         Failure::delivery(format!(
-            "the transaction of {} ({} records) was {outcome}: {why}; read_committed readers never see it{}",
+            "the transaction of {} ({}) was {outcome}: {why}; read_committed readers never see it{}",
             txn.lines(),
-            txn.records,
+            records(txn.records),
             self.resume_hint(settings, committed)
         ))
         .into()
     }
 
     fn resume_hint(&self, settings: &Settings, committed: &Committed) -> String {
-        let before = format!(
-            "; {} records in {} transactions before it were committed",
-            committed.records, committed.transactions
-        );
-        match &settings.group {
-            Some(group) => format!(
-                "{before}, and group '{group}''s offsets are theirs: re-running the pipeline resumes right after them"
+        let group = settings.group.as_deref();
+        match (committed.transactions, group) {
+            (0, None) => "; no transaction of this run was committed".to_string(),
+            (0, Some(group)) => format!(
+                "; nothing of this run was committed, nor any offset of group '{group}': \
+                 re-running the pipeline starts where the group was"
             ),
-            None => before,
+            (n, None) => format!(
+                "; the {} of the {n} transaction(s) before it are committed",
+                records(committed.records)
+            ),
+            (n, Some(group)) => format!(
+                "; the {} of the {n} transaction(s) before it are committed, with the \
+                 offsets of group '{group}' for them alone: re-running the pipeline resumes \
+                 right after them",
+                records(committed.records)
+            ),
         }
     }
 }
