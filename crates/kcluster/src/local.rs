@@ -271,8 +271,11 @@ fn run_kafka_tool(
         .output()
         .with_context(|| format!("running Kafka's {}", tool[0]))?;
     if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout);
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
         let last = text
             .lines()
             .rfind(|l| !l.trim().is_empty())
