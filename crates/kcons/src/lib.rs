@@ -256,6 +256,9 @@ fn start_offsets(
     Ok(tpl)
 }
 
+/// How long `--no-commit` waits for a group's offsets that a transaction is committing.
+const UNSTABLE_OFFSETS_WAIT: Duration = Duration::from_secs(70);
+
 /// `-g GROUP --no-commit`: every partition from the group's committed offset; where the group
 /// has none, from where `-o` says (beginning, end; `stored` means the beginning).
 fn committed_starts(
@@ -269,16 +272,35 @@ fn committed_starts(
     for (topic, p) in partitions {
         asked.add_partition(topic, *p);
     }
-    // With read_committed (librdkafka's default) the brokers answer only once no
-    // transaction is still committing offsets for the group (KIP-447): a transactional
-    // producer that was killed is fenced first, its offsets never seen.
-    let committed = consumer
-        .committed_offsets(asked, connection.timeout)
-        .map_err(|err| {
-            Failure::unreachable(format!(
-                "reading the committed offsets of group '{group}': {err}"
-            ))
-        })?;
+    // With read_committed (librdkafka's default) the brokers answer "unstable" for a
+    // partition while a transaction commits offsets for the group (KIP-447), and librdkafka
+    // asks again only a few times: ask until it settles (a killed transactional producer's
+    // transaction is aborted by the next one with its id, or after its timeout, 60 s by
+    // default). Such a partition never starts anywhere else.
+    let deadline = Instant::now() + connection.timeout.max(UNSTABLE_OFFSETS_WAIT);
+    let committed = loop {
+        let committed = consumer
+            .committed_offsets(asked.clone(), connection.timeout)
+            .map_err(|err| {
+                Failure::unreachable(format!(
+                    "reading the committed offsets of group '{group}': {err}"
+                ))
+            })?;
+        let unsettled = committed.elements().iter().find_map(|e| match e.error() {
+            Ok(()) => None,
+            Err(err) => Some(format!("{}/{}: {err}", e.topic(), e.partition())),
+        });
+        match unsettled {
+            None => break committed,
+            Some(why) if Instant::now() >= deadline => {
+                return Err(Failure::unreachable(format!(
+                    "reading the committed offsets of group '{group}': {why}"
+                ))
+                .into())
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
     let mut tpl = TopicPartitionList::new();
     for element in committed.elements() {
         let offset = match element.offset() {
