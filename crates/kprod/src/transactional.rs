@@ -699,3 +699,108 @@ impl Copy<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn open() -> Open {
+        Open {
+            since: Instant::now(),
+            first_line: 1,
+            last_line: 1,
+            records: 0,
+            sent_before: 0,
+            failed_before: 0,
+            offsets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_group_moves_past_the_highest_offset_seen_per_source_partition() {
+        let mut txn = open();
+        txn.note("a", 0, 4);
+        txn.note("a", 1, 9);
+        // A filter dropped offsets 5-11 of partition 0; a reordered record never moves it back.
+        txn.note("a", 0, 12);
+        txn.note("a", 0, 7);
+        txn.note("b", 0, 0);
+        assert_eq!(
+            txn.offsets,
+            [
+                ("a".to_string(), 0, 13),
+                ("a".to_string(), 1, 10),
+                ("b".to_string(), 0, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_source_position_needs_topic_partition_and_offset() {
+        let full = Source {
+            topic: Loose::Text(Cow::Borrowed("a")),
+            partition: Some(2),
+            offset: Loose::Int(41),
+        };
+        assert_eq!(source_position(&full), Ok(("a", 2, 41)));
+        let none = Source::default();
+        let why = source_position(&none).unwrap_err();
+        assert!(
+            why.contains("\"topic\" (a string), \"partition\", \"offset\""),
+            "{why}"
+        );
+        let wrong = Source {
+            topic: Loose::Text(Cow::Borrowed("")),
+            partition: Some(0),
+            offset: Loose::Int(-1),
+        };
+        let why = source_position(&wrong).unwrap_err();
+        assert!(
+            why.contains(
+                "(missing or wrong: \"topic\" (a string), \"offset\" (an integer, 0 or more))"
+            ),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn the_transactional_id_is_the_pipelines_unless_given() {
+        use clap::Parser;
+        let settings = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["kprod", "--json"], args].concat()).unwrap();
+            Settings::from_cli(&cli, "b").unwrap()
+        };
+        assert!(settings(&["b"]).is_none());
+        let s = settings(&["--transactional", "--commit-group", "g", "b"]).unwrap();
+        assert_eq!(
+            (s.transactional_id.as_str(), s.interval),
+            ("kprod-g-b", DEFAULT_INTERVAL)
+        );
+        let s = settings(&["--transactional", "b"]).unwrap();
+        assert_eq!(s.transactional_id, "kprod-b");
+        let s = settings(&[
+            "--transactional",
+            "--transactional-id",
+            "x",
+            "--commit-interval",
+            "0.25",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.transactional_id.as_str(), s.interval),
+            ("x", Duration::from_millis(250))
+        );
+        for bad in [
+            &["--transactional", "--commit-interval", "0", "b"][..],
+            &["--transactional", "--commit-group", "", "b"],
+        ] {
+            let cli = Cli::try_parse_from([&["kprod", "--json"], bad].concat()).unwrap();
+            assert!(Settings::from_cli(&cli, "b").is_err());
+        }
+        // The flags need their mode.
+        assert!(Cli::try_parse_from(["kprod", "--commit-group", "g", "b"]).is_err());
+        assert!(Cli::try_parse_from(["kprod", "--transactional", "b"]).is_err());
+    }
+}
