@@ -369,6 +369,20 @@ fn connect_from_port(local: u16, remote: u16) -> i32 {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
         let (from, to) = (address(local), address(remote));
+        // The killed broker's own connections may have left the port in TIME_WAIT, which
+        // a bind without SO_REUSEADDR refuses (EADDRINUSE); a listener on it still counts.
+        let on: libc::c_int = 1;
+        assert_eq!(
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &on as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ),
+            0,
+            "SO_REUSEADDR"
+        );
         assert_eq!(
             libc::bind(fd, &from as *const _ as *const libc::sockaddr, len),
             0,

@@ -114,9 +114,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut ends = EndTracker::new(cli.exit_at_end);
     if cli.exit_at_end {
         for (topic, p) in &partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, *p, connection.timeout)
-                .map_err(|err| {
+            let (low, high) =
+                watermarks(&consumer, topic, *p, connection.timeout).map_err(|err| {
                     Failure::unreachable(format!("reading the end offsets of {topic}/{p}: {err}"))
                 })?;
             ends.expect(topic, *p, low, high);
@@ -197,6 +196,33 @@ pub fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// A partition's low and high watermarks. Right after a topic is created or its leader
+/// changes, the leader may answer that its high watermark is not caught up yet
+/// (OFFSET_NOT_AVAILABLE), or there is no leader yet: librdkafka does not ask again, so
+/// this does, until `timeout` has passed.
+fn watermarks(
+    consumer: &BaseConsumer<QuietContext>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> rdkafka::error::KafkaResult<(i64, i64)> {
+    const AGAIN_AFTER: Duration = Duration::from_millis(100);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match consumer.fetch_watermarks(topic, partition, left) {
+            Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::OffsetNotAvailable
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::FencedLeaderEpoch
+                | RDKafkaErrorCode::UnknownLeaderEpoch,
+            )) if Instant::now() + AGAIN_AFTER < deadline => std::thread::sleep(AGAIN_AFTER),
+            other => return other,
+        }
+    }
+}
+
 fn validate(cli: &Cli) -> Result<()> {
     if cli.group.is_none() && cli.offset == OffsetSpec::Stored {
         return Err(Failure::usage("-o stored needs a consumer group (-g GROUP)").into());
@@ -233,9 +259,8 @@ fn start_offsets(
             OffsetSpec::At(n) => {
                 // Out of range, librdkafka would start over at the beginning: an offset past
                 // the end means the end (wait for it), one before the first kept, the first.
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, *p, connection.timeout)
-                    .map_err(|err| {
+                let (low, high) =
+                    watermarks(consumer, topic, *p, connection.timeout).map_err(|err| {
                         Failure::unreachable(format!("reading the offsets of {topic}/{p}: {err}"))
                     })?;
                 Offset::Offset(n.clamp(low, high.max(low)))
