@@ -308,7 +308,12 @@ fn a_port_held_by_another_program_is_named_and_a_connection_is_waited_for() {
     // A connection whose local port is the broker's (as a client's may be, the port being
     // in the ephemeral range): `start` waits, and goes on once it is closed.
     let peer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let holder = connect_from_port(port, peer.local_addr().unwrap().port());
+    let peer_port = peer.local_addr().unwrap().port();
+    let holder = eventually(
+        "the killed broker's closed connections to leave its port (TIME_WAIT: 60 s)",
+        Duration::from_secs(90),
+        || connect_from_port(port, peer_port),
+    );
     let mut start = Command::new(bin_path("kcluster"))
         .args(["start", &id.to_string(), "--timeout", "120"])
         .env("KPIPES_CLUSTER", &cluster.name)
@@ -352,8 +357,13 @@ fn a_port_held_by_another_program_is_named_and_a_connection_is_waited_for() {
     );
 }
 
-/// A TCP connection from 127.0.0.1:`local` to 127.0.0.1:`remote`; its descriptor.
-fn connect_from_port(local: u16, remote: u16) -> i32 {
+/// A TCP connection from 127.0.0.1:`local` to 127.0.0.1:`remote`, its descriptor; None
+/// while `local` cannot be bound yet.
+///
+/// Without SO_REUSEADDR, as a client's socket is: that is what keeps a server (which
+/// binds with SO_REUSEADDR) off the port. For the same reason the bind fails while the
+/// killed broker's own closed connections linger on the port in TIME_WAIT.
+fn connect_from_port(local: u16, remote: u16) -> Option<i32> {
     let address = |port: u16| libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
@@ -369,31 +379,16 @@ fn connect_from_port(local: u16, remote: u16) -> i32 {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
         let (from, to) = (address(local), address(remote));
-        // The killed broker's own connections may have left the port in TIME_WAIT, which
-        // a bind without SO_REUSEADDR refuses (EADDRINUSE); a listener on it still counts.
-        let on: libc::c_int = 1;
-        assert_eq!(
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_REUSEADDR,
-                &on as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            ),
-            0,
-            "SO_REUSEADDR"
-        );
-        assert_eq!(
-            libc::bind(fd, &from as *const _ as *const libc::sockaddr, len),
-            0,
-            "bind"
-        );
+        if libc::bind(fd, &from as *const _ as *const libc::sockaddr, len) != 0 {
+            libc::close(fd);
+            return None;
+        }
         assert_eq!(
             libc::connect(fd, &to as *const _ as *const libc::sockaddr, len),
             0,
             "connect"
         );
-        fd
+        Some(fd)
     }
 }
 
