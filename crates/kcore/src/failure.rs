@@ -28,7 +28,8 @@ pub enum ExitCode {
     NotFound = 6,
     /// The cluster is not healthy: a broker is down, or did not become ready in time.
     Unhealthy = 7,
-    /// Something the tool needs is missing on this machine (Java, a Kafka distribution, Docker).
+    /// Something the tool needs is missing on this machine (Java, a Kafka distribution, Docker,
+    /// a free port for a node).
     Environment = 8,
     /// The cluster refuses the change in the state it is in now: a consumer group still
     /// has active members (stop its consumers first).
