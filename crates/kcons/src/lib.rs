@@ -85,8 +85,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(group) => config.set("group.id", group),
         None => config.set("group.id", format!("kcons-{}", std::process::id())),
     };
-    let consumer: BaseConsumer<QuietContext> =
-        connection.create_from(config, QuietContext::new("kcons", connection.verbose))?;
+    let consumer = Closing::new(
+        connection.create_from(config, QuietContext::new("kcons", connection.verbose))?,
+        connection.timeout,
+    );
 
     let metadata = kcore::metadata::fetch_serving(consumer.client(), &connection, None, &|| {
         let _ = consumer.poll(Duration::ZERO);
@@ -194,6 +196,57 @@ pub fn run(cli: Cli) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The consumer, closed within a time bound when dropped. rdkafka's own drop closes it
+/// and polls until librdkafka says it is closed, with no limit: a kcons that has written
+/// everything but waits on a close (its group's coordinator lost with a broker) keeps its
+/// stdout open, and a pipeline reading it never ends. Past the bound the handle is left to
+/// the process's exit, with a warning: nothing of the output depends on the close (what
+/// was written is committed before it).
+struct Closing {
+    consumer: std::mem::ManuallyDrop<BaseConsumer<QuietContext>>,
+    timeout: Duration,
+}
+
+impl Closing {
+    fn new(consumer: BaseConsumer<QuietContext>, timeout: Duration) -> Closing {
+        Closing {
+            consumer: std::mem::ManuallyDrop::new(consumer),
+            timeout,
+        }
+    }
+}
+
+impl std::ops::Deref for Closing {
+    type Target = BaseConsumer<QuietContext>;
+    fn deref(&self) -> &Self::Target {
+        &self.consumer
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + self.timeout;
+        if self.consumer.close_queue().is_ok() {
+            while !self.consumer.closed() && Instant::now() < deadline {
+                let _ = self.consumer.poll(Duration::from_millis(100));
+            }
+        }
+        if self.consumer.closed() {
+            // SAFETY: dropped once, here; never used again.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.consumer) }
+        } else {
+            kcore::report_warning(
+                "kcons",
+                &format!(
+                    "the consumer did not close within {} s (a broker or the group's \
+                     coordinator unreachable?); exiting without waiting for it",
+                    self.timeout.as_secs_f64()
+                ),
+            );
+        }
+    }
 }
 
 /// A partition's low and high watermarks. Right after a topic is created or its leader

@@ -96,6 +96,8 @@ struct DeliveryState {
     /// Reports of the open transaction's records (`hold`).
     held: Vec<u8>,
     line: Vec<u8>,
+    /// Per partition of the topic: the offset after the last record delivered to it.
+    ends: Vec<i64>,
 }
 
 impl DeliveryContext {
@@ -117,6 +119,7 @@ impl DeliveryContext {
                 out: Some(BufWriter::with_capacity(64 * 1024, std::io::stdout())),
                 held: Vec::new(),
                 line: Vec::with_capacity(128),
+                ends: Vec::new(),
             }),
         }
     }
@@ -143,6 +146,15 @@ impl DeliveryContext {
     /// The transaction aborted: none of its records was delivered after all.
     pub fn discard_held(&self) {
         self.state().held.clear();
+    }
+
+    /// (partition, the offset after the last record delivered to it) of every partition
+    /// a record was delivered to.
+    pub fn written(&self) -> Vec<(i32, i64)> {
+        (self.state().ends.iter().enumerate())
+            .filter(|(_, &end)| end > 0)
+            .map(|(partition, &end)| (partition as i32, end))
+            .collect()
     }
 
     /// Delivery reports that came back with an error, so far.
@@ -197,6 +209,13 @@ impl ProducerContext for DeliveryContext {
         match result {
             Ok(message) => {
                 state.delivered += 1;
+                if let Ok(partition) = usize::try_from(message.partition()) {
+                    if state.ends.len() <= partition {
+                        state.ends.resize(partition + 1, 0);
+                    }
+                    let end = &mut state.ends[partition];
+                    *end = (*end).max(message.offset().saturating_add(1));
+                }
                 if self.report && state.out.is_some() {
                     let DeliveryState {
                         out,

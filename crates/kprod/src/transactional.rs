@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use kcore::record::Loose;
 use kcore::signals::Interrupt;
-use kcore::Failure;
+use kcore::{ExitCode, Failure};
 use rdkafka::bindings as rdsys;
 use rdkafka::producer::{BaseProducer, Producer, PurgeConfig};
 use rdkafka::types::RDKafkaErrorCode;
@@ -166,15 +166,38 @@ impl Drop for GroupMetadata {
     }
 }
 
+/// How long past its own deadline a transactional call may still take before kprod gives
+/// up on it.
+const STUCK_GRACE: Duration = Duration::from_secs(15);
+
 /// Run a blocking transactional call while another thread serves the producer's events:
 /// librdkafka's commit and abort wait for every delivery report to be taken, which only
 /// polling does (kprod uses no background thread of librdkafka's).
-fn serving<T>(producer: &BaseProducer<DeliveryContext>, call: impl FnOnce() -> T) -> T {
+///
+/// The call is given `deadline` (each attempt its time left); librdkafka does not always
+/// keep it: `rd_kafka_send_offsets_to_transaction` waits for its reply with no limit of its
+/// own, and once a broker died mid-copy a reply never came (kprod, and the pipeline feeding
+/// it, hung for good). Should the call still run `STUCK_GRACE` past the deadline, the
+/// serving thread ends kprod: `stuck` says what was not done (exit 4). Nothing else can be
+/// done with the producer then (any other transactional call conflicts with the one in
+/// progress, and destroying it would wait on it too); the open transaction is aborted by
+/// the next kprod with the same transactional id, or by the brokers once it times out.
+fn serving<T>(
+    producer: &BaseProducer<DeliveryContext>,
+    deadline: Instant,
+    stuck: (kcore::ExitCode, &str),
+    call: impl FnOnce() -> T,
+) -> T {
     let done = AtomicBool::new(false);
+    let give_up = deadline + STUCK_GRACE;
     std::thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 producer.poll(POLL_SLICE);
+                if Instant::now() > give_up && !done.load(Ordering::Relaxed) {
+                    kcore::report_error("kprod", stuck.1);
+                    std::process::exit(stuck.0.code());
+                }
             }
         });
         let result = call();
@@ -208,6 +231,14 @@ fn records(n: u64) -> String {
     } else {
         format!("{n} records")
     }
+}
+
+fn records_text(committed: &Committed) -> String {
+    format!(
+        "{} of {} transaction(s)",
+        records(committed.records),
+        committed.transactions
+    )
 }
 
 fn millis(duration: Duration) -> i32 {
@@ -299,6 +330,8 @@ pub(crate) struct Copy<'a> {
 struct Committed {
     records: u64,
     transactions: u64,
+    /// The group's offsets committed so far: (source topic, partition, next offset).
+    offsets: Vec<(String, i32, i64)>,
 }
 
 impl Copy<'_> {
@@ -322,7 +355,13 @@ impl Copy<'_> {
             .transpose()?;
         // Fences any earlier producer with the same id, aborting what it left open.
         let deadline = self.step_deadline();
-        serving(producer, || {
+        let stuck = format!(
+            "initializing transactions (transactional id '{}') did not end within {} s \
+             (librdkafka never answered); nothing was produced",
+            settings.transactional_id,
+            self.stuck_after().as_secs()
+        );
+        serving(producer, deadline, (ExitCode::Unreachable, &stuck), || {
             retrying(deadline, |left| {
                 // SAFETY: a live producer handle.
                 TxnError::check(unsafe { rdsys::rd_kafka_init_transactions(native, millis(left)) })
@@ -497,6 +536,9 @@ impl Copy<'_> {
             self.commit(done, settings, group.as_ref(), tally, &mut committed)?;
         }
         tally.absorb(producer.context());
+        if committed.transactions > 0 {
+            self.settle(settings, &committed)?;
+        }
         if interrupted {
             return Err(Failure::interrupted(format!(
                 "interrupted: the {} records read so far were committed{}; the rest of the input was not read",
@@ -546,8 +588,15 @@ impl Copy<'_> {
             for (topic, partition, next) in &txn.offsets {
                 offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
             }
-            let sent = serving(producer, || {
-                retrying(self.step_deadline(), |left| {
+            let deadline = self.step_deadline();
+            let stuck = self.stuck(
+                "is not committed: committing the group's offsets",
+                &txn,
+                settings,
+                committed,
+            );
+            let sent = serving(producer, deadline, (ExitCode::Delivery, &stuck), || {
+                retrying(deadline, |left| {
                     // SAFETY: live handles; librdkafka copies the list and the metadata.
                     TxnError::check(unsafe {
                         rdsys::rd_kafka_send_offsets_to_transaction(
@@ -570,8 +619,16 @@ impl Copy<'_> {
                 ));
             }
         }
-        let done = serving(producer, || {
-            retrying(self.step_deadline(), |left| {
+        let deadline = self.step_deadline();
+        // Its end may have reached the coordinator: whether it commits is not known.
+        let stuck = self.stuck(
+            "may or may not be committed: committing it",
+            &txn,
+            settings,
+            committed,
+        );
+        let done = serving(producer, deadline, (ExitCode::Delivery, &stuck), || {
+            retrying(deadline, |left| {
                 // SAFETY: a live producer handle.
                 TxnError::check(unsafe { rdsys::rd_kafka_commit_transaction(native, millis(left)) })
             })
@@ -589,7 +646,89 @@ impl Copy<'_> {
         debug_assert_eq!(tally.sent - txn.sent_before, txn.records);
         committed.records += txn.records;
         committed.transactions += 1;
+        for (topic, partition, next) in txn.offsets {
+            match (committed.offsets.iter_mut()).find(|(t, p, _)| *p == partition && *t == topic) {
+                Some(entry) => entry.2 = entry.2.max(next),
+                None => committed.offsets.push((topic, partition, next)),
+            }
+        }
         producer.context().release_held();
+        Ok(())
+    }
+
+    /// Wait until what was committed is visible: the brokers answer a commit once the
+    /// transaction coordinator has logged it, and only then write its markers into the
+    /// partitions (and the group's offsets), so a read_committed reader started right
+    /// after the commit could still miss it. Once this returns, `kcons b -e` sees every
+    /// committed record (each partition's last stable offset is past them) and the group's
+    /// offsets read as committed. Polled, within one step's deadline.
+    fn settle(&self, settings: &Settings, committed: &Committed) -> Result<()> {
+        const AGAIN_AFTER: Duration = Duration::from_millis(20);
+        let client = self.producer.client();
+        let deadline = self.step_deadline();
+        let mut records = self.producer.context().written();
+        let mut offsets = match &settings.group {
+            Some(_) => committed.offsets.clone(),
+            None => Vec::new(),
+        };
+        let mut why = String::new();
+        while !records.is_empty() || !offsets.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::delivery(format!(
+                    "the {} of this run were committed, but are not yet visible to \
+                     read_committed readers after {} s ({why}): the brokers make them visible \
+                     once they have written the transactions' markers; do not send them again",
+                    records_text(committed),
+                    (self.delivery_timeout + Duration::from_secs(5)).as_secs()
+                ))
+                .into());
+            }
+            // The last stable offset (a producer asks with read_committed): past the
+            // records once no transaction holding them is still open.
+            let mut pending = Vec::new();
+            for &(partition, end) in &records {
+                match client.fetch_watermarks(self.topic, partition, left) {
+                    Ok((_, stable)) if stable >= end => {}
+                    Ok((_, stable)) => {
+                        why = format!(
+                            "{}/{partition}: last stable offset {stable}, records up to offset {}",
+                            self.topic,
+                            end - 1
+                        );
+                        pending.push((partition, end));
+                    }
+                    Err(err) => {
+                        why = format!("{}/{partition}: {err}", self.topic);
+                        pending.push((partition, end));
+                    }
+                }
+            }
+            records = pending;
+            if let (Some(group), false) = (&settings.group, offsets.is_empty()) {
+                let asked: Vec<(String, i32)> =
+                    offsets.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+                match kcore::admin::groups::committed_offsets(client, group, Some(&asked), left) {
+                    Ok(found) => offsets.retain(|(topic, partition, next)| {
+                        let now = found
+                            .partitions
+                            .iter()
+                            .find(|e| e.partition == *partition && e.topic == *topic)
+                            .map_or(-1, |e| e.offset);
+                        if now < *next {
+                            why = format!(
+                                "group '{group}': {topic}/{partition} at {now}, committed {next}"
+                            );
+                        }
+                        now < *next
+                    }),
+                    Err(err) => why = format!("group '{group}': {err}"),
+                }
+            }
+            if !records.is_empty() || !offsets.is_empty() {
+                std::thread::sleep(AGAIN_AFTER);
+            }
+        }
         Ok(())
     }
 
@@ -655,8 +794,15 @@ impl Copy<'_> {
             return self.failed_step(txn, err, "producing", settings, tally, committed);
         }
         producer.purge(PurgeConfig::default().queue().inflight());
-        let aborted = serving(producer, || {
-            retrying(self.step_deadline(), |left| {
+        let deadline = self.step_deadline();
+        let stuck = self.stuck(
+            &format!("is not committed: aborting it ({why})"),
+            &txn,
+            settings,
+            committed,
+        );
+        let aborted = serving(producer, deadline, (ExitCode::Delivery, &stuck), || {
+            retrying(deadline, |left| {
                 // SAFETY: a live producer handle.
                 TxnError::check(unsafe { rdsys::rd_kafka_abort_transaction(native, millis(left)) })
             })
@@ -676,6 +822,26 @@ impl Copy<'_> {
             self.resume_hint(settings, committed)
         ))
         .into()
+    }
+
+    /// How long after a step's start kprod gives up on a transactional call that never
+    /// returns (see [`serving`]).
+    fn stuck_after(&self) -> Duration {
+        self.delivery_timeout + Duration::from_secs(5) + STUCK_GRACE
+    }
+
+    /// The error kprod ends with when a step never returns: `what` is the transaction's
+    /// fate and the step, as in "is not committed: committing the group's offsets".
+    fn stuck(&self, what: &str, txn: &Open, settings: &Settings, committed: &Committed) -> String {
+        format!(
+            "the transaction of {} ({}) {what} did not end within {} s (librdkafka never \
+             answered, after a broker or coordinator change?); read_committed readers see \
+             it only if it commits{}",
+            txn.lines(),
+            records(txn.records),
+            self.stuck_after().as_secs(),
+            self.resume_hint(settings, committed)
+        )
     }
 
     fn resume_hint(&self, settings: &Settings, committed: &Committed) -> String {
