@@ -671,6 +671,33 @@ fn reports_stay_live_under_a_steady_trickle() {
     assert_eq!(ran.json_lines().len(), sent);
 }
 
+/// SIGINT or SIGTERM while kprod and kcons still wait for unreachable brokers ends them at
+/// once, exit 130, instead of after `--timeout`. With -vv, librdkafka's lines show
+/// while it waits (each tool used to serve one of them per half second).
+#[test]
+fn interrupted_while_connecting_ends_at_once() {
+    needs_cluster!();
+    for (tool, args) in [("kprod", &["t"][..]), ("kcons", &["t", "-e"])] {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let mut args = args.to_vec();
+            args.extend(["-b", "localhost:1", "--timeout", "120", "-vv"]);
+            let mut proc = Proc::start(tool, &args);
+            proc.wait_stderr("librdkafka:", Duration::from_secs(60));
+            let asked = std::time::Instant::now();
+            proc.signal(signal);
+            proc.finish(Duration::from_secs(30))
+                .no_panic()
+                .code_is(130)
+                .stderr_has("interrupted while waiting for the brokers localhost:1");
+            assert!(
+                asked.elapsed() < Duration::from_secs(20),
+                "{tool} took {:?} to stop",
+                asked.elapsed()
+            );
+        }
+    }
+}
+
 /// SIGINT or SIGTERM while kprod waits for more input (stdin open, nothing new): what
 /// it read is delivered and reported, one line says so, exit 130.
 #[test]

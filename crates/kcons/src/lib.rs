@@ -90,9 +90,15 @@ pub fn run(cli: Cli) -> Result<()> {
         connection.timeout,
     );
 
-    let metadata = kcore::metadata::fetch_serving(consumer.client(), &connection, None, &|| {
-        let _ = consumer.poll(Duration::ZERO);
-    })?;
+    let metadata = kcore::metadata::fetch_interruptible(
+        consumer.client(),
+        &connection,
+        None,
+        &|| {
+            let _ = consumer.poll(Duration::ZERO);
+        },
+        &interrupt,
+    )?;
     let mut partitions = Vec::new();
     for topic in &cli.topics {
         let count = kcore::metadata::partition_count(&metadata, topic)? as i32;

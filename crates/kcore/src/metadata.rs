@@ -9,6 +9,7 @@ use rdkafka::metadata::Metadata;
 use crate::connection::Connection;
 use crate::context::{QuietContext, Refusal};
 use crate::failure::Failure;
+use crate::signals::Interrupt;
 
 /// Fetch metadata (for one topic, or all), failing with exit code 5 and one line
 /// naming the brokers and librdkafka's last complaint when they cannot be reached.
@@ -30,13 +31,56 @@ pub fn fetch_serving<C>(
 where
     C: rdkafka::ClientContext + AsRef<QuietContext>,
 {
+    fetch_loop(client, conn, topic, serve, None)
+}
+
+/// [`fetch_serving`] that gives up at SIGINT or SIGTERM (exit 130), for the tools that
+/// handle those signals themselves: a Ctrl-C while the brokers do not answer must not
+/// wait out `--timeout`.
+pub fn fetch_interruptible<C>(
+    client: &Client<C>,
+    conn: &Connection,
+    topic: Option<&str>,
+    serve: &dyn Fn(),
+    interrupt: &Interrupt,
+) -> Result<Metadata>
+where
+    C: rdkafka::ClientContext + AsRef<QuietContext>,
+{
+    fetch_loop(client, conn, topic, serve, Some(interrupt))
+}
+
+/// Polls of the client between two attempts: rdkafka's poll serves one queued event a
+/// call, and with `-vv` librdkafka queues hundreds of lines in half a second. An empty
+/// queue makes a poll return at once, so the spare calls cost next to nothing.
+const SERVES_PER_ATTEMPT: usize = 1_000;
+
+fn fetch_loop<C>(
+    client: &Client<C>,
+    conn: &Connection,
+    topic: Option<&str>,
+    serve: &dyn Fn(),
+    interrupt: Option<&Interrupt>,
+) -> Result<Metadata>
+where
+    C: rdkafka::ClientContext + AsRef<QuietContext>,
+{
     let deadline = Instant::now() + conn.timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match client.fetch_metadata(topic, left.min(Duration::from_millis(500))) {
             Ok(metadata) => return Ok(metadata),
             Err(err) => {
-                serve();
+                for _ in 0..SERVES_PER_ATTEMPT {
+                    serve();
+                }
+                if interrupt.is_some_and(Interrupt::requested) {
+                    return Err(Failure::interrupted(format!(
+                        "interrupted while waiting for the brokers {} (from {})",
+                        conn.brokers, conn.brokers_source
+                    ))
+                    .into());
+                }
                 let quiet: &QuietContext = AsRef::<QuietContext>::as_ref(&**client.context());
                 // Refused TLS or credentials stay refused: say so at once.
                 if let Some(refusal) = quiet.refusal() {

@@ -196,9 +196,13 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let mut producer = create(&[])?;
 
-    let metadata = kcore::metadata::fetch_serving(producer.client(), &connection, None, &|| {
-        producer.poll(Duration::ZERO)
-    })?;
+    let metadata = kcore::metadata::fetch_interruptible(
+        producer.client(),
+        &connection,
+        None,
+        &|| producer.poll(Duration::ZERO),
+        &interrupt,
+    )?;
     let partitions = kcore::metadata::partition_count(&metadata, &topic)?;
     if let Some(p) = cli.partition {
         if p < 0 || p as usize >= partitions {
