@@ -146,17 +146,11 @@ pub enum ConfigChange {
     Delete(String),
 }
 
-/// Apply `changes` to `topic`'s config and nothing else (IncrementalAlterConfigs).
-/// A refusal of the broker comes back as an [`AdminError`] in the error chain.
-pub fn alter_topic_config<C: ClientContext>(
-    client: &Client<C>,
-    topic: &str,
-    changes: &[ConfigChange],
-    timeout: Duration,
-) -> Result<()> {
+/// A config resource naming `topic`, for DescribeConfigs and IncrementalAlterConfigs.
+fn topic_resource(topic: &str) -> Result<Owned<rd::rd_kafka_ConfigResource_t>> {
     let name = c_string(topic, "topic name")?;
     // SAFETY: a NUL-terminated name; librdkafka copies it.
-    let resource = Owned::new(
+    Owned::new(
         unsafe {
             rd::rd_kafka_ConfigResource_new(
                 rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
@@ -165,7 +159,18 @@ pub fn alter_topic_config<C: ClientContext>(
         },
         rd::rd_kafka_ConfigResource_destroy,
         "a config resource",
-    )?;
+    )
+}
+
+/// Apply `changes` to `topic`'s config and nothing else (IncrementalAlterConfigs).
+/// A refusal of the broker comes back as an [`AdminError`] in the error chain.
+pub fn alter_topic_config<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    changes: &[ConfigChange],
+    timeout: Duration,
+) -> Result<()> {
+    let resource = topic_resource(topic)?;
     for change in changes {
         let (key, value, op) = match change {
             ConfigChange::Set(key, value) => (
@@ -332,18 +337,7 @@ pub fn topic_config<C: ClientContext>(
     topic: &str,
     timeout: Duration,
 ) -> Result<Vec<(String, Option<String>)>> {
-    let name = c_string(topic, "topic name")?;
-    // SAFETY: a NUL-terminated name; librdkafka copies it.
-    let resource = Owned::new(
-        unsafe {
-            rd::rd_kafka_ConfigResource_new(
-                rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
-                name.as_ptr(),
-            )
-        },
-        rd::rd_kafka_ConfigResource_destroy,
-        "a config resource",
-    )?;
+    let resource = topic_resource(topic)?;
     let mut pointers = [resource.ptr];
     let event = submit(
         client,
