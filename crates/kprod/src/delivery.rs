@@ -14,6 +14,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 use crate::status::Counters;
+use crate::wakeup::ReportWakeup;
 
 /// Failure lines shown on stderr as they happen; bad input lines past these are only counted.
 const SHOWN_FAILURES: u64 = 20;
@@ -81,6 +82,8 @@ pub struct DeliveryContext {
     /// Delivery reports handled so far (`reports`: tells `serve_ready` whether a poll
     /// found work) and failed ones, shared with the progress line.
     counters: Arc<Counters>,
+    /// Signalled by librdkafka when reports arrive (see [`crate::wakeup`]).
+    wakeup: Option<ReportWakeup>,
 }
 
 struct DeliveryState {
@@ -110,6 +113,7 @@ impl DeliveryContext {
             report,
             hold: false,
             counters,
+            wakeup: ReportWakeup::new(),
             state: Mutex::new(DeliveryState {
                 delivered: 0,
                 failed: 0,
@@ -166,6 +170,22 @@ impl DeliveryContext {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Have librdkafka wake [`wait_for_reports`](Self::wait_for_reports) when reports
+    /// arrive on `client`, this context's producer.
+    pub fn attach_wakeup<C: ClientContext>(&self, client: &rdkafka::client::Client<C>) {
+        if let Some(wakeup) = &self.wakeup {
+            wakeup.attach(client);
+        }
+    }
+
+    /// Wait until reports (or other events) are ready to be served, at most `timeout`.
+    pub fn wait_for_reports(&self, timeout: std::time::Duration) {
+        match &self.wakeup {
+            Some(wakeup) => wakeup.wait(timeout),
+            None => std::thread::sleep(timeout),
+        }
     }
 
     /// Delivery reports handled so far.

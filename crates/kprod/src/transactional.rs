@@ -28,7 +28,8 @@ use crate::cli::{Cli, OnError};
 use crate::delivery::{DeliveryContext, Tally};
 use crate::input::{self, Chunk};
 use crate::status::Counters;
-use crate::{base_record, complete, json_parts, send, send_now, serve_ready, Rejected};
+use crate::Rejected;
+use crate::{base_record, complete, deliver_queued, json_parts, send, send_and_serve, serve_ready};
 use crate::{FullQueueNudge, Source, POLL_SLICE};
 
 /// How long a transaction stays open unless `--commit-interval` says otherwise.
@@ -405,8 +406,7 @@ impl Copy<'_> {
                 Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
                 Err(TryRecvError::Empty) if tally.sent > producer.context().reports() => {
                     // The input pauses: what is queued goes out now.
-                    send_now(producer, POLL_SLICE);
-                    serve_ready(producer);
+                    send_and_serve(producer, POLL_SLICE);
                     continue;
                 }
                 Err(TryRecvError::Empty) => {
@@ -568,10 +568,9 @@ impl Copy<'_> {
         let native = producer.client().native_ptr();
         // Every record delivered (or failed) first: a failed one dooms the transaction.
         let deadline = self.step_deadline();
-        while producer.context().reports() < tally.sent && Instant::now() < deadline {
-            send_now(producer, POLL_SLICE);
-            serve_ready(producer);
-        }
+        deliver_queued(producer, deadline, || {
+            producer.context().reports() >= tally.sent
+        });
         let failed = producer.context().failed() - txn.failed_before;
         if failed > 0 {
             let why = format!("{failed} of its records not delivered (reasons above)");
