@@ -84,6 +84,11 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::FetchKafka(args)) => {
             let dir = distribution::fetch(&args.version)?;
+            // The class-data archive too, so that the first `up` starts as fast as the next.
+            if let Ok(java) = distribution::java() {
+                let dist = distribution::locate(&args.version, None, false)?;
+                distribution::class_data::prepare(&dist, &java);
+            }
             println!("{}", dir.display());
             Ok(())
         }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use kcore::Failure;
 
+pub mod class_data;
 mod fetch;
 mod java;
 
