@@ -12,7 +12,7 @@ Examples:
   kprod -H source=cli -k batch-7 my-topic < lines.txt
   kcons a -e | jq -c 'select(.key==\"x\")' | kprod --json b   # copy selected records
   echo '{\"key\":\"k\",\"value\":null}' | kprod --json my-topic  # a tombstone
-  kprod -q -X compression.type=lz4 my-topic < big.txt
+  kprod -q -X compression.type=zstd my-topic < big.txt   # any librdkafka property
   kcons -g G --no-commit a | grep -v x | kprod --json --transactional --commit-group G b   # exactly once";
 
 #[derive(Parser, Debug)]
