@@ -2,6 +2,7 @@
 //! context, the JSON record format, errors and exit codes, output and signals.
 
 pub mod admin;
+pub mod avro;
 pub mod connection;
 pub mod context;
 pub mod failure;
