@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod output;
 pub mod progress;
 pub mod record;
+pub mod schema_registry;
 pub mod self_connection;
 pub mod signals;
 pub mod state;
