@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 use kcore::generate::Generate;
 use kcore::progress::ProgressArgs;
+use kcore::schema_registry::RegistryArgs;
 use kcore::ConnectionArgs;
 
 use crate::offset::OffsetSpec;
@@ -81,6 +82,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Print shell completions or the man page to stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]

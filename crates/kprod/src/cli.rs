@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser, ValueEnum};
 use kcore::generate::Generate;
 use kcore::progress::ProgressArgs;
+use kcore::schema_registry::{EncodeArgs, RegistryArgs};
 use kcore::ConnectionArgs;
 
 const EXAMPLES: &str = "\
@@ -110,6 +111,12 @@ pub struct Cli {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub encode: EncodeArgs,
 
     /// Print shell completions or the man page to stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]

@@ -28,6 +28,8 @@ use crate::cli::{Cli, OnError};
 use crate::delivery::{DeliveryContext, Tally};
 use crate::input::{self, Chunk};
 use crate::status::Counters;
+use kcore::schema_registry::Encoder;
+
 use crate::{base_record, complete, json_parts, send, send_now, serve_ready, Rejected};
 use crate::{FullQueueNudge, Source, POLL_SLICE};
 
@@ -323,6 +325,7 @@ pub(crate) struct Copy<'a> {
     pub delivery_timeout: Duration,
     pub interrupt: &'a Interrupt,
     pub counters: &'a Counters,
+    pub encoder: Option<&'a Encoder>,
 }
 
 /// Counts of what was committed, for the messages.
@@ -446,7 +449,7 @@ impl Copy<'_> {
                     interrupted = true;
                     break 'input;
                 }
-                let checked = json_parts(line, cli, self.partitions).and_then(|parts| {
+                let checked = json_parts(line, cli, self.partitions, self.encoder).and_then(|parts| {
                     let position = match &settings.group {
                         Some(_) => Some(
                             source_position(&parts.source)
