@@ -72,10 +72,20 @@ fn up_again_is_harmless() {
 fn env_prints_the_brokers() {
     needs_cluster!();
     let ran = run(kcluster(&test_cluster()).arg("env")).success();
+    let stdout = ran.stdout();
+    let mut lines = stdout.lines();
     assert_eq!(
-        ran.stdout().trim(),
-        format!("export KAFKA_BROKERS={}", brokers())
+        lines.next(),
+        Some(format!("export KAFKA_BROKERS={}", brokers()).as_str())
     );
+    // scripts/test runs the cluster with a schema registry; its line is the only other one.
+    if let Ok(url) = std::env::var("KPIPES_TEST_SCHEMA_REGISTRY") {
+        assert_eq!(
+            lines.next(),
+            Some(format!("export KPIPES_SCHEMA_REGISTRY={url}").as_str())
+        );
+    }
+    assert_eq!(lines.next(), None, "{stdout}");
 }
 
 #[test]

@@ -115,7 +115,12 @@ impl AvroCodec {
     fn write(&self, value: &Value, schema: &Schema, out: &mut Vec<u8>) -> Result<(), String> {
         let schema = self.resolve(schema)?;
         match (value, schema) {
-            (Value::Null, _) => out.extend_from_slice(b"null"),
+            // apache-avro gives Null for a value cut short by the body's end (not only for
+            // the null type): that is a body this schema did not write.
+            (Value::Null, Schema::Null) => out.extend_from_slice(b"null"),
+            (Value::Null, _) => {
+                return Err("the body ends before its value does: not this schema's encoding".into())
+            }
             (Value::Boolean(b), _) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             (Value::Int(n) | Value::Date(n) | Value::TimeMillis(n), _) => write_int(out, *n),
             (
@@ -643,6 +648,11 @@ mod tests {
         assert!(out.is_empty());
         codec.decode_json(&[2], &mut out).unwrap();
         assert_eq!(out, br#"{"a":1}"#);
+        // A string cut short: apache-avro yields null for it, which is no string.
+        let codec = AvroCodec::parse(r#"{"type":"record","name":"S","fields":[{"name":"s","type":"string"}]}"#).unwrap();
+        let mut out = Vec::new();
+        assert!(codec.decode_json(&[6, b'a'], &mut out).is_err());
+        assert!(out.is_empty());
     }
 
     #[test]
