@@ -23,7 +23,8 @@ const PAYMENT_V1: &str = r#"{"type":"record","name":"Payment","namespace":"bank"
   {"name":"rate","type":"double"}]}"#;
 
 /// Version 2 adds a field with a default (a backward-compatible change).
-const USER_V1: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
+const USER_V1: &str =
+    r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
 const USER_V2: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":"int","default":0}]}"#;
 
 /// A schema file in a directory that lives as long as the returned guard.
@@ -36,7 +37,9 @@ fn schema_file(text: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// kcons with the registry: every record of the topic, decoded.
 fn decoded_records(topic: &str) -> Vec<Value> {
-    run(tool_with_registry("kcons").args([topic, "-e"])).success().json_lines()
+    run(tool_with_registry("kcons").args([topic, "-e"]))
+        .success()
+        .json_lines()
 }
 
 #[test]
@@ -66,7 +69,9 @@ fn records_written_by_confluents_python_serializer_decode_to_the_expected_json()
         json!({"id": 2, "memo": null, "amount": "0.05", "at": 0, "day": 0,
                "ref": "00000000-0000-0000-0000-000000000001", "raw": "", "ok": false, "rate": -1.5})
     );
-    assert!(records.iter().all(|r| r.get("value_decode_error").is_none() && r["key"].is_null()));
+    assert!(records
+        .iter()
+        .all(|r| r.get("value_decode_error").is_none() && r["key"].is_null()));
     // --values: the decoded values alone, one JSON document per line.
     let ran = run(tool_with_registry("kcons").args([&topic, "-e", "--values"])).success();
     let lines: Vec<Value> = ran
@@ -74,7 +79,10 @@ fn records_written_by_confluents_python_serializer_decode_to_the_expected_json()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines, [records[0]["value"].clone(), records[1]["value"].clone()]);
+    assert_eq!(
+        lines,
+        [records[0]["value"].clone(), records[1]["value"].clone()]
+    );
 }
 
 #[test]
@@ -129,11 +137,23 @@ fn a_reader_sees_the_records_of_two_schema_versions() {
     let (_d1, v1) = schema_file(USER_V1);
     let (_d2, v2) = schema_file(USER_V2);
     run(tool_with_registry("kprod")
-        .args(["--json", "-q", &topic, "--value-schema-file", v1.to_str().unwrap()])
+        .args([
+            "--json",
+            "-q",
+            &topic,
+            "--value-schema-file",
+            v1.to_str().unwrap(),
+        ])
         .write_stdin("{\"value\":{\"name\":\"ann\"}}\n"))
     .success();
     run(tool_with_registry("kprod")
-        .args(["--json", "-q", &topic, "--value-schema-file", v2.to_str().unwrap()])
+        .args([
+            "--json",
+            "-q",
+            &topic,
+            "--value-schema-file",
+            v2.to_str().unwrap(),
+        ])
         .write_stdin("{\"value\":{\"name\":\"bob\",\"age\":41}}\n"))
     .success();
     // Without schema flags, kprod encodes with the subject's latest version (v2).
@@ -173,7 +193,9 @@ fn an_unreachable_registry_is_one_error_line_and_exit_5_in_bounded_time() {
         let mut cmd = tool(name);
         match name {
             "kcons" => cmd.args([&topic, "-e"]),
-            _ => cmd.args(["--json", &topic]).write_stdin("{\"value\":\"x\"}\n"),
+            _ => cmd
+                .args(["--json", &topic])
+                .write_stdin("{\"value\":\"x\"}\n"),
         };
         let started = Instant::now();
         let ran = run(cmd.args(["--schema-registry", &url]))
@@ -184,7 +206,11 @@ fn an_unreachable_registry_is_one_error_line_and_exit_5_in_bounded_time() {
             ));
         assert!(!ran.stderr().contains("s3cret"), "{}", ran.stderr());
         assert!(ran.stdout().is_empty(), "{}", ran.stdout());
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
     // A registry that accepts connections but never answers: kcons gives up after --timeout.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -201,7 +227,11 @@ fn an_unreachable_registry_is_one_error_line_and_exit_5_in_bounded_time() {
     .code_is(5)
     .one_error_line("kcons")
     .stderr_has("did not answer within 2 s");
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
     drop(silent);
 }
 
@@ -211,12 +241,20 @@ fn bytes_that_do_not_decode_are_printed_as_they_are_with_a_reason() {
     let topic = create_topic(1, &[]);
     let (_dir, schema) = schema_file(USER_V1);
     run(tool_with_registry("kprod")
-        .args(["--json", "-q", &topic, "--value-schema-file", schema.to_str().unwrap()])
+        .args([
+            "--json",
+            "-q",
+            &topic,
+            "--value-schema-file",
+            schema.to_str().unwrap(),
+        ])
         .write_stdin("{\"value\":{\"name\":\"ann\"}}\n"))
     .success();
     // On the same topic: plain text, binary that is not the wire format, a schema id the
     // registry does not have, and a known id with a body that is not its encoding.
-    let id = decoded_records(&topic)[0]["value_schema_id"].as_i64().unwrap() as u32;
+    let id = decoded_records(&topic)[0]["value_schema_id"]
+        .as_i64()
+        .unwrap() as u32;
     let mut known_bad_body = vec![0];
     known_bad_body.extend_from_slice(&id.to_be_bytes());
     known_bad_body.extend_from_slice(&[0x06, b'a']);
@@ -241,17 +279,27 @@ fn bytes_that_do_not_decode_are_printed_as_they_are_with_a_reason() {
             assert!(r.get("value_schema_id").is_none(), "{r}");
             (
                 r["value"].clone(),
-                r["value_decode_error"].as_str().unwrap_or("(none)").to_string(),
+                r["value_decode_error"]
+                    .as_str()
+                    .unwrap_or("(none)")
+                    .to_string(),
             )
         })
         .collect();
-    let not_wire =
-        "not in the schema registry's wire format (byte 0 and a 4-byte schema id first)";
+    let not_wire = "not in the schema registry's wire format (byte 0 and a 4-byte schema id first)";
     assert_eq!(undecoded[0], (json!("plain"), not_wire.to_string()));
-    assert_eq!(undecoded[1], (encoded(Some(&[0xff, 0x00, 0x01])), not_wire.to_string()));
-    assert_eq!(undecoded[2].0, encoded(Some(&[0, 0x7f, 0xff, 0xff, 0xfe, 2, b'x'])));
+    assert_eq!(
+        undecoded[1],
+        (encoded(Some(&[0xff, 0x00, 0x01])), not_wire.to_string())
+    );
+    assert_eq!(
+        undecoded[2].0,
+        encoded(Some(&[0, 0x7f, 0xff, 0xff, 0xfe, 2, b'x']))
+    );
     assert!(
-        undecoded[2].1.starts_with("schema 2147483646 is not in the registry"),
+        undecoded[2]
+            .1
+            .starts_with("schema 2147483646 is not in the registry"),
         "{}",
         undecoded[2].1
     );
@@ -279,7 +327,12 @@ fn a_value_that_does_not_match_its_schema_is_bad_input_naming_line_and_field() {
         "{\"value\":{\"name\":\"dee\"}}\n",
     );
     let ran = run(tool_with_registry("kprod")
-        .args(["--json", &topic, "--value-schema-file", schema.to_str().unwrap()])
+        .args([
+            "--json",
+            &topic,
+            "--value-schema-file",
+            schema.to_str().unwrap(),
+        ])
         .write_stdin(input))
     .code_is(3);
     let id = decoded_records(&topic)[0]["value_schema_id"].clone();
@@ -301,7 +354,13 @@ fn a_value_that_does_not_match_its_schema_is_bad_input_naming_line_and_field() {
         .iter()
         .map(|r| r["value"].clone())
         .collect();
-    assert_eq!(names, [json!({"name": "ann", "age": 1}), json!({"name": "dee", "age": 0})]);
+    assert_eq!(
+        names,
+        [
+            json!({"name": "ann", "age": 1}),
+            json!({"name": "dee", "age": 0})
+        ]
+    );
 }
 
 #[test]
@@ -320,20 +379,44 @@ fn a_copy_through_kcons_and_kprod_keeps_every_byte_and_schema_id() {
         .write_stdin("{\"key\":{\"k\":1},\"value\":{\"name\":\"ann\"},\"headers\":[{\"key\":\"h\",\"value\":\"1\"}]}\n"))
     .success();
     run(tool_with_registry("kprod")
-        .args(["--json", "-q", &from, "--value-schema-file", v2.to_str().unwrap()])
-        .write_stdin("{\"key\":{\"k\":2},\"value\":{\"name\":\"bob\",\"age\":3}}\n{\"value\":null}\n"))
+        .args([
+            "--json",
+            "-q",
+            &from,
+            "--value-schema-file",
+            v2.to_str().unwrap(),
+        ])
+        .write_stdin(
+            "{\"key\":{\"k\":2},\"value\":{\"name\":\"bob\",\"age\":3}}\n{\"value\":null}\n",
+        ))
     .success();
     // Another schema altogether (a third version of the subject), by Confluent's serializer.
     run(avro_client("produce", &from, payment.to_str().unwrap()).write_stdin(
         "{\"id\": 3, \"memo\": \"m\", \"amount\": Decimal(\"9.99\"), \"at\": 1, \"day\": 2, \"ref\": UUID(\"123e4567-e89b-12d3-a456-426614174000\"), \"raw\": b\"\\x00\", \"ok\": True, \"rate\": 0.5}\n",
     ))
     .success();
-    kprod(&["--json", "-q", &from], "{\"value\":{\"base64\":\"AAAAAAAA\"}}\n{\"key\":\"text\",\"value\":\"plain\"}\n").success();
+    kprod(
+        &["--json", "-q", &from],
+        "{\"value\":{\"base64\":\"AAAAAAAA\"}}\n{\"key\":\"text\",\"value\":\"plain\"}\n",
+    )
+    .success();
 
-    let copied = run(tool_with_registry("kcons").args([&from, "-e"])).success().stdout();
-    let decoded_lines: Vec<Value> = copied.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(decoded_lines[0]["key_schema_id"].is_i64(), "{}", decoded_lines[0]);
-    run(tool_with_registry("kprod").args(["--json", "-q", &to]).write_stdin(copied)).success();
+    let copied = run(tool_with_registry("kcons").args([&from, "-e"]))
+        .success()
+        .stdout();
+    let decoded_lines: Vec<Value> = copied
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        decoded_lines[0]["key_schema_id"].is_i64(),
+        "{}",
+        decoded_lines[0]
+    );
+    run(tool_with_registry("kprod")
+        .args(["--json", "-q", &to])
+        .write_stdin(copied))
+    .success();
 
     // Compared as bytes, read without the registry.
     let (a, b) = (records(&from), records(&to));

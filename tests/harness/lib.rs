@@ -303,11 +303,14 @@ pub fn tool_with_registry(name: &str) -> assert_cmd::Command {
 pub fn avro_client(command: &str, topic: &str, arg: &str) -> assert_cmd::Command {
     let python = avro_python().clone().expect("needs_registry!() first");
     let mut cmd = assert_cmd::Command::new(python);
-    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/harness/avro_client.py"))
-        .args([command, &brokers(), &schema_registry(), topic, arg])
-        // authlib's deprecation notices are not ours to show.
-        .env("PYTHONWARNINGS", "ignore")
-        .timeout(Duration::from_secs(120));
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/harness/avro_client.py"
+    ))
+    .args([command, &brokers(), &schema_registry(), topic, arg])
+    // authlib's deprecation notices are not ours to show.
+    .env("PYTHONWARNINGS", "ignore")
+    .timeout(Duration::from_secs(120));
     cmd
 }
 

@@ -224,7 +224,10 @@ pub fn report(state: &ClusterState, statuses: &[NodeStatus]) -> Result<()> {
     if let Some((line, up)) = crate::schema_registry::status_line(state) {
         out.emit(&line)?;
         if !up {
-            not_up.push(format!("the schema registry is {}", line["state"].as_str().unwrap_or("down")));
+            not_up.push(format!(
+                "the schema registry is {}",
+                line["state"].as_str().unwrap_or("down")
+            ));
         }
     }
     out.flush()?;

@@ -81,7 +81,9 @@ pub fn fetch() -> Result<PathBuf> {
             ))
             .into());
         }
-        let tarball = stage.join(format!("apicurio-registry-app-{APICURIO_VERSION}-all.tar.gz"));
+        let tarball = stage.join(format!(
+            "apicurio-registry-app-{APICURIO_VERSION}-all.tar.gz"
+        ));
         let dist = stage.join("dist");
         fs::create_dir_all(&dist)?;
         let status = Command::new("tar")
@@ -199,7 +201,10 @@ fn start(state: &ClusterState, registry: &RegistryState, java: &Path, home: &Pat
         .arg(format!("-Dquarkus.http.host={}", registry.host))
         .arg(format!("-Dquarkus.http.port={}", registry.port))
         .arg(format!("-Dquarkus.management.host={}", registry.host))
-        .arg(format!("-Dquarkus.management.port={}", registry.management_port))
+        .arg(format!(
+            "-Dquarkus.management.port={}",
+            registry.management_port
+        ))
         .arg("-jar")
         .arg(home.join(RUNNER_JAR))
         .current_dir(&dir)

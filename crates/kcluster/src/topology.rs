@@ -92,10 +92,10 @@ fn is_default_port(port: u16) -> bool {
     port == DEFAULT_REGISTRY_PORTS.0
         || port == DEFAULT_REGISTRY_PORTS.1
         || (1..=DEFAULT_MAX_BROKERS).any(|id| {
-        let (client, controller) = default_broker_ports(id).unwrap_or_default();
-        let (zk, quorum, election) = default_zookeeper_ports(id);
-        [client, controller, zk, quorum, election].contains(&port)
-    })
+            let (client, controller) = default_broker_ports(id).unwrap_or_default();
+            let (zk, quorum, election) = default_zookeeper_ports(id);
+            [client, controller, zk, quorum, election].contains(&port)
+        })
 }
 
 /// Where free ports are looked for: below the ephemeral range if there is room, else above it.

@@ -16,7 +16,8 @@ Examples:
   kcons my-topic -o @1700000000000 -c 1      # the first record at or after a time (ms)
   kcons -g billing orders | ./process        # a consumer group: restarts resume, nothing skipped
   kcons -g copy --no-commit a | grep -v x | kprod --json --transactional --commit-group copy b   # exactly-once copy
-  kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics";
+  kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics
+  kcons orders -e --schema-registry http://localhost:8081    # Avro in the wire format, decoded to JSON";
 
 #[derive(Parser, Debug)]
 #[command(

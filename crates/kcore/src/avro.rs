@@ -87,12 +87,12 @@ impl AvroCodec {
     /// The error names the field that does not match, e.g. `field amount: expected a long, got "x"`.
     pub fn encode_json(&self, json: &Json) -> Result<Vec<u8>, String> {
         let mut path = String::new();
-        let value = self
-            .to_value(json, self.schema, &mut path)
-            .map_err(|why| match path.is_empty() {
-                true => why,
-                false => format!("field {path}: {why}"),
-            })?;
+        let value =
+            self.to_value(json, self.schema, &mut path)
+                .map_err(|why| match path.is_empty() {
+                    true => why,
+                    false => format!("field {path}: {why}"),
+                })?;
         let mut out = Vec::new();
         self.writer
             .write_value_ref(&mut out, &value)
@@ -119,7 +119,9 @@ impl AvroCodec {
             // the null type): that is a body this schema did not write.
             (Value::Null, Schema::Null) => out.extend_from_slice(b"null"),
             (Value::Null, _) => {
-                return Err("the body ends before its value does: not this schema's encoding".into())
+                return Err(
+                    "the body ends before its value does: not this schema's encoding".into(),
+                )
             }
             (Value::Boolean(b), _) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             (Value::Int(n) | Value::Date(n) | Value::TimeMillis(n), _) => write_int(out, *n),
@@ -198,7 +200,12 @@ impl AvroCodec {
                 }
                 out.push(b'}');
             }
-            (Value::Record(fields), Schema::Record(RecordSchema { fields: schemas, .. })) => {
+            (
+                Value::Record(fields),
+                Schema::Record(RecordSchema {
+                    fields: schemas, ..
+                }),
+            ) => {
                 out.push(b'{');
                 for (i, ((name, value), field)) in fields.iter().zip(schemas).enumerate() {
                     if i > 0 {
@@ -293,21 +300,21 @@ impl AvroCodec {
             }
             Schema::Float => Value::Float(float(json).ok_or_else(|| wrong("a float"))? as f32),
             Schema::Double => Value::Double(float(json).ok_or_else(|| wrong("a double"))?),
-            Schema::Bytes => Value::Bytes(bytes(json).ok_or_else(|| {
-                wrong("bytes (a string of characters U+0000-U+00FF)")
-            })?),
-            Schema::String => Value::String(
-                json.as_str()
-                    .ok_or_else(|| wrong("a string"))?
-                    .to_string(),
+            Schema::Bytes => Value::Bytes(
+                bytes(json).ok_or_else(|| wrong("bytes (a string of characters U+0000-U+00FF)"))?,
             ),
+            Schema::String => {
+                Value::String(json.as_str().ok_or_else(|| wrong("a string"))?.to_string())
+            }
             Schema::Fixed(fixed) => {
-                let bytes = bytes(json).filter(|b| b.len() == fixed.size).ok_or_else(|| {
-                    wrong(&format!(
-                        "{} bytes (a string of {} characters U+0000-U+00FF)",
-                        fixed.size, fixed.size
-                    ))
-                })?;
+                let bytes = bytes(json)
+                    .filter(|b| b.len() == fixed.size)
+                    .ok_or_else(|| {
+                        wrong(&format!(
+                            "{} bytes (a string of {} characters U+0000-U+00FF)",
+                            fixed.size, fixed.size
+                        ))
+                    })?;
                 Value::Fixed(fixed.size, bytes)
             }
             Schema::Enum(e) => {
@@ -338,9 +345,11 @@ impl AvroCodec {
                         .and_then(|n| u32::try_from(n).ok())
                 };
                 match (part("months"), part("days"), part("millis")) {
-                    (Some(m), Some(d), Some(ms)) => {
-                        Value::Duration(Duration::new(Months::new(m), Days::new(d), Millis::new(ms)))
-                    }
+                    (Some(m), Some(d), Some(ms)) => Value::Duration(Duration::new(
+                        Months::new(m),
+                        Days::new(d),
+                        Millis::new(ms),
+                    )),
                     _ => return Err(wrong("a duration {\"months\",\"days\",\"millis\"}")),
                 }
             }
@@ -568,7 +577,9 @@ mod tests {
     ]}"#;
 
     fn round_trip(codec: &AvroCodec, json: &str) -> String {
-        let body = codec.encode_json(&serde_json::from_str(json).unwrap()).unwrap();
+        let body = codec
+            .encode_json(&serde_json::from_str(json).unwrap())
+            .unwrap();
         let mut out = Vec::new();
         codec.decode_json(&body, &mut out).unwrap();
         let again = codec
@@ -603,7 +614,10 @@ mod tests {
         );
         assert!(printed.contains(r#""note":null"#), "{printed}");
         assert!(printed.contains(r#""price":"0.50""#), "{printed}");
-        assert!(printed.contains(r#""ship":{"shop.Addr":{"zip":1}}"#), "{printed}");
+        assert!(
+            printed.contains(r#""ship":{"shop.Addr":{"zip":1}}"#),
+            "{printed}"
+        );
     }
 
     #[test]
@@ -635,21 +649,33 @@ mod tests {
             encode(r#"{"id":1}"#),
             "field price: missing (it has no default)"
         );
-        assert!(encode(&format!(r#"{{"id":1,{}}}"#, good.replace(r#""price":"1""#, r#""price":"1.234""#)))
-            .contains("more than 2 decimal places"));
+        assert!(encode(&format!(
+            r#"{{"id":1,{}}}"#,
+            good.replace(r#""price":"1""#, r#""price":"1.234""#)
+        ))
+        .contains("more than 2 decimal places"));
     }
 
     #[test]
     fn undecodable_bodies_are_errors() {
-        let codec = AvroCodec::parse(r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#).unwrap();
+        let codec = AvroCodec::parse(
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#,
+        )
+        .unwrap();
         let mut out = Vec::new();
-        assert!(codec.decode_json(&[2, 0, 0], &mut out).unwrap_err().contains("left over"));
+        assert!(codec
+            .decode_json(&[2, 0, 0], &mut out)
+            .unwrap_err()
+            .contains("left over"));
         assert!(codec.decode_json(&[], &mut out).is_err());
         assert!(out.is_empty());
         codec.decode_json(&[2], &mut out).unwrap();
         assert_eq!(out, br#"{"a":1}"#);
         // A string cut short: apache-avro yields null for it, which is no string.
-        let codec = AvroCodec::parse(r#"{"type":"record","name":"S","fields":[{"name":"s","type":"string"}]}"#).unwrap();
+        let codec = AvroCodec::parse(
+            r#"{"type":"record","name":"S","fields":[{"name":"s","type":"string"}]}"#,
+        )
+        .unwrap();
         let mut out = Vec::new();
         assert!(codec.decode_json(&[6, b'a'], &mut out).is_err());
         assert!(out.is_empty());

@@ -201,9 +201,9 @@ impl Registry {
                 "schema registry {base} did not answer within {} s",
                 self.timeout.as_secs_f64()
             )),
-            other => Failure::unreachable(format!(
-                "schema registry {base} cannot be reached: {other}"
-            )),
+            other => {
+                Failure::unreachable(format!("schema registry {base} cannot be reached: {other}"))
+            }
         })?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
@@ -263,12 +263,18 @@ impl Registry {
 
     /// The id and schema of a subject's latest version; None when there is no such subject.
     pub fn latest(&mut self, subject: &str) -> Result<Option<(u32, Arc<AvroCodec>)>> {
-        let json = match self.get(&format!("/subjects/{}/versions/latest", path_segment(subject)))? {
+        let json = match self.get(&format!(
+            "/subjects/{}/versions/latest",
+            path_segment(subject)
+        ))? {
             Ok(json) => json,
             Err(_) => return Ok(None),
         };
         let id = schema_id(&json).ok_or_else(|| {
-            anyhow::anyhow!("schema registry {}: subject '{subject}' has no id", self.base)
+            anyhow::anyhow!(
+                "schema registry {}: subject '{subject}' has no id",
+                self.base
+            )
         })?;
         let codec = codec_of(id, &json)
             .map_err(|why| Failure::usage(format!("subject '{subject}': {why}")))?;
@@ -531,14 +537,14 @@ impl Decoder {
     pub fn report(&self, tool: &str) {
         if let Some(first) = &self.first_reason {
             let n = self.undecoded;
-            let (parts, them) = if n == 1 {
-                ("key or value", "it is")
+            let what = if n == 1 {
+                "key or value"
             } else {
-                ("keys or values", "they are")
+                "keys or values"
             };
             crate::report_warning(
                 tool,
-                &format!("{n} {parts} not decoded ({them} printed as bytes, with a reason); the first: {first}"),
+                &format!("{n} {what} not decoded, printed as their bytes; the first: {first}"),
             );
         }
     }
@@ -689,7 +695,10 @@ impl Encoder {
                 let fetched = self.registry.borrow_mut().schema(id).map_err(|err| {
                     format!("{name}_schema_id {id}: {}", crate::failure::one_line(&err))
                 })?;
-                Some((id, fetched.map_err(|why| format!("{name}_schema_id {id}: {why}"))?))
+                Some((
+                    id,
+                    fetched.map_err(|why| format!("{name}_schema_id {id}: {why}"))?,
+                ))
             }
             None => run.as_ref().map(|r| (r.id, Arc::clone(&r.codec))),
         };
@@ -697,8 +706,8 @@ impl Encoder {
             None => serde_json::from_str::<Bytes<'a>>(raw.get())
                 .map_err(|err| format!("{name}: {}", crate::record::describe_json_error(err))),
             Some((id, codec)) => {
-                let json: Json = serde_json::from_str(raw.get())
-                    .map_err(|err| format!("{name}: {err}"))?;
+                let json: Json =
+                    serde_json::from_str(raw.get()).map_err(|err| format!("{name}: {err}"))?;
                 let body = codec
                     .encode_json(&json)
                     .map_err(|why| format!("{name} does not match schema {id}: {why}"))?;
@@ -798,9 +807,15 @@ mod tests {
         )
         .unwrap();
         let err = registry.subjects().unwrap_err();
-        assert_eq!(crate::failure::exit_code_for(&err), crate::ExitCode::Unreachable);
+        assert_eq!(
+            crate::failure::exit_code_for(&err),
+            crate::ExitCode::Unreachable
+        );
         let line = crate::failure::one_line(&err);
-        assert!(line.contains("http://127.0.0.1:9/apis/ccompat/v7"), "{line}");
+        assert!(
+            line.contains("http://127.0.0.1:9/apis/ccompat/v7"),
+            "{line}"
+        );
         assert!(!line.contains("hunter2"), "{line}");
     }
 }

@@ -14,6 +14,7 @@ Examples:
   kcons a -e | jq -c 'select(.key==\"x\")' | kprod --json b   # copy selected records
   echo '{\"key\":\"k\",\"value\":null}' | kprod --json my-topic  # a tombstone
   kprod -q -X compression.type=lz4 my-topic < big.txt
+  echo '{\"value\":{\"id\":1}}' | kprod --json orders --value-schema-file order.avsc   # Avro, via the schema registry
   kcons -g G --no-commit a | grep -v x | kprod --json --transactional --commit-group G b   # exactly once";
 
 #[derive(Parser, Debug)]

@@ -449,23 +449,24 @@ impl Copy<'_> {
                     interrupted = true;
                     break 'input;
                 }
-                let checked = json_parts(line, cli, self.partitions, self.encoder).and_then(|parts| {
-                    let position = match &settings.group {
-                        Some(_) => Some(
-                            source_position(&parts.source)
-                                .map(|(t, p, o)| (t.to_string(), p, o))?,
-                        ),
-                        None => None,
-                    };
-                    let parts = complete(
-                        parts,
-                        cli,
-                        self.fixed_headers,
-                        self.record_limit,
-                        self.topic,
-                    )?;
-                    Ok((parts, position))
-                });
+                let checked =
+                    json_parts(line, cli, self.partitions, self.encoder).and_then(|parts| {
+                        let position = match &settings.group {
+                            Some(_) => Some(
+                                source_position(&parts.source)
+                                    .map(|(t, p, o)| (t.to_string(), p, o))?,
+                            ),
+                            None => None,
+                        };
+                        let parts = complete(
+                            parts,
+                            cli,
+                            self.fixed_headers,
+                            self.record_limit,
+                            self.topic,
+                        )?;
+                        Ok((parts, position))
+                    });
                 let (mut parts, position) = match checked {
                     Ok(checked) => checked,
                     Err(why) => {
