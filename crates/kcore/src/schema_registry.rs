@@ -429,7 +429,7 @@ impl Decoder {
     /// then a record of it that is not in the wire format gets a reason.
     pub fn has_subject(&self, topic: &str, part: Part) -> bool {
         let subject = format!("{topic}-{}", part.name());
-        self.subjects.iter().any(|s| *s == subject)
+        self.subjects.contains(&subject)
     }
 
     fn codec(&mut self, id: u32) -> Result<Fetched> {
