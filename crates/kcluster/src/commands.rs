@@ -18,9 +18,16 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
     let budget = Budget::new(args.timeout);
     let state = match ClusterState::load(name) {
         Some(state) => existing_for_up(state, args)?,
+        None if args.schema_registry && args.backend == BackendChoice::Compose => {
+            return Err(Failure::usage(
+                "--schema-registry runs beside a local cluster (the compose backend has none): --backend local",
+            )
+            .into())
+        }
         None => {
             let mode = args.mode.unwrap_or(Mode::Kraft);
-            let (kind, note) = choose_backend(args.backend, args.secure);
+            // A secure cluster and one with a schema registry run on the local backend.
+            let (kind, note) = choose_backend(args.backend, args.secure || args.schema_registry);
             create_cluster(kind, name, args, mode, note.as_deref())?
         }
     };
@@ -158,11 +165,11 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
     Ok(state)
 }
 
-/// The backend for a new cluster, and what to say about the choice `auto` made. A secure
-/// cluster runs on the local backend.
-fn choose_backend(choice: BackendChoice, secure: bool) -> (Kind, Option<String>) {
+/// The backend for a new cluster, and what to say about the choice `auto` made. A cluster
+/// that needs the local backend (secure, or with a schema registry) gets it.
+fn choose_backend(choice: BackendChoice, local_only: bool) -> (Kind, Option<String>) {
     match choice {
-        BackendChoice::Auto if secure => (Kind::Local, None),
+        BackendChoice::Auto if local_only => (Kind::Local, None),
         BackendChoice::Local => (Kind::Local, None),
         BackendChoice::Compose => (Kind::Compose, None),
         BackendChoice::Auto => match crate::compose::engine_answers()
