@@ -546,6 +546,7 @@ fn named_state(mode: &str) -> ClusterState {
         },
         heap: None,
         secure: false,
+        schema_registry: None,
     }
 }
 

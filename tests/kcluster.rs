@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use kpipes_e2e::*;
 
+/// The brokers' states (a schema registry's line, under scripts/test, is
+/// tests/schema_registry.rs's to check).
 fn states(ran: &Ran) -> Vec<(u64, String)> {
     ran.json_lines()
         .iter()
+        .filter(|v| v["role"] == "broker")
         .map(|v| {
             (
                 v["id"].as_u64().unwrap(),
@@ -21,6 +24,7 @@ fn states(ran: &Ran) -> Vec<(u64, String)> {
 fn identities(lines: &[Value]) -> Vec<(u64, i64, String)> {
     lines
         .iter()
+        .filter(|v| v["role"] == "broker")
         .map(|v| {
             (
                 v["id"].as_u64().unwrap(),
@@ -42,7 +46,7 @@ fn status_lists_every_broker_up() {
         states(&ran),
         vec![(1, "up".into()), (2, "up".into()), (3, "up".into())]
     );
-    for line in &lines {
+    for line in lines.iter().filter(|l| l["role"] == "broker") {
         assert!(line["pid"].as_i64().unwrap() > 0, "{line}");
         assert!(
             line["address"].as_str().unwrap().starts_with("localhost:"),
@@ -72,10 +76,20 @@ fn up_again_is_harmless() {
 fn env_prints_the_brokers() {
     needs_cluster!();
     let ran = run(kcluster(&test_cluster()).arg("env")).success();
+    let stdout = ran.stdout();
+    let mut lines = stdout.lines();
     assert_eq!(
-        ran.stdout().trim(),
-        format!("export KAFKA_BROKERS={}", brokers())
+        lines.next(),
+        Some(format!("export KAFKA_BROKERS={}", brokers()).as_str())
     );
+    // scripts/test runs the cluster with a schema registry; its line is the only other one.
+    if let Ok(url) = std::env::var("KPIPES_TEST_SCHEMA_REGISTRY") {
+        assert_eq!(
+            lines.next(),
+            Some(format!("export KPIPES_SCHEMA_REGISTRY={url}").as_str())
+        );
+    }
+    assert_eq!(lines.next(), None, "{stdout}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ Examples:
   kcluster up --mode zookeeper          # the seed's topology: 3 ZooKeeper + 3 brokers (Kafka 3.9)
   kcluster up --backend compose        # the same in Docker (compose/kraft.yml)
   kcluster up --name safe --secure     # SASL_SSL, SCRAM users admin and reader, ACLs
+  kcluster up --schema-registry        # and an Apicurio Schema Registry beside it (Avro in kcons/kprod)
   kcluster kill 2 && kcluster start 2  # fail a broker over and bring it back
   eval \"$(kcluster env --name test)\"   # point kprod/kcons/ktopic at a named cluster
   kcluster down                        # stop every broker and delete the data";
@@ -135,6 +136,9 @@ pub struct UpArgs {
     /// A new cluster speaks SASL_SSL (SCRAM-SHA-512, its own CA) with ACLs: users admin and reader, their properties in the cluster's directory (local backend) [an existing cluster keeps its own]
     #[arg(long)]
     pub secure: bool,
+    /// Also run an Apicurio Schema Registry beside the brokers (local backend; fetched from Maven Central once); its URL is in `status` and `env` (KPIPES_SCHEMA_REGISTRY), kcons and kprod find it [an existing cluster keeps its own]
+    #[arg(long)]
+    pub schema_registry: bool,
 }
 
 #[derive(Args, Debug)]

@@ -18,12 +18,20 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
     let budget = Budget::new(args.timeout);
     let state = match ClusterState::load(name) {
         Some(state) => existing_for_up(state, args)?,
+        None if args.schema_registry && args.backend == BackendChoice::Compose => {
+            return Err(Failure::usage(
+                "--schema-registry runs beside a local cluster (the compose backend has none): --backend local",
+            )
+            .into())
+        }
         None => {
             let mode = args.mode.unwrap_or(Mode::Kraft);
-            let (kind, note) = choose_backend(args.backend, args.secure);
+            // A secure cluster and one with a schema registry run on the local backend.
+            let (kind, note) = choose_backend(args.backend, args.secure || args.schema_registry);
             create_cluster(kind, name, args, mode, note.as_deref())?
         }
     };
+    let state = with_registry(state, args)?;
     let mut backend = open_backend(state)?;
     let live = backend.liveness();
     let state = backend.state().clone();
@@ -44,6 +52,7 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         }
     }
     let started = zookeepers_down.len() + brokers_down.len();
+    let mut registry_started = false;
     let result = (|| -> Result<()> {
         backend.launch(Role::Zookeeper, &zookeepers_down, budget)?;
         if !args.no_wait && !state.zookeepers.is_empty() {
@@ -51,6 +60,8 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
             wait::wait_zookeepers(&state, &ids, budget, backend.watch())?;
         }
         backend.launch(Role::Broker, &brokers_down, budget)?;
+        // The registry starts while the brokers do; it needs none of them.
+        registry_started = crate::schema_registry::launch(&state, budget)?;
         if !args.no_wait {
             let ids: Vec<u32> = state.brokers.iter().map(|n| n.id).collect();
             wait::wait_brokers(&state, &ids, budget, backend.watch())?;
@@ -59,6 +70,7 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
                 let left = budget.remaining().max(std::time::Duration::from_secs(5));
                 crate::security::grant_reader(&state, left)?;
             }
+            crate::schema_registry::wait_ready(&state, budget)?;
         } else if state.secure && started > 0 {
             eprintln!("kcluster: user 'reader' gets its ACLs at the next `kcluster up` that waits for the brokers");
         }
@@ -67,6 +79,9 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
     if let Err(err) = result {
         // Leave nothing half-started behind: what this call started goes down again.
         backend.undo_launch();
+        if registry_started {
+            crate::schema_registry::stop(&state);
+        }
         return Err(err);
     }
     if started > 0 {
@@ -87,6 +102,22 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         }
     }
     print_status(backend.as_ref())
+}
+
+/// `up --schema-registry`: the cluster gets a registry (kept in its state) if it has none.
+fn with_registry(mut state: ClusterState, args: &UpArgs) -> Result<ClusterState> {
+    if !args.schema_registry || state.schema_registry.is_some() {
+        return Ok(state);
+    }
+    if state.backend != Kind::Local {
+        return Err(Failure::usage(
+            "--schema-registry runs beside a local cluster (the compose backend has none): --backend local",
+        )
+        .into());
+    }
+    state.schema_registry = Some(crate::schema_registry::new_state(&state.name)?);
+    state.save()?;
+    Ok(state)
 }
 
 /// An existing cluster keeps its backend, mode and broker count; a heap given again is kept.
@@ -134,11 +165,11 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
     Ok(state)
 }
 
-/// The backend for a new cluster, and what to say about the choice `auto` made. A secure
-/// cluster runs on the local backend.
-fn choose_backend(choice: BackendChoice, secure: bool) -> (Kind, Option<String>) {
+/// The backend for a new cluster, and what to say about the choice `auto` made. A cluster
+/// that needs the local backend (secure, or with a schema registry) gets it.
+fn choose_backend(choice: BackendChoice, local_only: bool) -> (Kind, Option<String>) {
     match choice {
-        BackendChoice::Auto if secure => (Kind::Local, None),
+        BackendChoice::Auto if local_only => (Kind::Local, None),
         BackendChoice::Local => (Kind::Local, None),
         BackendChoice::Compose => (Kind::Compose, None),
         BackendChoice::Auto => match crate::compose::engine_answers()

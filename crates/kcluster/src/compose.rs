@@ -436,6 +436,7 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
         zookeepers,
         heap: None,
         secure: false,
+        schema_registry: None,
     })
 }
 

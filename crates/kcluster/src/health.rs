@@ -204,17 +204,33 @@ pub fn print(state: &ClusterState, statuses: &[NodeStatus]) -> Result<()> {
     for status in statuses {
         out.emit(&status.to_json(&state.name))?;
     }
+    if let Some((line, _)) = crate::schema_registry::status_line(state) {
+        out.emit(&line)?;
+    }
     out.flush()
 }
 
 /// `kcluster status`: print, then exit 7 unless every node is up.
 pub fn report(state: &ClusterState, statuses: &[NodeStatus]) -> Result<()> {
-    print(state, statuses)?;
-    let not_up: Vec<String> = statuses
+    let mut out = kcore::JsonLines::stdout();
+    for status in statuses {
+        out.emit(&status.to_json(&state.name))?;
+    }
+    let mut not_up: Vec<String> = statuses
         .iter()
         .filter(|s| s.state != "up")
         .map(|s| format!("{} {} is {}", s.role.label(), s.id, s.state))
         .collect();
+    if let Some((line, up)) = crate::schema_registry::status_line(state) {
+        out.emit(&line)?;
+        if !up {
+            not_up.push(format!(
+                "the schema registry is {}",
+                line["state"].as_str().unwrap_or("down")
+            ));
+        }
+    }
+    out.flush()?;
     if not_up.is_empty() {
         Ok(())
     } else {

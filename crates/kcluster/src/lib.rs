@@ -17,6 +17,7 @@ pub mod local;
 pub mod lock;
 pub mod node_log;
 pub mod role;
+pub mod schema_registry;
 pub mod security;
 pub mod topology;
 pub mod wait;
@@ -79,6 +80,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 .into());
             } else {
                 println!("export KAFKA_BROKERS={}", state.bootstrap());
+            }
+            if let Some(registry) = &state.schema_registry {
+                println!(
+                    "export {}={}",
+                    kcore::schema_registry::REGISTRY_VAR,
+                    registry.url()
+                );
             }
             Ok(())
         }

@@ -85,6 +85,7 @@ fn new_state(
         },
         heap: Some(heap.to_string()),
         secure,
+        schema_registry: None,
     })
 }
 
@@ -553,6 +554,7 @@ impl Backend for Local {
     }
 
     fn teardown(&self, keep: bool) -> Result<(&'static str, &'static str)> {
+        crate::schema_registry::stop(&self.state);
         stop_all(&self.state, keep);
         Ok(("", "its data"))
     }
@@ -692,7 +694,7 @@ fn log_file(state: &ClusterState, role: Role, id: u32) -> PathBuf {
 }
 
 /// Send `signal`, wait up to `grace` for the process to go, then SIGKILL it.
-fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
+pub(crate) fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
     // SAFETY: plain kill(2) on a pid we verified carries this node's marker.
     unsafe { libc::kill(pid, signal) };
     let deadline = Instant::now() + grace;

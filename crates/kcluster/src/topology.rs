@@ -62,6 +62,19 @@ pub fn broker_ports(cluster: &str, brokers: u32) -> Result<Vec<(u16, u16)>> {
     }
 }
 
+/// The default cluster's schema registry: HTTP and management port (below the ephemeral range).
+pub const DEFAULT_REGISTRY_PORTS: (u16, u16) = (28_081, 28_082);
+
+/// HTTP and management port of a new cluster's schema registry (`up --schema-registry`).
+pub fn registry_ports(cluster: &str) -> Result<(u16, u16)> {
+    if cluster == "default" {
+        Ok(DEFAULT_REGISTRY_PORTS)
+    } else {
+        let ports = free_ports(2)?;
+        Ok((ports[0], ports[1]))
+    }
+}
+
 /// Client, quorum and election port of every ZooKeeper node of a new cluster.
 pub fn zookeeper_ports(cluster: &str, nodes: u32) -> Result<Vec<(u16, u16, u16)>> {
     if cluster == "default" {
@@ -76,11 +89,13 @@ pub fn zookeeper_ports(cluster: &str, nodes: u32) -> Result<Vec<(u16, u16, u16)>
 
 /// Every port of the default cluster, which named clusters never take.
 fn is_default_port(port: u16) -> bool {
-    (1..=DEFAULT_MAX_BROKERS).any(|id| {
-        let (client, controller) = default_broker_ports(id).unwrap_or_default();
-        let (zk, quorum, election) = default_zookeeper_ports(id);
-        [client, controller, zk, quorum, election].contains(&port)
-    })
+    port == DEFAULT_REGISTRY_PORTS.0
+        || port == DEFAULT_REGISTRY_PORTS.1
+        || (1..=DEFAULT_MAX_BROKERS).any(|id| {
+            let (client, controller) = default_broker_ports(id).unwrap_or_default();
+            let (zk, quorum, election) = default_zookeeper_ports(id);
+            [client, controller, zk, quorum, election].contains(&port)
+        })
 }
 
 /// Where free ports are looked for: below the ephemeral range if there is room, else above it.

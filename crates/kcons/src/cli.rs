@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 use kcore::generate::Generate;
 use kcore::progress::ProgressArgs;
+use kcore::schema_registry::RegistryArgs;
 use kcore::ConnectionArgs;
 
 use crate::offset::OffsetSpec;
@@ -15,7 +16,8 @@ Examples:
   kcons my-topic -o @1700000000000 -c 1      # the first record at or after a time (ms)
   kcons -g billing orders | ./process        # a consumer group: restarts resume, nothing skipped
   kcons -g copy --no-commit a | grep -v x | kprod --json --transactional --commit-group copy b   # exactly-once copy
-  kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics";
+  kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics
+  kcons orders -e --schema-registry http://localhost:8081    # Avro in the wire format, decoded to JSON";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -81,6 +83,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Print shell completions or the man page to stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]

@@ -76,6 +76,11 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let connection = cli.connection.resolve()?;
     validate(&cli)?;
+    // Asked before any record: a registry that is down stops kcons here (exit 5).
+    let decoder = match cli.registry.resolve(&connection)? {
+        Some(registry) => Some(kcore::schema_registry::Decoder::new(registry)?),
+        None => None,
+    };
     let interrupt = Interrupt::install()?;
 
     let mut config = connection.client_config(&consumer_defaults(&cli));
@@ -151,7 +156,7 @@ pub fn run(cli: Cli) -> Result<()> {
             .map_err(|err| anyhow::anyhow!("assigning partitions: {err}"))?;
     }
 
-    let mut writer = RecordWriter::new(&cli.topics, cli.values, commits(&cli));
+    let mut writer = RecordWriter::new(&cli.topics, cli.values, commits(&cli), decoder);
     // Records printed on the terminal would be garbled by a line redrawn under them:
     // there progress shows only when asked for.
     let mode = cli.progress.mode(std::io::stdout().is_terminal());
@@ -185,6 +190,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
     progress.finish(|elapsed| status::summary(&counters, elapsed));
+    writer.report();
     let interrupted = outcome?;
     flushed?;
     let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
@@ -446,7 +452,7 @@ fn consume(
                 if !ends.wants(topic, partition, offset) {
                     continue;
                 }
-                writer.append(&message);
+                writer.append(&message)?;
                 ends.consumed(topic, partition, offset);
                 if writer.pending_bytes() >= FLUSH_BYTES {
                     writer.flush(consumer)?;

@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use kcore::record::{write_record, write_str};
+use kcore::record::{write_record, write_record_head, write_record_tail, write_str};
+use kcore::schema_registry::{Decoder, Part};
 use kcore::QuietContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -21,10 +22,27 @@ pub struct RecordWriter {
     records: u64,
     /// Bytes written to stdout so far.
     written: u64,
+    /// With a schema registry: decodes keys and values in its wire format.
+    decoder: Option<Decoder>,
+    /// Per topic: whether the registry has its key and value subjects (a record that is not
+    /// in the wire format then gets a reason).
+    expected: Vec<(bool, bool)>,
 }
 
 impl RecordWriter {
-    pub fn new(topics: &[String], values_only: bool, store_offsets: bool) -> Self {
+    pub fn new(
+        topics: &[String],
+        values_only: bool,
+        store_offsets: bool,
+        decoder: Option<Decoder>,
+    ) -> Self {
+        let expected = topics
+            .iter()
+            .map(|t| match &decoder {
+                Some(d) => (d.has_subject(t, Part::Key), d.has_subject(t, Part::Value)),
+                None => (false, false),
+            })
+            .collect();
         let topics_json = topics
             .iter()
             .map(|t| {
@@ -41,6 +59,8 @@ impl RecordWriter {
             pending: Vec::new(),
             records: 0,
             written: 0,
+            decoder,
+            expected,
         }
     }
 
@@ -58,32 +78,90 @@ impl RecordWriter {
         self.buf.len()
     }
 
-    pub fn append(&mut self, message: &BorrowedMessage<'_>) {
+    /// Add one record to the batch. Fails only when a schema registry cannot be asked
+    /// (the record is then not written, and nothing after it).
+    pub fn append(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
         let topic_index = self
             .topics_json
             .iter()
             .position(|(t, _)| t == message.topic())
             .unwrap_or(0);
-        if self.values_only {
-            self.buf
-                .extend_from_slice(message.payload().unwrap_or_default());
-            self.buf.push(b'\n');
-        } else {
-            let headers = message.headers();
-            let header_iter = headers
-                .into_iter()
-                .flat_map(|h| h.iter())
-                .map(|h| (h.key, h.value));
-            write_record(
-                &mut self.buf,
-                &self.topics_json[topic_index].1,
+        let at = || {
+            format!(
+                "{}/{}@{}",
+                message.topic(),
                 message.partition(),
-                message.offset(),
-                message.timestamp().to_millis(),
-                message.key(),
-                message.payload(),
-                header_iter,
-            );
+                message.offset()
+            )
+        };
+        match (&mut self.decoder, self.values_only) {
+            (None, true) => {
+                self.buf
+                    .extend_from_slice(message.payload().unwrap_or_default());
+                self.buf.push(b'\n');
+            }
+            (Some(decoder), true) => {
+                if let Some(payload) = message.payload() {
+                    decoder.write_value_only(
+                        &mut self.buf,
+                        payload,
+                        self.expected[topic_index].1,
+                        at,
+                    )?;
+                }
+                self.buf.push(b'\n');
+            }
+            (None, false) => {
+                let headers = message.headers();
+                let header_iter = headers
+                    .into_iter()
+                    .flat_map(|h| h.iter())
+                    .map(|h| (h.key, h.value));
+                write_record(
+                    &mut self.buf,
+                    &self.topics_json[topic_index].1,
+                    message.partition(),
+                    message.offset(),
+                    message.timestamp().to_millis(),
+                    message.key(),
+                    message.payload(),
+                    header_iter,
+                );
+            }
+            (Some(decoder), false) => {
+                let start = self.buf.len();
+                let (key_expected, value_expected) = self.expected[topic_index];
+                write_record_head(
+                    &mut self.buf,
+                    &self.topics_json[topic_index].1,
+                    message.partition(),
+                    message.offset(),
+                    message.timestamp().to_millis(),
+                );
+                let decoded = decoder
+                    .write_part(&mut self.buf, Part::Key, message.key(), key_expected, at)
+                    .and_then(|()| {
+                        self.buf.push(b',');
+                        decoder.write_part(
+                            &mut self.buf,
+                            Part::Value,
+                            message.payload(),
+                            value_expected,
+                            at,
+                        )
+                    });
+                if let Err(err) = decoded {
+                    self.buf.truncate(start);
+                    return Err(err);
+                }
+                self.buf.push(b',');
+                let headers = message.headers();
+                let header_iter = headers
+                    .into_iter()
+                    .flat_map(|h| h.iter())
+                    .map(|h| (h.key, h.value));
+                write_record_tail(&mut self.buf, header_iter);
+            }
         }
         self.records += 1;
         if self.store_offsets {
@@ -96,6 +174,14 @@ impl RecordWriter {
                 Some(entry) => entry.2 = next,
                 None => self.pending.push((topic_index, message.partition(), next)),
             }
+        }
+        Ok(())
+    }
+
+    /// Say on stderr how many keys and values could not be decoded, if any.
+    pub fn report(&self) {
+        if let Some(decoder) = &self.decoder {
+            decoder.report("kcons");
         }
     }
 

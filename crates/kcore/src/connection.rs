@@ -57,6 +57,9 @@ pub const DEFAULT_BROKERS: &str = "localhost:29092,localhost:39092,localhost:490
 /// (`kcluster env` sets it for a secure cluster).
 pub const CONFIG_FILE_VAR: &str = "KPIPES_CONFIG_FILE";
 
+/// `Connection::brokers_source` when the brokers are a running kcluster cluster's.
+pub const FROM_CLUSTER: &str = "the running kcluster cluster";
+
 /// Flags every tool that talks to Kafka accepts.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnectionArgs {
@@ -115,7 +118,7 @@ impl ConnectionArgs {
                 Err(_) => match crate::state::running_cluster() {
                     Some(state) => {
                         cluster_properties = state.client_properties();
-                        (state.bootstrap(), "the running kcluster cluster")
+                        (state.bootstrap(), FROM_CLUSTER)
                     }
                     None => (DEFAULT_BROKERS.to_string(), "the default"),
                 },

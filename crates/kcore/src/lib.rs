@@ -2,6 +2,7 @@
 //! context, the JSON record format, errors and exit codes, output and signals.
 
 pub mod admin;
+pub mod avro;
 pub mod connection;
 pub mod context;
 pub mod failure;
@@ -11,6 +12,7 @@ pub mod outcome;
 pub mod output;
 pub mod progress;
 pub mod record;
+pub mod schema_registry;
 pub mod self_connection;
 pub mod signals;
 pub mod state;

@@ -67,6 +67,23 @@ pub fn write_record<'h>(
     value: Option<&[u8]>,
     headers: impl IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
 ) {
+    write_record_head(out, topic_json, partition, offset, timestamp);
+    out.extend_from_slice(b"\"key\":");
+    write_bytes(out, key);
+    out.extend_from_slice(b",\"value\":");
+    write_bytes(out, value);
+    out.push(b',');
+    write_record_tail(out, headers);
+}
+
+/// A record's start, up to where its key goes: `{"topic":..,"partition":..,"offset":..,"timestamp":..,`.
+pub fn write_record_head(
+    out: &mut Vec<u8>,
+    topic_json: &[u8],
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
+) {
     out.extend_from_slice(b"{\"topic\":");
     out.extend_from_slice(topic_json);
     out.extend_from_slice(b",\"partition\":");
@@ -78,11 +95,15 @@ pub fn write_record<'h>(
         Some(ms) => write_int(out, ms),
         None => out.extend_from_slice(b"null"),
     }
-    out.extend_from_slice(b",\"key\":");
-    write_bytes(out, key);
-    out.extend_from_slice(b",\"value\":");
-    write_bytes(out, value);
-    out.extend_from_slice(b",\"headers\":[");
+    out.push(b',');
+}
+
+/// A record's end after its key and value: `"headers":[...]}` and the newline.
+pub fn write_record_tail<'h>(
+    out: &mut Vec<u8>,
+    headers: impl IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
+) {
+    out.extend_from_slice(b"\"headers\":[");
     for (index, (name, value)) in headers.into_iter().enumerate() {
         if index > 0 {
             out.push(b',');
@@ -251,30 +272,42 @@ pub struct JsonRecord<'a> {
 
 /// Parse one input line; the error says what is wrong in words a user can act on.
 pub fn parse_json_record(line: &[u8]) -> Result<JsonRecord<'_>, String> {
-    // serde would also accept a struct written as an array; a record is an object.
+    check_object(line)?;
+    let record: JsonRecord<'_> = serde_json::from_slice(line).map_err(describe_json_error)?;
+    check_fields(&record)?;
+    Ok(record)
+}
+
+/// A line that is not a JSON object, said so (serde would also accept a struct written as
+/// an array; a record is an object).
+pub fn check_object(line: &[u8]) -> Result<(), String> {
     match line.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        None => {
-            return Err("empty line (expected a JSON object such as {\"value\":\"hello\"})".into())
-        }
+        Some(b'{') => Ok(()),
+        None => Err("empty line (expected a JSON object such as {\"value\":\"hello\"})".into()),
         Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() => {
-            return Err("expected a JSON object such as {\"value\":\"hello\"}".into())
+            Err("expected a JSON object such as {\"value\":\"hello\"}".into())
         }
-        Some(_) => {}
+        Some(_) => Ok(()),
     }
-    let record: JsonRecord<'_> = serde_json::from_slice(line).map_err(|err| {
-        let text = match err.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("invalid JSON: {err}")
-            }
-            _ => err.to_string(),
-        };
-        // serde_json appends "at line 1 column N"; the line number is ours to give.
-        match text.rsplit_once(" at line 1 column ") {
-            Some((what, column)) => format!("{what} (column {column})"),
-            None => text,
+}
+
+/// serde_json's error in a user's words, with the column but without "line 1".
+pub fn describe_json_error(err: serde_json::Error) -> String {
+    let text = match err.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("invalid JSON: {err}")
         }
-    })?;
+        _ => err.to_string(),
+    };
+    // serde_json appends "at line 1 column N"; the line number is ours to give.
+    match text.rsplit_once(" at line 1 column ") {
+        Some((what, column)) => format!("{what} (column {column})"),
+        None => text,
+    }
+}
+
+/// The checks of a parsed record's fields that JSON types alone do not make.
+pub fn check_fields(record: &JsonRecord<'_>) -> Result<(), String> {
     if let Some(partition) = record.partition {
         if partition < 0 {
             return Err(format!("partition must be 0 or more, got {partition}"));
@@ -287,7 +320,7 @@ pub fn parse_json_record(line: &[u8]) -> Result<JsonRecord<'_>, String> {
             ));
         }
     }
-    Ok(record)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -114,6 +114,28 @@ pub struct ClusterState {
     /// [`ClusterState::user_properties`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secure: bool,
+    /// `kcluster up --schema-registry`: an Apicurio Registry runs beside the brokers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry: Option<RegistryState>,
+}
+
+/// Where a cluster's schema registry listens (local backend).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryState {
+    pub host: String,
+    /// Its HTTP API (the Confluent-compatible one is under [`REGISTRY_API_PATH`]).
+    pub port: u16,
+    /// Its management port (health), bound on loopback so that it never takes 9000.
+    pub management_port: u16,
+}
+
+/// Where Apicurio Registry serves the Confluent-compatible API.
+pub const REGISTRY_API_PATH: &str = "/apis/ccompat/v7";
+
+impl RegistryState {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}{REGISTRY_API_PATH}", self.host, self.port)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +218,12 @@ impl ClusterState {
     /// cluster, the `admin` user's for a secure one.
     pub fn client_properties(&self) -> Option<PathBuf> {
         self.secure.then(|| self.user_properties("admin"))
+    }
+
+    /// The URL of the cluster's schema registry, while it runs.
+    pub fn schema_registry_url(&self) -> Option<String> {
+        let registry = self.schema_registry.as_ref()?;
+        running_pid_in(&self.dir().join("schema-registry")).map(|_| registry.url())
     }
 
     /// True when any broker process of this cluster runs.

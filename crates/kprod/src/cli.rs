@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser, ValueEnum};
 use kcore::generate::Generate;
 use kcore::progress::ProgressArgs;
+use kcore::schema_registry::{EncodeArgs, RegistryArgs};
 use kcore::ConnectionArgs;
 
 const EXAMPLES: &str = "\
@@ -13,6 +14,7 @@ Examples:
   kcons a -e | jq -c 'select(.key==\"x\")' | kprod --json b   # copy selected records
   echo '{\"key\":\"k\",\"value\":null}' | kprod --json my-topic  # a tombstone
   kprod -q -X compression.type=zstd my-topic < big.txt   # any librdkafka property
+  echo '{\"value\":{\"id\":1}}' | kprod --json orders --value-schema-file order.avsc   # Avro, via the schema registry
   kcons -g G --no-commit a | grep -v x | kprod --json --transactional --commit-group G b   # exactly once";
 
 #[derive(Parser, Debug)]
@@ -110,6 +112,12 @@ pub struct Cli {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub encode: EncodeArgs,
 
     /// Print shell completions or the man page to stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use kcore::record::{parse_json_record, Loose};
+use kcore::schema_registry::Encoder;
 use kcore::signals::Interrupt;
 use kcore::Failure;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -225,6 +226,24 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 
     let transactions = transactional::Settings::from_cli(&cli, &topic)?;
+    // Settled before any input is read: a registry that is down stops kprod here (exit 5).
+    let encoder = match cli.registry.resolve(&connection)? {
+        Some(registry) if cli.json => Some(Encoder::new(registry, &topic, &cli.encode)?),
+        Some(_) if cli.encode.any() => {
+            return Err(Failure::usage(
+                "the schema flags (--value-subject, --value-schema-id, ...) encode --json records: add --json",
+            )
+            .into())
+        }
+        None if cli.encode.any() => {
+            return Err(Failure::usage(format!(
+                "the schema flags (--value-subject, --value-schema-id, ...) need a schema registry: --schema-registry URL or {}",
+                kcore::schema_registry::REGISTRY_VAR
+            ))
+            .into())
+        }
+        _ => None,
+    };
     let interrupt = Interrupt::install()?;
     let counters = Arc::new(Counters::default());
     let mut defaults = producer_defaults(delivery_timeout);
@@ -322,6 +341,7 @@ pub fn run(cli: Cli) -> Result<()> {
             delivery_timeout,
             interrupt: &interrupt,
             counters: &counters,
+            encoder: encoder.as_ref(),
         };
         let outcome = copy.run(&settings, chunks, &mut tally);
         progress.finish(|elapsed| status::summary(&counters, elapsed));
@@ -388,7 +408,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 break 'input;
             }
             let parts = if cli.json {
-                match json_parts(line, &cli, partitions) {
+                match json_parts(line, &cli, partitions, encoder.as_ref()) {
                     Ok(parts) => parts,
                     Err(why) => {
                         tally.bad_line(line_no, &why);
@@ -545,8 +565,16 @@ fn line_parts<'a>(line: &'a [u8], cli: &'a Cli) -> Parts<'a> {
 }
 
 /// Decode a `--json` line, or say what is wrong with it.
-fn json_parts<'a>(line: &'a [u8], cli: &Cli, partitions: usize) -> Result<Parts<'a>, String> {
-    let record = parse_json_record(line)?;
+fn json_parts<'a>(
+    line: &'a [u8],
+    cli: &Cli,
+    partitions: usize,
+    encoder: Option<&Encoder>,
+) -> Result<Parts<'a>, String> {
+    let record = match encoder {
+        Some(encoder) => encoder.parse_record(line)?,
+        None => parse_json_record(line)?,
+    };
     let partition = if cli.ignore_partition {
         None
     } else {

@@ -28,6 +28,8 @@ use crate::cli::{Cli, OnError};
 use crate::delivery::{DeliveryContext, Tally};
 use crate::input::{self, Chunk};
 use crate::status::Counters;
+use kcore::schema_registry::Encoder;
+
 use crate::Rejected;
 use crate::{base_record, complete, deliver_queued, json_parts, send, send_and_serve, serve_ready};
 use crate::{FullQueueNudge, Source, POLL_SLICE};
@@ -324,6 +326,7 @@ pub(crate) struct Copy<'a> {
     pub delivery_timeout: Duration,
     pub interrupt: &'a Interrupt,
     pub counters: &'a Counters,
+    pub encoder: Option<&'a Encoder>,
 }
 
 /// Counts of what was committed, for the messages.
@@ -446,23 +449,24 @@ impl Copy<'_> {
                     interrupted = true;
                     break 'input;
                 }
-                let checked = json_parts(line, cli, self.partitions).and_then(|parts| {
-                    let position = match &settings.group {
-                        Some(_) => Some(
-                            source_position(&parts.source)
-                                .map(|(t, p, o)| (t.to_string(), p, o))?,
-                        ),
-                        None => None,
-                    };
-                    let parts = complete(
-                        parts,
-                        cli,
-                        self.fixed_headers,
-                        self.record_limit,
-                        self.topic,
-                    )?;
-                    Ok((parts, position))
-                });
+                let checked =
+                    json_parts(line, cli, self.partitions, self.encoder).and_then(|parts| {
+                        let position = match &settings.group {
+                            Some(_) => Some(
+                                source_position(&parts.source)
+                                    .map(|(t, p, o)| (t.to_string(), p, o))?,
+                            ),
+                            None => None,
+                        };
+                        let parts = complete(
+                            parts,
+                            cli,
+                            self.fixed_headers,
+                            self.record_limit,
+                            self.topic,
+                        )?;
+                        Ok((parts, position))
+                    });
                 let (mut parts, position) = match checked {
                     Ok(checked) => checked,
                     Err(why) => {
