@@ -49,21 +49,17 @@ fn producer_defaults(delivery_timeout: Duration) -> Vec<(&'static str, String)> 
         ("batch.num.messages", "10000".into()),
         // Bounded memory however large the input: the queue pushes back on the reader.
         ("queue.buffering.max.kbytes", "32768".into()),
-        // librdkafka's default of 100,000 messages stalled small records early (1M x 100 B:
-        // 2.37 s -> 1.63 s with 1M, kcat 1.85 s); 1M cost 111 MB peak RSS in per-record
-        // overhead the byte bound does not count (500k: 109 MB), 250k stays well under 100 MB.
-        ("queue.buffering.max.messages", "250000".into()),
+        // At most 100,000 records (librdkafka's own default). Before kprod compressed, small
+        // records needed more (1M x 100 B: 2.37 s at 100k, 1.63 s at 1M) and 250k cost up to
+        // 85 MB (101 MB with --transactional); with lz4 batches 100k is as fast (1M x 100 B:
+        // 0.61-0.81 s against 0.65-0.82 s at 250k) in 32-42 MB.
+        ("queue.buffering.max.messages", "100000".into()),
         // Keyed records land where the Java client (and Kafka Streams) would put them.
         ("partitioner", "murmur2_random".into()),
         // Batches travel and are stored compressed: less for the brokers to write and
         // replicate. lz4 costs the producer little CPU. Delivery is unchanged, and every
         // Kafka client reads lz4. See README, kprod, "Performance" for the measured effect.
         ("compression.type", "lz4".into()),
-        // Connect to every broker the cluster names as soon as it names them. With sparse
-        // connections (librdkafka's default) the partition leader's connection waited for
-        // the sparse-connection interval (11 ms at least) after the bootstrap connection:
-        // one record took 26 ms at the median against kcat's 15 (16 ms with this).
-        ("enable.sparse.connections", "false".into()),
     ]
 }
 
