@@ -122,10 +122,20 @@ pub fn cluster_available() -> bool {
             test_cluster()
         );
     }
-    // One line per `cargo test` run (cargo is the parent of every test binary it runs),
-    // written past libtest's capture of the tests' output.
+    skip_notice_once(
+        "cluster",
+        &format!(
+            "no test cluster ({why}): the tests that need Kafka are skipped; run scripts/test"
+        ),
+    );
+    false
+}
+
+/// Print `notice` once per `cargo test` run and `kind` of skip (cargo is the parent of every
+/// test binary it runs), past libtest's capture of the tests' output.
+fn skip_notice_once(kind: &str, notice: &str) {
     let marker = std::env::temp_dir().join(format!(
-        "kpipes-skip-notice-{}-{}",
+        "kpipes-{kind}-skip-notice-{}-{}",
         std::os::unix::process::parent_id(),
         std::env::var("USER").unwrap_or_default()
     ));
@@ -135,12 +145,8 @@ pub fn cluster_available() -> bool {
         .open(&marker)
         .is_ok()
     {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "\nno test cluster ({why}): the tests that need Kafka are skipped; run scripts/test\n"
-        );
+        let _ = writeln!(std::io::stderr().lock(), "\n{notice}\n");
     }
-    false
 }
 
 /// The first line of every test that talks to Kafka: returns from the test at once when
@@ -256,22 +262,10 @@ pub fn registry_available() -> bool {
     if std::env::var_os("KPIPES_TEST_CLUSTER").is_some() {
         panic!("{why}, yet scripts/test provides one");
     }
-    let marker = std::env::temp_dir().join(format!(
-        "kpipes-registry-skip-notice-{}-{}",
-        std::os::unix::process::parent_id(),
-        std::env::var("USER").unwrap_or_default()
-    ));
-    if std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&marker)
-        .is_ok()
-    {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "\n{why}: the schema registry tests are skipped; run scripts/test\n"
-        );
-    }
+    skip_notice_once(
+        "registry",
+        &format!("{why}: the schema registry tests are skipped; run scripts/test"),
+    );
     false
 }
 

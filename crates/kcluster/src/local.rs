@@ -356,10 +356,6 @@ impl Launcher {
                 )
             }
         };
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(logs.join("kafka.out"))?;
         let mut command = Command::new(&self.java);
         command
             .arg(format!("-Xms{heap}"))
@@ -389,24 +385,38 @@ impl Launcher {
             .arg("-cp")
             .arg(self.dist.libs_classpath())
             .arg(main_class)
-            .arg(config)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {} {}", role.label(), node.id))?;
-        fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
-        Ok(child)
+            .arg(config);
+        let what = format!("{} {}", role.label(), node.id);
+        spawn_detached(&mut command, &dir, &logs.join("kafka.out"), &what)
     }
+}
+
+/// Spawn a node's process (`command`) in `dir`, output appended to `log`, detached in its
+/// own session so a Ctrl-C at the terminal spares it; its pid goes to `dir/pid`.
+pub(crate) fn spawn_detached(
+    command: &mut Command,
+    dir: &Path,
+    log: &Path,
+    what: &str,
+) -> Result<Child> {
+    let out = OpenOptions::new().create(true).append(true).open(log)?;
+    command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
+    Ok(child)
 }
 
 /// A local cluster, and the nodes this kcluster call launched (watched while it waits).

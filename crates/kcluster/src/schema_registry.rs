@@ -8,9 +8,8 @@
 //! session, its pid in `<cluster>/schema-registry/pid`, marked like the brokers so a
 //! reused pid is never mistaken for it. Ready means its API answers.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -190,10 +189,6 @@ fn start(state: &ClusterState, registry: &RegistryState, java: &Path, home: &Pat
     let dir = dir(state);
     let logs = dir.join("logs");
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let out = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(logs.join("registry.log"))?;
     let mut command = Command::new(java);
     command
         .arg(format!("-Xmx{HEAP}"))
@@ -206,20 +201,9 @@ fn start(state: &ClusterState, registry: &RegistryState, java: &Path, home: &Pat
             registry.management_port
         ))
         .arg("-jar")
-        .arg(home.join(RUNNER_JAR))
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = command.spawn().context("starting the schema registry")?;
-    fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
+        .arg(home.join(RUNNER_JAR));
+    let log = logs.join("registry.log");
+    crate::local::spawn_detached(&mut command, &dir, &log, "the schema registry")?;
     Ok(())
 }
 
