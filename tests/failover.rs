@@ -4,7 +4,7 @@
 //! The brokers killed here belong to the fault-injection cluster ([`FaultCluster`]),
 //! never to the shared one other tests use.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -80,120 +80,273 @@ fn start_right_after_kill_returns_once_the_broker_serves() {
 /// Kill and restart each broker twice while a producer and a consumer keep working on
 /// the cluster: every `start` succeeds, the producer delivers every line (exit 0), and
 /// the consumer (a group) receives every one of them.
-#[test]
-fn brokers_restarted_under_live_clients_lose_nothing() {
-    needs_cluster!();
-    let cluster = FaultCluster::acquire();
-    let topic = unique_name("failover");
+/// A live producer (`kprod -q`, a numbered line every 5 ms) and a group consumer
+/// (`kcons -g`, into a file) on one topic of the fault cluster, while brokers change.
+struct LiveTraffic {
+    topic: String,
+    _dir: tempfile::TempDir,
+    consumed_path: std::path::PathBuf,
+    consumer: std::process::Child,
+    producer: std::process::Child,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    feeder: std::thread::JoinHandle<()>,
+}
+
+impl LiveTraffic {
+    fn start(cluster: &FaultCluster, topic: &str) -> LiveTraffic {
+        let dir = tempfile::tempdir().unwrap();
+        let consumed_path = dir.path().join("consumed.jsonl");
+        let consumer = Command::new(bin_path("kcons"))
+            .args([topic, "-g", &unique_name("failover-group")])
+            .env("KAFKA_BROKERS", &cluster.brokers)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&consumed_path).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("kcons.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut producer = Command::new(bin_path("kprod"))
+            .args(["-q", topic])
+            .env("KAFKA_BROKERS", &cluster.brokers)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A steady trickle of numbered lines for as long as the brokers are being changed.
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let mut stdin = producer.stdin.take().unwrap();
+        let feeder = {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let n = sent.load(Ordering::Relaxed) + 1;
+                    if writeln!(stdin, "record-{n}").is_err() {
+                        break;
+                    }
+                    sent.store(n, Ordering::Relaxed);
+                    // Pacing, not synchronisation: a live client, not a bulk load.
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        LiveTraffic {
+            topic: topic.to_string(),
+            _dir: dir,
+            consumed_path,
+            consumer,
+            producer,
+            stop,
+            sent,
+            feeder,
+        }
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Stop the producer (which must have delivered every line), wait until the consumer
+    /// has every record, and check that each arrived exactly once, in order within its
+    /// partition.
+    fn finish_losing_nothing(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.feeder.join().unwrap();
+        let produced = self.producer.wait_with_output().unwrap();
+        let total = self.sent.load(Ordering::Relaxed);
+        assert!(
+            produced.status.success(),
+            "kprod did not deliver all {total} lines: {:?}\n{}",
+            produced.status,
+            String::from_utf8_lossy(&produced.stderr)
+        );
+        let expected: BTreeSet<String> = (1..=total).map(|n| format!("record-{n}")).collect();
+        let records = eventually(
+            &format!(
+                "the consumer to receive all {total} records of {}",
+                self.topic
+            ),
+            Duration::from_secs(120),
+            || {
+                let text = std::fs::read_to_string(&self.consumed_path).unwrap_or_default();
+                let records: Vec<Value> = text
+                    .lines()
+                    .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                    .collect();
+                let values: BTreeSet<String> = records
+                    .iter()
+                    .filter_map(|record| record["value"].as_str().map(str::to_string))
+                    .collect();
+                values.is_superset(&expected).then_some(records)
+            },
+        );
+        let mut consumer = self.consumer;
+        let _ = consumer.kill();
+        let _ = consumer.wait();
+        let values: Vec<&str> = records.iter().filter_map(|r| r["value"].as_str()).collect();
+        let distinct: BTreeSet<&str> = values.iter().copied().collect();
+        assert_eq!(distinct.len(), values.len(), "some records were read twice");
+        assert_eq!(
+            distinct,
+            expected.iter().map(String::as_str).collect(),
+            "the consumer received records nobody produced"
+        );
+        // Within a partition, lines were sent in order, so their numbers only grow.
+        let mut last: BTreeMap<i64, u64> = BTreeMap::new();
+        for record in &records {
+            let partition = record["partition"].as_i64().unwrap();
+            let n: u64 = record["value"].as_str().unwrap()["record-".len()..]
+                .parse()
+                .unwrap();
+            let previous = last.insert(partition, n).unwrap_or(0);
+            assert!(
+                n > previous,
+                "partition {partition}: record-{n} after record-{previous}"
+            );
+        }
+    }
+}
+
+/// Wait until `topic` has no under-replicated partition (every restarted broker caught up).
+fn wait_fully_replicated(cluster: &FaultCluster, topic: &str, what: &str) {
+    eventually(what, Duration::from_secs(120), || {
+        let described = run(cluster.tool("ktopic").args(["describe", topic]));
+        let lines = described.json_lines();
+        (described.output.status.success()
+            && lines
+                .first()
+                .is_some_and(|t| t["under_replicated"] == false))
+        .then_some(())
+    });
+}
+
+fn create_replicated_topic(cluster: &FaultCluster, prefix: &str, partitions: u32) -> String {
+    let topic = unique_name(prefix);
     run(cluster.tool("ktopic").args([
         "create",
         &topic,
         "-p",
-        "3",
+        &partitions.to_string(),
         "-r",
         "3",
         "-c",
         "min.insync.replicas=2",
     ]))
     .success();
+    topic
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let consumed_path = dir.path().join("consumed.jsonl");
-    let mut consumer = Command::new(bin_path("kcons"))
-        .args([&topic, "-g", &unique_name("failover-group")])
-        .env("KAFKA_BROKERS", &cluster.brokers)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&consumed_path).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("kcons.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut producer = Command::new(bin_path("kprod"))
-        .args(["-q", &topic])
-        .env("KAFKA_BROKERS", &cluster.brokers)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // A steady trickle of numbered lines for as long as the brokers are being restarted.
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let mut stdin = producer.stdin.take().unwrap();
-    let feeder = {
-        let (stop, sent) = (stop.clone(), sent.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let n = sent.load(Ordering::Relaxed) + 1;
-                if writeln!(stdin, "record-{n}").is_err() {
-                    break;
-                }
-                sent.store(n, Ordering::Relaxed);
-                // Pacing, not synchronisation: a live client, not a bulk load.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
-
+#[test]
+fn brokers_restarted_under_live_clients_lose_nothing() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let topic = create_replicated_topic(&cluster, "failover", 3);
+    let traffic = LiveTraffic::start(&cluster, &topic);
     let ids: Vec<u64> = broker_addresses(&cluster)
         .iter()
         .map(|(id, _)| *id)
         .collect();
     for round in 0..2 {
         for id in &ids {
-            let before = sent.load(Ordering::Relaxed);
+            let before = traffic.sent();
             run(cluster.kcluster().args(["kill", &id.to_string()])).success();
             run(cluster.kcluster().args(["start", &id.to_string()])).success();
             eprintln!("round {round}: broker {id} restarted ({before} lines sent before)");
             // As an operator would: the next broker goes down only once the restarted one is
             // back in every in-sync replica set (else two replicas of three are missing, and
             // min.insync.replicas=2 rightly refuses writes).
-            eventually(
+            wait_fully_replicated(
+                &cluster,
+                &topic,
                 &format!("broker {id} back in every ISR of {topic}"),
-                Duration::from_secs(120),
-                || {
-                    let described = run(cluster.tool("ktopic").args(["describe", &topic]));
-                    let lines = described.json_lines();
-                    (described.output.status.success()
-                        && lines
-                            .first()
-                            .is_some_and(|t| t["under_replicated"] == false))
-                    .then_some(())
-                },
             );
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    feeder.join().unwrap();
-    let produced = producer.wait_with_output().unwrap();
-    let total = sent.load(Ordering::Relaxed);
+    traffic.finish_losing_nothing();
+}
+
+/// Each partition's (leader, first replica) as Kafka's own kafka-topics tool describes it.
+fn leaders_by_kafka_topics(cluster: &FaultCluster, topic: &str) -> BTreeMap<i64, (i64, i64)> {
+    let described = run(kafka_java("org.apache.kafka.tools.TopicCommand").args([
+        "--bootstrap-server",
+        &cluster.brokers,
+        "--describe",
+        "--topic",
+        topic,
+    ]))
+    .success()
+    .stdout();
+    // "\tTopic: t\tPartition: 0\tLeader: 2\tReplicas: 1,2,3\tIsr: 2,3,1 ..."
+    let field = |line: &str, name: &str| -> Option<String> {
+        let rest = &line[line.find(&format!("{name}: "))? + name.len() + 2..];
+        Some(rest.split_whitespace().next()?.to_string())
+    };
+    described
+        .lines()
+        .filter_map(|line| {
+            let partition = field(line, "Partition")?.parse().ok()?;
+            let leader = field(line, "Leader")?.parse().ok()?;
+            let first = field(line, "Replicas")?.split(',').next()?.parse().ok()?;
+            Some((partition, (leader, first)))
+        })
+        .collect()
+}
+
+/// After a broker comes back it leads nothing (Kafka's own rebalance waits 300 s):
+/// `ktopic elect` gives every partition back to its preferred replica at once, as
+/// Kafka's own kafka-topics sees it, under live traffic that loses nothing.
+#[test]
+fn preferred_election_after_a_restart_puts_leaders_back_losing_nothing() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let topic = create_replicated_topic(&cluster, "elect", 6);
+    let traffic = LiveTraffic::start(&cluster, &topic);
+    let leaders = leaders_by_kafka_topics(&cluster, &topic);
+    assert_eq!(leaders.len(), 6, "kafka-topics described {leaders:?}");
+    // The broker that is the preferred leader of partition 0 goes down and comes back.
+    let victim = leaders[&0].1;
+    run(cluster.kcluster().args(["kill", &victim.to_string()])).success();
+    run(cluster.kcluster().args(["start", &victim.to_string()])).success();
+    wait_fully_replicated(
+        &cluster,
+        &topic,
+        &format!("broker {victim} back in every ISR of {topic}"),
+    );
+    let moved: Vec<i64> = leaders_by_kafka_topics(&cluster, &topic)
+        .iter()
+        .filter(|(_, (leader, first))| leader != first)
+        .map(|(p, _)| *p)
+        .collect();
     assert!(
-        produced.status.success(),
-        "kprod did not deliver all {total} lines: {:?}\n{}",
-        produced.status,
-        String::from_utf8_lossy(&produced.stderr)
+        !moved.is_empty(),
+        "broker {victim} got its leadership back by itself"
     );
 
-    let expected: BTreeSet<String> = (1..=total).map(|n| format!("record-{n}")).collect();
-    let received = eventually(
-        &format!("the consumer to receive all {total} records"),
-        Duration::from_secs(120),
-        || {
-            let text = std::fs::read_to_string(&consumed_path).unwrap_or_default();
-            let values: BTreeSet<String> = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .filter_map(|record| record["value"].as_str().map(str::to_string))
-                .collect();
-            values.is_superset(&expected).then_some(values)
-        },
+    let elected = run(cluster.tool("ktopic").args(["elect", &topic])).success();
+    let lines = elected.json_lines();
+    assert_eq!(lines.len(), 6, "one line per partition");
+    for line in &lines {
+        let partition = line["partition"].as_i64().unwrap();
+        assert_eq!(
+            line["elected"],
+            moved.contains(&partition),
+            "partition {partition}: {line}"
+        );
+        assert_eq!(line["leader"], line["preferred_leader"], "{line}");
+    }
+    let after = leaders_by_kafka_topics(&cluster, &topic);
+    assert!(
+        after.values().all(|(leader, first)| leader == first),
+        "kafka-topics still shows partitions led by another replica: {after:?}"
     );
-    assert_eq!(
-        received, expected,
-        "the consumer received records nobody produced"
-    );
-    let _ = consumer.kill();
-    let _ = consumer.wait();
+    // Nothing left to do: a second election changes nothing and says so.
+    let again = run(cluster.tool("ktopic").args(["elect", &topic])).success();
+    assert!(again
+        .json_lines()
+        .iter()
+        .all(|l| l["elected"] == false && l["reason"] == "already led by its preferred replica"));
+    traffic.finish_losing_nothing();
 }
 
 /// Run `command` (bash) in a network namespace of its own, whose only ephemeral port is

@@ -1,6 +1,6 @@
 //! ktopic against the live test cluster, cross-checked with kcat where it can be.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kpipes_e2e::*;
@@ -716,4 +716,130 @@ fn a_killed_broker_shrinks_the_isr_until_it_returns() {
             (whole && described["under_replicated"] == json!(false)).then_some(())
         },
     );
+}
+
+/// The earliest offset of each partition, as Kafka's own GetOffsetShell reads it.
+fn earliest_by_kafka(topic: &str) -> BTreeMap<i64, i64> {
+    let out = run(kafka_java("org.apache.kafka.tools.GetOffsetShell").args([
+        "--bootstrap-server",
+        &brokers(),
+        "--topic",
+        topic,
+        "--time",
+        "-2",
+    ]))
+    .success()
+    .stdout();
+    // "topic:partition:offset" per line
+    out.lines()
+        .filter_map(|line| {
+            let mut parts = line.rsplitn(3, ':');
+            let offset = parts.next()?.parse().ok()?;
+            let partition = parts.next()?.parse().ok()?;
+            Some((partition, offset))
+        })
+        .collect()
+}
+
+/// `ktopic trim` prints a plan and changes nothing; with --execute the records below the
+/// offset are gone for kcons and for Kafka's own GetOffsetShell; partitions not named and
+/// offsets past the end are left alone or clamped.
+#[test]
+fn trim_plans_then_deletes_records_before_an_offset() {
+    needs_cluster!();
+    let topic = create_topic(2, &[]);
+    let lines: String = (0..40)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({"partition": n % 2, "value": format!("r{n}")})
+            )
+        })
+        .collect();
+    run(tool("kprod")
+        .args([&topic, "-q", "--json"])
+        .write_stdin(lines))
+    .success();
+    let plan = run(tool("ktopic").args(["trim", &topic, "--before", "5"])).success();
+    assert_eq!(
+        plan.json_lines(),
+        vec![
+            json!({"topic": topic, "partition": 0, "low": 0, "high": 20, "new_low": 5, "deleted": 5, "dry_run": true}),
+            json!({"topic": topic, "partition": 1, "low": 0, "high": 20, "new_low": 5, "deleted": 5, "dry_run": true}),
+        ]
+    );
+    plan.stderr_has("nothing was deleted");
+    assert_eq!(earliest_by_kafka(&topic), BTreeMap::from([(0, 0), (1, 0)]));
+
+    let done = run(tool("ktopic").args(["trim", &topic, "-P", "1", "--before", "5", "--execute"]))
+        .success();
+    assert_eq!(
+        done.json_lines(),
+        vec![
+            json!({"topic": topic, "partition": 1, "low": 5, "high": 20, "previous_low": 0, "deleted": 5})
+        ]
+    );
+    assert_eq!(earliest_by_kafka(&topic), BTreeMap::from([(0, 0), (1, 5)]));
+    let remaining = records(&topic);
+    assert_eq!(remaining.len(), 35, "{remaining:?}");
+    assert!(remaining
+        .iter()
+        .all(|r| r["partition"] == 0 || r["offset"].as_i64().unwrap() >= 5));
+
+    // Past the end is clamped to it: every record of partition 0 goes.
+    let all =
+        run(tool("ktopic").args(["trim", &topic, "-P", "0", "--before", "1000", "--execute"]))
+            .success();
+    assert_eq!(all.json_lines()[0]["low"], 20);
+    assert_eq!(earliest_by_kafka(&topic), BTreeMap::from([(0, 20), (1, 5)]));
+    // A partition the topic lacks, and no bound: refused before anything is done.
+    run(tool("ktopic").args(["trim", &topic, "-P", "7", "--all"])).code_is(6);
+    run(tool("ktopic").args(["trim", &topic])).code_is(2);
+}
+
+/// `--before-time` deletes exactly the records older than the time: a record whose
+/// timestamp equals it stays.
+#[test]
+fn trim_before_a_time_keeps_the_record_at_that_time() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    let base: i64 = 1_700_000_000_000;
+    let input: String = (0..10)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({"partition": 0, "timestamp": base + n * 1000, "value": format!("r{n}")})
+            )
+        })
+        .collect();
+    run(tool("kprod").args([&topic, "--json"]).write_stdin(input)).success();
+    let cut = (base + 4000).to_string();
+    let done =
+        run(tool("ktopic").args(["trim", &topic, "--before-time", &cut, "--execute"])).success();
+    assert_eq!(done.json_lines()[0]["low"], 4);
+    let kept = records(&topic);
+    assert_eq!(kept.first().unwrap()["timestamp"], base + 4000);
+    assert_eq!(kept.len(), 6);
+    // A time after every record: the whole partition goes.
+    let later = (base + 60_000).to_string();
+    let all = run(tool("ktopic").args(["trim", &topic, "--before-time", &later])).success();
+    assert_eq!(all.json_lines()[0]["new_low"], 10);
+}
+
+/// `ktopic elect` on a healthy topic changes nothing and says why, per partition; an
+/// unknown topic is exit 6.
+#[test]
+fn elect_on_a_balanced_topic_is_not_needed() {
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
+    let ran = run(tool("ktopic").args(["elect", &topic])).success();
+    let lines = ran.json_lines();
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        assert_eq!(line["elected"], false, "{line}");
+        assert_eq!(line["reason"], "already led by its preferred replica");
+        assert_eq!(line["leader"], line["preferred_leader"]);
+    }
+    run(tool("ktopic").args(["elect", &unique_name("missing")])).code_is(6);
+    run(tool("ktopic").args(["elect", &topic, "--preferred", "--unclean"])).code_is(2);
 }

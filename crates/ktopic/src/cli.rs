@@ -16,7 +16,7 @@ Examples:
 #[command(
     name = "ktopic",
     version,
-    about = "Create, describe, list, delete and reconfigure Kafka topics; read their offsets",
+    about = "Create, describe, list, delete and reconfigure Kafka topics; read their offsets; elect leaders; trim records",
     long_about = "Create, describe, list, delete and reconfigure Kafka topics, and read their \
 offsets.\n\nOutput is JSON lines on stdout (one object per topic or partition; --table for people); \
 messages go to stderr. Commands that change topics wait until the change is visible in the \
@@ -77,6 +77,20 @@ pub enum Command {
   ktopic offsets my-topic --table
   ktopic offsets my-topic --at $(( ($(date +%s) - 3600) * 1000 ))   # an hour ago")]
     Offsets(OffsetsArgs),
+    /// Move partitions' leadership back to their preferred replicas (or, unclean, to any live one)
+    #[command(after_help = "Examples:
+  kcluster kill 1 && kcluster start 1      # broker 1 is back, but leads nothing
+  ktopic elect my-topic                    # its preferred partitions are led by 1 again
+  ktopic elect                             # every partition of every topic
+  ktopic elect my-topic --partition 0 --table")]
+    Elect(ElectArgs),
+    /// Delete the records before an offset or a time (a plan unless --execute)
+    #[command(after_help = "Examples:
+  ktopic trim my-topic --before 1000                    # the plan: what would go, per partition
+  ktopic trim my-topic --before 1000 --execute          # delete offsets below 1000
+  ktopic trim my-topic --partition 0 --all --execute    # empty partition 0
+  ktopic trim my-topic --before-time $(( ($(date +%s) - 86400) * 1000 )) --execute  # older than a day")]
+    Trim(TrimArgs),
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +177,50 @@ pub struct OffsetsArgs {
     /// this time (milliseconds since 1970); the high watermark when no record is that recent
     #[arg(long, value_name = "TIMESTAMP_MS", value_parser = clap::value_parser!(i64).range(0..))]
     pub at: Option<i64>,
+    /// Aligned columns for people instead of JSON lines
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ElectArgs {
+    /// Topic names [default: every topic]
+    #[arg(value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Only these partitions of the named topics (repeatable)
+    #[arg(short = 'P', long = "partition", value_name = "N")]
+    pub partitions: Vec<i32>,
+    /// Elect the preferred replica, the first of each partition's replicas (the default)
+    #[arg(long, conflicts_with = "unclean")]
+    pub preferred: bool,
+    /// Elect any live replica, even one not in sync: records only the old leader had are lost
+    #[arg(long)]
+    pub unclean: bool,
+    /// Aligned columns for people instead of JSON lines
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("until").required(true).args(["before", "before_time", "all"])))]
+pub struct TrimArgs {
+    /// Topic name
+    pub topic: String,
+    /// Only these partitions (repeatable) [default: every partition]
+    #[arg(short = 'P', long = "partition", value_name = "N")]
+    pub partitions: Vec<i32>,
+    /// Delete the records below this offset (clamped to each partition's end)
+    #[arg(long, value_name = "OFFSET", value_parser = clap::value_parser!(i64).range(0..))]
+    pub before: Option<i64>,
+    /// Delete the records whose timestamps are before this time (milliseconds since 1970)
+    #[arg(long, value_name = "TIME", value_parser = clap::value_parser!(i64).range(0..))]
+    pub before_time: Option<i64>,
+    /// Delete every record (up to each partition's end offset)
+    #[arg(long)]
+    pub all: bool,
+    /// Do it; without this, only print the plan
+    #[arg(long)]
+    pub execute: bool,
     /// Aligned columns for people instead of JSON lines
     #[arg(long)]
     pub table: bool,

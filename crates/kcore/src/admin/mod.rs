@@ -10,14 +10,18 @@
 //!
 //! - [`acls`]: CreateAcls (kcluster's secure clusters).
 //! - [`groups`]: consumer groups (list, describe, committed offsets, alter, delete).
+//! - [`leaders`]: ElectLeaders (preferred or unclean).
 //! - [`offsets`]: ListOffsets (earliest, latest, by time) for any set of partitions.
+//! - [`records`]: DeleteRecords (trimming partitions up to an offset).
 //! - [`topics`]: CreateTopics with the broker's message, IncrementalAlterConfigs,
 //!   DescribeTopics (topic ids), DescribeConfigs.
 //! - [`serve_events`]: hand the client's main-queue log lines and errors to its context.
 
 pub mod acls;
 pub mod groups;
+pub mod leaders;
 pub mod offsets;
+pub mod records;
 pub mod topics;
 
 use std::ffi::{CStr, CString};

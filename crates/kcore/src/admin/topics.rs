@@ -18,7 +18,10 @@ use crate::failure::Failure;
 
 /// The operation timeout (how long the controller waits for the change to reach every
 /// broker) exists only for some requests; librdkafka refuses it for the others.
-fn operation_timeout(options: *mut rd::rd_kafka_AdminOptions_t, timeout: Duration) -> Result<()> {
+pub(crate) fn operation_timeout(
+    options: *mut rd::rd_kafka_AdminOptions_t,
+    timeout: Duration,
+) -> Result<()> {
     let mut errstr = [0 as c_char; 512];
     // SAFETY: live options and a writable buffer of the stated size.
     let err = unsafe {
