@@ -563,3 +563,83 @@ fn close_abortively(fd: i32) {
         libc::close(fd);
     }
 }
+
+/// Watching a failover: `kcluster status --watch` says when a broker goes down and comes
+/// back, `ktopic describe --watch` when its partitions lose and regain it (ISR, leader);
+/// each change once, as a JSON line naming the fields and their previous values;
+/// Ctrl-C ends both with status 0.
+#[test]
+fn watches_show_a_broker_leaving_and_coming_back() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let topic = create_replicated_topic(&cluster, "watch", 2);
+    let mut described = Proc::spawn(cluster.command("ktopic").args([
+        "describe",
+        &topic,
+        "--watch",
+        "--interval",
+        "0.2",
+    ]));
+    let mut status = Proc::spawn(
+        Command::new(bin_path("kcluster"))
+            .args(["status", "--watch", "--interval", "0.2"])
+            .env("KPIPES_CLUSTER", &cluster.name),
+    );
+    // Every row's current state first.
+    described.wait_lines(2, Duration::from_secs(30));
+    status.wait_lines(3, Duration::from_secs(30));
+    let victim = 2;
+    run(cluster.kcluster().args(["kill", &victim.to_string()])).success();
+    let has = |p: &Proc, check: &dyn Fn(&Value) -> bool| {
+        p.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| check(&l))
+    };
+    status.wait_until("broker 2 reported down", Duration::from_secs(30), |p| {
+        has(p, &|l| {
+            l["event"] == "changed"
+                && l["id"] == victim
+                && l["state"] == "down"
+                && l["previous"]["state"] == "up"
+        })
+    });
+    described.wait_until("the ISRs losing broker 2", Duration::from_secs(60), |p| {
+        has(p, &|l| {
+            l["event"] == "changed"
+                && l["changed"].as_array().unwrap().contains(&json!("isr"))
+                && !l["isr"].as_array().unwrap().contains(&json!(victim))
+        })
+    });
+    run(cluster.kcluster().args(["start", &victim.to_string()])).success();
+    status.wait_until("broker 2 reported up again", Duration::from_secs(30), |p| {
+        has(p, &|l| {
+            l["event"] == "changed" && l["id"] == victim && l["state"] == "up"
+        })
+    });
+    described.wait_until(
+        "the ISRs regaining broker 2",
+        Duration::from_secs(120),
+        |p| {
+            has(p, &|l| {
+                l["event"] == "changed"
+                    && l["isr"].as_array().unwrap().contains(&json!(victim))
+                    && l["status"] == "ok"
+            })
+        },
+    );
+    for watch in [described, status] {
+        watch.signal(libc::SIGINT);
+        let ran = watch.finish(Duration::from_secs(10)).success();
+        // No line repeats the one before it for the same row: only changes are printed.
+        let lines = ran.json_lines();
+        for line in lines.iter().filter(|l| l["event"] == "changed") {
+            let fields = line["changed"].as_array().unwrap();
+            assert!(!fields.is_empty(), "{line}");
+            for field in fields {
+                let field = field.as_str().unwrap();
+                assert_ne!(line[field], line["previous"][field], "{line}");
+            }
+        }
+    }
+}

@@ -47,7 +47,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   ktopic describe my-topic
   ktopic describe --table                # every partition of every topic, as columns
-  ktopic describe | jq -r 'select(.under_replicated) | .topic'")]
+  ktopic describe | jq -r 'select(.under_replicated) | .topic'
+  ktopic describe my-topic --watch         # a JSON line per change of leader, replicas or ISR
+  ktopic describe my-topic --watch --table # the table, redrawn in place, changes highlighted")]
     Describe(DescribeArgs),
     /// One line per topic: partitions, replication factor, internal
     #[command(after_help = "Examples:
@@ -126,6 +128,19 @@ pub struct DescribeArgs {
     /// Aligned columns for people, one row per partition, instead of JSON lines
     #[arg(long)]
     pub table: bool,
+    /// Keep watching until Ctrl-C: each partition's state first, then one JSON line per
+    /// change ("event": "changed", "changed": [fields], "previous": {...}); with --table on
+    /// a terminal, the table redrawn in place
+    #[arg(long, conflicts_with = "configs")]
+    pub watch: bool,
+    /// Seconds between two looks with --watch
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0,
+        requires = "watch"
+    )]
+    pub interval: f64,
 }
 
 #[derive(Args, Debug)]
