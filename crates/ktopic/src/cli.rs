@@ -93,6 +93,20 @@ pub enum Command {
   ktopic trim my-topic --partition 0 --all --execute    # empty partition 0
   ktopic trim my-topic --before-time $(( ($(date +%s) - 86400) * 1000 )) --execute  # older than a day")]
     Trim(TrimArgs),
+    /// Move partitions' replicas: a balanced plan over a set of brokers, or an explicit one
+    /// (a plan unless --execute); list or cancel the moves in progress
+    #[command(after_help = "Examples:
+  ktopic reassign my-topic --onto 1,2,3,4              # the plan: spread it over brokers 1-4
+  ktopic reassign my-topic --onto 1,2,3,4 --execute    # do it, and wait until every move is done
+  ktopic reassign my-topic -r 3 --execute              # raise the replication factor to 3
+  ktopic reassign my-topic --onto 2,3,4 --execute --throttle 10000000   # at most 10 MB/s per broker
+  ktopic reassign --exclude 4 --execute                # every topic off broker 4 (draining it)
+  ktopic reassign my-topic --replicas 0=2,3,1 --execute
+  ktopic reassign my-topic --onto 1,2,3 --kafka-json > plan.json   # kafka-reassign-partitions' format
+  ktopic reassign --plan plan.json --execute           # a plan in that format
+  ktopic reassign --list                               # moves in progress
+  ktopic reassign my-topic --cancel                    # stop them")]
+    Reassign(ReassignArgs),
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +250,52 @@ pub struct TrimArgs {
     /// Do it; without this, only print the plan
     #[arg(long)]
     pub execute: bool,
+    /// Aligned columns for people instead of JSON lines
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReassignArgs {
+    /// Topic names [default: every topic that is not internal]
+    #[arg(value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Spread the replicas evenly over these brokers [default: every broker]
+    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with_all = ["replicas", "plan"])]
+    pub onto: Vec<i32>,
+    /// Leave these brokers out of the set (draining them)
+    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with_all = ["replicas", "plan"])]
+    pub exclude: Vec<i32>,
+    /// Copies of each partition in the plan [default: as now]
+    #[arg(short = 'r', long, value_parser = clap::value_parser!(u16).range(1..), conflicts_with_all = ["replicas", "plan"])]
+    pub replication_factor: Option<u16>,
+    /// An explicit assignment for one partition of the one topic named (repeatable):
+    /// PARTITION=BROKER,BROKER,... (the first is the preferred leader)
+    #[arg(long, value_name = "P=IDS", conflicts_with = "plan")]
+    pub replicas: Vec<String>,
+    /// A plan in kafka-reassign-partitions' JSON format ({"partitions":[{"topic","partition","replicas"}]})
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<std::path::PathBuf>,
+    /// Do it, and wait until every partition has moved; without this, only print the plan
+    #[arg(long, conflicts_with_all = ["list", "cancel"])]
+    pub execute: bool,
+    /// With --execute: limit the replication the moves cause to this many bytes per second
+    /// per broker (Kafka's replication throttle; removed when the moves are done or cancelled)
+    #[arg(long, value_name = "BYTES_PER_SEC", requires = "execute")]
+    pub throttle: Option<u64>,
+    /// With --execute: give up waiting after this many seconds (the moves go on; --list shows them)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub wait: f64,
+    /// Print the plan in kafka-reassign-partitions' JSON format instead of JSON lines
+    #[arg(long, conflicts_with_all = ["table", "list", "cancel"])]
+    pub kafka_json: bool,
+    /// The moves in progress (of the named topics, or all)
+    #[arg(long, conflicts_with = "cancel")]
+    pub list: bool,
+    /// Cancel the moves in progress of the named topics (or all): partitions go back to
+    /// the replicas they had
+    #[arg(long)]
+    pub cancel: bool,
     /// Aligned columns for people instead of JSON lines
     #[arg(long)]
     pub table: bool,

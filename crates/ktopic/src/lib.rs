@@ -13,6 +13,7 @@ mod describe;
 mod elect;
 mod offsets;
 mod partitions;
+mod reassign;
 mod session;
 pub mod snapshot;
 mod trim;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config(args) => config::config(&session, args),
         Command::Elect(args) => elect::elect(&session, args),
         Command::Trim(args) => trim::trim(&session, args),
+        Command::Reassign(args) => reassign::reassign(&session, args),
         Command::Offsets(_) => unreachable!("handled above"),
     }
 }

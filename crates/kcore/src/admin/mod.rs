@@ -412,6 +412,15 @@ fn log_level(level: c_int) -> RDKafkaLogLevel {
     }
 }
 
+/// The broker id the cluster's metadata names as controller (in KRaft mode any broker,
+/// which forwards controller requests), or None when the brokers did not say in time.
+pub fn controller_id<C: ClientContext>(client: &Client<C>, timeout: Duration) -> Option<i32> {
+    // SAFETY: a live client handle; the call only reads librdkafka's metadata cache,
+    // asking the brokers when it has none.
+    let id = unsafe { rd::rd_kafka_controllerid(client.native_ptr(), millis(timeout)) };
+    (id >= 0).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
