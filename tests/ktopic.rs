@@ -843,3 +843,230 @@ fn elect_on_a_balanced_topic_is_not_needed() {
     run(tool("ktopic").args(["elect", &unique_name("missing")])).code_is(6);
     run(tool("ktopic").args(["elect", &topic, "--preferred", "--unclean"])).code_is(2);
 }
+
+const REASSIGN: &str = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand";
+
+/// Each partition's (leader, replicas) as Kafka's own kafka-topics describes it.
+fn described_by_kafka(topic: &str) -> BTreeMap<i64, (i64, Vec<i64>)> {
+    let out = run(kafka_java("org.apache.kafka.tools.TopicCommand").args([
+        "--bootstrap-server",
+        &brokers(),
+        "--describe",
+        "--topic",
+        topic,
+    ]))
+    .success()
+    .stdout();
+    let field = |line: &str, name: &str| -> Option<String> {
+        let rest = &line[line.find(&format!("\t{name}: "))? + name.len() + 3..];
+        Some(rest.split_whitespace().next()?.to_string())
+    };
+    out.lines()
+        .filter_map(|line| {
+            let partition = field(line, "Partition")?.parse().ok()?;
+            let leader = field(line, "Leader")?.parse().ok()?;
+            let replicas = field(line, "Replicas")?
+                .split(',')
+                .map(|b| b.parse().unwrap())
+                .collect();
+            Some((partition, (leader, replicas)))
+        })
+        .collect()
+}
+
+/// A reassignment under live traffic: the replication factor grows from 2 to 3 and
+/// partition 0's leader moves (its new first replica leads it afterwards), as Kafka's
+/// own kafka-reassign-partitions --verify and kafka-topics see it; every record kprod
+/// acknowledged is read once, in order per partition.
+#[test]
+fn reassign_grows_the_replication_factor_and_moves_a_leader_losing_nothing() {
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
+    // create_topic makes 3 replicas: bring the topic down to 2 first, explicitly.
+    let before = described_by_kafka(&topic);
+    let two: Vec<String> = before
+        .iter()
+        .map(|(p, (_, replicas))| format!("{p}={},{}", replicas[0], replicas[1]))
+        .collect();
+    let mut shrink = tool("ktopic");
+    shrink.args(["reassign", &topic, "--execute"]);
+    for spec in &two {
+        shrink.args(["--replicas", spec]);
+    }
+    run(&mut shrink).success();
+    assert!(described_by_kafka(&topic)
+        .values()
+        .all(|(_, r)| r.len() == 2));
+
+    let traffic = LiveTraffic::start(&brokers(), &topic);
+    // The plan: every partition on 3 brokers; partition 0 led by a broker that does not
+    // lead it now.
+    let plan = run(tool("ktopic").args(["reassign", &topic, "-r", "3", "--kafka-json"]))
+        .success()
+        .stdout();
+    let mut plan: Value = serde_json::from_str(&plan).unwrap();
+    let old_leader = described_by_kafka(&topic)[&0].0;
+    {
+        let replicas = plan["partitions"][0]["replicas"].as_array_mut().unwrap();
+        assert_eq!(replicas.len(), 3, "{plan}");
+        let other = replicas
+            .iter()
+            .position(|b| b.as_i64() != Some(old_leader))
+            .unwrap();
+        replicas.swap(0, other);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).unwrap();
+    let plan_path = plan_file.to_str().unwrap();
+
+    let dry = run(tool("ktopic").args(["reassign", "--plan", plan_path])).success();
+    assert!(dry
+        .json_lines()
+        .iter()
+        .all(|l| l["dry_run"] == true && l["moves"] == true));
+    assert!(
+        described_by_kafka(&topic)
+            .values()
+            .all(|(_, r)| r.len() == 2),
+        "a dry run moved something"
+    );
+
+    let done = run(tool("ktopic").args(["reassign", "--plan", plan_path, "--execute"])).success();
+    let finished = done.json_lines();
+    assert_eq!(finished.len(), 3, "a line per partition as it finishes");
+    assert!(finished.iter().all(|l| l["done"] == true));
+
+    let verify = run(kafka_java(REASSIGN).args([
+        "--bootstrap-server",
+        &brokers(),
+        "--verify",
+        "--reassignment-json-file",
+        plan_path,
+    ]))
+    .success()
+    .stdout();
+    for p in 0..3 {
+        assert!(
+            verify.contains(&format!(
+                "Reassignment of partition {topic}-{p} is completed"
+            )),
+            "kafka-reassign-partitions --verify says:\n{verify}"
+        );
+    }
+    let after = described_by_kafka(&topic);
+    for entry in plan["partitions"].as_array().unwrap() {
+        let p = entry["partition"].as_i64().unwrap();
+        let target: Vec<i64> = serde_json::from_value(entry["replicas"].clone()).unwrap();
+        assert_eq!(after[&p].1, target, "partition {p}");
+        assert_eq!(
+            after[&p].0, target[0],
+            "partition {p} is led by its new first replica"
+        );
+    }
+    assert_ne!(after[&0].0, old_leader, "partition 0's leader moved");
+    traffic.finish_losing_nothing();
+}
+
+/// A throttled move that cannot finish in time: exit 7 naming --list; `--list` agrees
+/// with kafka-reassign-partitions --list; `--cancel` puts the partition back and removes
+/// the throttle.
+#[test]
+fn reassign_lists_and_cancels_a_throttled_move() {
+    needs_cluster!();
+    let topic = unique_name("t");
+    run(tool("ktopic").args(["create", &topic, "-p", "1", "-r", "1"])).success();
+    // About 2 MB that a 20 kB/s throttle takes minutes to copy.
+    let mut rng = Rng::new(7);
+    let lines: String = (0..2000)
+        .map(|_| {
+            let bytes: Vec<u8> = (0..1000).map(|_| b'a' + rng.below(26) as u8).collect();
+            String::from_utf8(bytes).unwrap() + "\n"
+        })
+        .collect();
+    run(tool("kprod")
+        .args(["-q", &topic, "-X", "compression.type=none"])
+        .write_stdin(lines))
+    .success();
+    let leader = described_by_kafka(&topic)[&0].0;
+    let others: Vec<String> = (1..=3)
+        .filter(|b| *b != leader)
+        .map(|b| b.to_string())
+        .collect();
+    let target = format!("0={leader},{}", others.join(","));
+    let slow = run(tool("ktopic").args([
+        "reassign",
+        &topic,
+        "--replicas",
+        &target,
+        "--execute",
+        "--throttle",
+        "20000",
+        "--wait",
+        "1",
+    ]))
+    .code_is(7);
+    slow.stderr_has("--list");
+
+    let listed = run(tool("ktopic").args(["reassign", &topic, "--list"])).success();
+    let lines = listed.json_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["partition"], 0);
+    assert_eq!(lines[0]["adding"].as_array().unwrap().len(), 2);
+    let theirs = run(kafka_java(REASSIGN).args(["--bootstrap-server", &brokers(), "--list"]))
+        .success()
+        .stdout();
+    assert!(
+        theirs.contains(&format!("{topic}-0: replicas:")),
+        "kafka-reassign-partitions --list:\n{theirs}"
+    );
+    let configs = run(tool("ktopic").args(["config", &topic, "--overrides"]))
+        .success()
+        .json_lines();
+    assert!(
+        configs[0]["configs"]["follower.replication.throttled.replicas"].is_string(),
+        "{configs:?}"
+    );
+
+    let cancelled = run(tool("ktopic").args(["reassign", &topic, "--cancel"])).success();
+    assert_eq!(cancelled.json_lines()[0]["cancelled"], true);
+    assert_eq!(described_by_kafka(&topic)[&0].1, vec![leader]);
+    let configs = run(tool("ktopic").args(["config", &topic, "--overrides"]))
+        .success()
+        .json_lines();
+    assert_eq!(configs[0]["configs"], json!({}), "the throttle is gone");
+    assert!(run(tool("ktopic").args(["reassign", &topic, "--list"]))
+        .success()
+        .json_lines()
+        .is_empty());
+}
+
+/// A balanced plan over fewer brokers is a plan only: nothing moves without --execute,
+/// and impossible plans are refused before anything is sent.
+#[test]
+fn reassign_plans_are_dry_runs_and_checked() {
+    needs_cluster!();
+    let topic = create_topic(4, &[]);
+    let plan = run(tool("ktopic").args(["reassign", &topic, "--onto", "1,2", "-r", "2"])).success();
+    let lines = plan.json_lines();
+    assert_eq!(lines.len(), 4);
+    for line in &lines {
+        let target: Vec<i64> = serde_json::from_value(line["target"].clone()).unwrap();
+        assert!(target.iter().all(|b| *b == 1 || *b == 2), "{line}");
+        assert_eq!(target.len(), 2);
+    }
+    // Leaders spread evenly: two partitions each.
+    let firsts: Vec<i64> = lines
+        .iter()
+        .map(|l| l["target"][0].as_i64().unwrap())
+        .collect();
+    assert_eq!(firsts.iter().filter(|b| **b == 1).count(), 2, "{firsts:?}");
+    plan.stderr_has("a plan only");
+    assert!(described_by_kafka(&topic)
+        .values()
+        .all(|(_, r)| r.len() == 3));
+    run(tool("ktopic").args(["reassign", &topic, "--onto", "1,2", "-r", "3"])).code_is(2);
+    run(tool("ktopic").args(["reassign", &topic, "--onto", "1,99"])).code_is(6);
+    run(tool("ktopic").args(["reassign", &topic, "--replicas", "0=1,1"])).code_is(2);
+    run(tool("ktopic").args(["reassign", &unique_name("missing"), "--list"])).code_is(6);
+}
