@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::Result;
 use kcore::state::{ClusterState, NodeState};
 
+use crate::budget::Budget;
 use crate::health::Liveness;
 use crate::role::Role;
-use crate::wait::{Budget, Watch};
+use crate::wait::Watch;
 
 pub trait Backend {
     /// The cluster this backend runs.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use kcore::Failure;
 
-use crate::wait::Budget;
+use crate::budget::Budget;
 
 /// The highest broker id the default cluster has ports for (59092 is the last below 65535).
 pub const DEFAULT_MAX_BROKERS: u32 = 4;

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kcore::state::{ClusterState, NodeState};
 use kcore::Failure;
 
+use crate::budget::Budget;
 use crate::health::{brokers_serving, listed_brokers, zookeeper_mode};
 use crate::role::Role;
 
@@ -18,31 +19,6 @@ pub const ZOOKEEPER_SESSION_TIMEOUT_MS: u64 = 6_000;
 
 /// How long `up` and `start` wait for a killed broker's old registration to go.
 pub const DEREGISTRATION_WAIT: Duration = Duration::from_millis(3 * ZOOKEEPER_SESSION_TIMEOUT_MS);
-
-/// How long a command may wait in all (`--timeout`), counted from its start.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    pub started: Instant,
-    pub timeout: Duration,
-}
-
-impl Budget {
-    pub fn new(timeout_secs: f64) -> Budget {
-        Budget {
-            started: Instant::now(),
-            timeout: Duration::from_secs_f64(timeout_secs.max(0.0)),
-        }
-    }
-
-    pub fn expired(&self) -> bool {
-        self.started.elapsed() >= self.timeout
-    }
-
-    /// What is left of it (zero once expired).
-    pub fn remaining(&self) -> Duration {
-        self.timeout.saturating_sub(self.started.elapsed())
-    }
-}
 
 /// What the readiness waits ask of a backend while they poll.
 pub trait Watch {
