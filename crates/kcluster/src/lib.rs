@@ -41,9 +41,6 @@ use lock::ClusterLock;
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(what) = cli.generate {
-        return kcore::generate::generate(cli::cli(), what);
-    }
     validate_name(&cli.name)?;
     let name = cli.name.as_str();
     match cli.command {

@@ -13,11 +13,14 @@
 //! - [`offsets`]: ListOffsets (earliest, latest, by time) for any set of partitions.
 //! - [`topics`]: CreateTopics with the broker's message, IncrementalAlterConfigs,
 //!   DescribeTopics (topic ids), DescribeConfigs.
+//! - [`session`]: one admin connection for a command (ktopic, kgroup), and the topic
+//!   requests made through rdkafka's admin API (DeleteTopics, CreatePartitions).
 //! - [`serve_events`]: hand the client's main-queue log lines and errors to its context.
 
 pub mod acls;
 pub mod groups;
 pub mod offsets;
+pub mod session;
 pub mod topics;
 
 use std::ffi::{CStr, CString};
