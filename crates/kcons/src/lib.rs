@@ -83,10 +83,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let connection = cli.connection.resolve()?;
     validate(&cli)?;
     // Asked before any record: a registry that is down stops kcons here (exit 5).
-    let decoder = match cli.registry.resolve(&connection)? {
-        Some(registry) => Some(kcore::schema_registry::Decoder::new(registry)?),
-        None => None,
-    };
+    let decoder =
+        kcore::schema_registry::Decoder::from_args(&cli.registry, &cli.proto, &connection)?;
     let interrupt = Interrupt::install()?;
 
     let mut config = connection.client_config(&consumer_defaults(&cli));
