@@ -72,11 +72,10 @@ fn codecs_on_disk(dirs: &[PathBuf]) -> Vec<Vec<String>> {
         .iter()
         .map(|d| d.join("00000000000000000000.log").display().to_string())
         .collect();
-    let ran = run(kafka_java("org.apache.kafka.tools.DumpLogSegments").args([
-        "--files",
-        &files.join(","),
-    ]))
-    .success();
+    let ran =
+        run(kafka_java("org.apache.kafka.tools.DumpLogSegments")
+            .args(["--files", &files.join(",")]))
+        .success();
     let mut per_file = Vec::new();
     for line in ran.stdout().lines() {
         if line.starts_with("Dumping ") {
@@ -105,21 +104,33 @@ fn every_codec_written_by_kprod_is_read_by_kcat_and_kafkas_console_consumer() {
             .write_stdin(sent.join("\n") + "\n"))
         .success();
         let kcat = run(assert_cmd::Command::new("kcat")
-            .args(["-C", "-b", &brokers(), "-t", &topic, "-e", "-q", "-f", "%s\n"])
+            .args([
+                "-C",
+                "-b",
+                &brokers(),
+                "-t",
+                &topic,
+                "-e",
+                "-q",
+                "-f",
+                "%s\n",
+            ])
             .timeout(Duration::from_secs(60)))
         .success();
         assert_eq!(kcat.stdout().lines().collect::<Vec<_>>(), sent, "{codec}");
-        let java = run(kafka_java("org.apache.kafka.tools.consumer.ConsoleConsumer").args([
-            "--bootstrap-server",
-            &brokers(),
-            "--topic",
-            &topic,
-            "--from-beginning",
-            "--max-messages",
-            "20",
-            "--timeout-ms",
-            "60000",
-        ]))
+        let java = run(
+            kafka_java("org.apache.kafka.tools.consumer.ConsoleConsumer").args([
+                "--bootstrap-server",
+                &brokers(),
+                "--topic",
+                &topic,
+                "--from-beginning",
+                "--max-messages",
+                "20",
+                "--timeout-ms",
+                "60000",
+            ]),
+        )
         .success();
         assert_eq!(java.stdout().lines().collect::<Vec<_>>(), sent, "{codec}");
         dirs.extend(partition_dir(&topic));
@@ -192,7 +203,10 @@ fn a_batch_kcons_cannot_decompress_is_one_error_line_never_a_hang() {
         .one_error_line("kcons")
         .stderr_has(&expect)
         .stderr_has("Decompression");
-        assert_eq!(values(&ran.json_lines()), [json!("a"), json!("b"), json!("c")]);
+        assert_eq!(
+            values(&ran.json_lines()),
+            [json!("a"), json!("b"), json!("c")]
+        );
     }
 
     // With -g the records before it are committed: the next run starts at the batch.
