@@ -460,3 +460,37 @@ fn local_proto_files_and_descriptor_sets_both_ways() {
     .code_is(2)
     .stderr_has("import 'common/money.proto' not found");
 }
+
+#[test]
+fn a_proto_schema_file_is_registered_as_protobuf() {
+    needs_registry!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("click.proto");
+    std::fs::write(
+        &file,
+        "syntax = \"proto3\";\npackage bench;\nmessage Click { int64 id = 1; string user = 2; }\n",
+    )
+    .unwrap();
+    let topic = create_topic(1, &[]);
+    run(tool_with_registry("kprod")
+        .args([
+            "--json",
+            "-q",
+            &topic,
+            "--value-schema-file",
+            file.to_str().unwrap(),
+        ])
+        .write_stdin("{\"value\":{\"id\":\"1\",\"user\":\"u\"}}\n"))
+    .success();
+    let got = decoded_records(&topic);
+    assert_eq!(got[0]["value"], json!({"id": "1", "user": "u"}));
+    let id = got[0]["value_schema_id"].as_u64().unwrap();
+    let schema: Value = serde_json::from_str(
+        &run(assert_cmd::Command::new("curl")
+            .args(["-sf", &format!("{}/schemas/ids/{id}", schema_registry())]))
+        .success()
+        .stdout(),
+    )
+    .unwrap();
+    assert_eq!(schema["schemaType"], json!("PROTOBUF"));
+}
