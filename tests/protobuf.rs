@@ -494,3 +494,49 @@ fn a_proto_schema_file_is_registered_as_protobuf() {
     .unwrap();
     assert_eq!(schema["schemaType"], json!("PROTOBUF"));
 }
+
+/// POST a schema to the registry under `subject`: its id.
+fn register(subject: &str, body: &Value) -> u64 {
+    let ran = run(assert_cmd::Command::new("curl").args([
+        "-sf",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/vnd.schemaregistry.v1+json",
+        "--data",
+        &body.to_string(),
+        &format!("{}/subjects/{subject}/versions", schema_registry()),
+    ]))
+    .success();
+    serde_json::from_str::<Value>(&ran.stdout()).unwrap()["id"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn json_schema_references_are_resolved_from_the_registry() {
+    needs_registry!();
+    let topic = create_topic(1, &[]);
+    let address = format!("{topic}-address.json");
+    register(
+        &address,
+        &json!({"schemaType": "JSON",
+                "schema": r#"{"type":"object","properties":{"zip":{"type":"string"}},"required":["zip"]}"#}),
+    );
+    let id = register(
+        &format!("{topic}-value"),
+        &json!({"schemaType": "JSON",
+                "schema": format!(r#"{{"type":"object","properties":{{"home":{{"$ref":"{address}"}}}}}}"#),
+                "references": [{"name": address, "subject": address, "version": 1}]}),
+    );
+    run(tool_with_registry("kprod")
+        .args(["--json", "-q", &topic])
+        .write_stdin("{\"value\":{\"home\":{\"zip\":\"1000\"}}}\n{\"value\":{\"home\":{}}}\n"))
+    .code_is(3)
+    .stderr_has("line 2: value does not match schema")
+    .stderr_has("at /home: ");
+    let got = decoded_records(&topic);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["value"], json!({"home": {"zip": "1000"}}));
+    assert_eq!(got[0]["value_schema_id"], json!(id));
+}

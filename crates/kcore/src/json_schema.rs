@@ -4,6 +4,8 @@
 //! 7, 2019-09 and 2020-12, by the schema's `$schema`, 2020-12 without one) and sends its
 //! JSON text unchanged, so that a record kcons printed goes back byte for byte.
 
+use std::collections::HashMap;
+
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
@@ -13,10 +15,19 @@ pub struct JsonSchema {
 }
 
 impl JsonSchema {
-    pub fn parse(text: &str) -> Result<JsonSchema, String> {
+    /// A schema's text, with the schemas its `$ref`s name (the registry's references, by
+    /// the name it refers to them as); no other reference is fetched.
+    pub fn parse(text: &str, references: &HashMap<String, String>) -> Result<JsonSchema, String> {
         let schema: Json =
             serde_json::from_str(text).map_err(|err| format!("not a JSON Schema: {err}"))?;
+        let mut referenced = HashMap::new();
+        for (name, text) in references {
+            let value: Json = serde_json::from_str(text)
+                .map_err(|err| format!("the schema it refers to as {name} is not JSON: {err}"))?;
+            referenced.insert(name.clone(), value);
+        }
         let validator = jsonschema::options()
+            .with_retriever(Referenced(referenced))
             .build(&schema)
             .map_err(|err| format!("not a usable JSON Schema: {err}"))?;
         Ok(JsonSchema { validator })
@@ -49,6 +60,24 @@ impl JsonSchema {
     }
 }
 
+/// The schemas a schema refers to, by name: `$ref: "address.json"` resolves against the
+/// default base URI to `json-schema:///address.json`, a name may also be a whole URL.
+struct Referenced(HashMap<String, Json>);
+
+impl jsonschema::Retrieve for Referenced {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Json, Box<dyn std::error::Error + Send + Sync>> {
+        let uri = uri.as_str();
+        self.0
+            .iter()
+            .find(|(name, _)| uri == name.as_str() || uri.ends_with(&format!("/{name}")))
+            .map(|(_, schema)| schema.clone())
+            .ok_or_else(|| format!("{uri} is not among the schema's references").into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,7 +88,7 @@ mod tests {
 
     #[test]
     fn valid_values_go_as_they_are() {
-        let schema = JsonSchema::parse(SCHEMA).unwrap();
+        let schema = JsonSchema::parse(SCHEMA, &HashMap::new()).unwrap();
         let text = r#"{"id": 1, "tags": ["a"]}"#;
         assert_eq!(schema.encode_json(text).unwrap(), text.as_bytes());
         let mut out = Vec::new();
@@ -69,7 +98,7 @@ mod tests {
 
     #[test]
     fn violations_name_their_json_pointer() {
-        let schema = JsonSchema::parse(SCHEMA).unwrap();
+        let schema = JsonSchema::parse(SCHEMA, &HashMap::new()).unwrap();
         let err = schema
             .encode_json(r#"{"id":1,"tags":["a",2]}"#)
             .unwrap_err();
@@ -78,6 +107,7 @@ mod tests {
         assert!(err.starts_with("at /: "), "{err}");
         let draft2020 = JsonSchema::parse(
             r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","prefixItems":[{"type":"string"}]}"#,
+            &HashMap::new(),
         )
         .unwrap();
         assert!(draft2020
@@ -88,10 +118,32 @@ mod tests {
 
     #[test]
     fn documents_on_several_lines_are_compacted() {
-        let schema = JsonSchema::parse("{}").unwrap();
+        let schema = JsonSchema::parse("{}", &HashMap::new()).unwrap();
         let mut out = Vec::new();
         schema.decode_json(b"{\n  \"a\": 1\n}\n", &mut out).unwrap();
         assert_eq!(out, br#"{"a":1}"#);
         assert!(schema.decode_json(b"\x00\x01", &mut out).is_err());
+    }
+
+    #[test]
+    fn references_are_the_registrys() {
+        let mut references = HashMap::new();
+        references.insert(
+            "address.json".to_string(),
+            r#"{"type":"object","properties":{"zip":{"type":"string"}}}"#.to_string(),
+        );
+        let schema = JsonSchema::parse(
+            r#"{"type":"object","properties":{"home":{"$ref":"address.json"}}}"#,
+            &references,
+        )
+        .unwrap();
+        assert!(schema.encode_json(r#"{"home":{"zip":"1000"}}"#).is_ok());
+        let err = schema.encode_json(r#"{"home":{"zip":1000}}"#).unwrap_err();
+        assert!(err.starts_with("at /home/zip: "), "{err}");
+        assert!(JsonSchema::parse(
+            r#"{"properties":{"home":{"$ref":"elsewhere.json"}}}"#,
+            &HashMap::new()
+        )
+        .is_err());
     }
 }

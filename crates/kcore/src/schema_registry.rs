@@ -109,11 +109,7 @@ impl Codec {
         match kind {
             "AVRO" => AvroCodec::parse(text).map(|avro| Codec::Avro(Box::new(avro))),
             "PROTOBUF" => ProtobufSchema::from_registry(text, imports).map(Codec::Protobuf),
-            "JSON" if !imports.is_empty() => Err(
-                "the JSON Schema refers to other subjects' schemas, which kpipes does not resolve"
-                    .into(),
-            ),
-            "JSON" => JsonSchema::parse(text).map(Codec::Json),
+            "JSON" => JsonSchema::parse(text, imports).map(Codec::Json),
             other => Err(format!("its type {other} is not one kpipes knows")),
         }
     }
