@@ -38,9 +38,6 @@ use reports::DeliveryContext;
 use status::Counters;
 
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(what) = cli.generate {
-        return kcore::generate::generate(cli::cli(), what);
-    }
     let mut plan = Plan::settle(&cli)?;
     let interrupt = Interrupt::install()?;
     let counters = Arc::new(Counters::default());
