@@ -37,6 +37,10 @@ pub enum ExitCode {
     /// The cluster's ACLs do not allow this client to do it, or the brokers refused its
     /// credentials (SASL authentication failed).
     NotAuthorized = 10,
+    /// A batch of records could not be decompressed or parsed (corrupt on disk, or in a
+    /// format this build does not know); everything before it was written out (and with
+    /// `kcons -g`, committed).
+    Undecodable = 11,
     /// Interrupted by SIGINT/SIGTERM before the work was complete (what was done is flushed).
     Interrupted = 130,
 }
@@ -87,6 +91,9 @@ impl Failure {
     }
     pub fn not_authorized(message: impl Into<String>) -> Self {
         Self::new(ExitCode::NotAuthorized, message)
+    }
+    pub fn undecodable(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Undecodable, message)
     }
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Interrupted, message)
