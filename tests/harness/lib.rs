@@ -475,45 +475,16 @@ pub fn now_ms() -> i64 {
 
 /// Standard base64 with padding (what kcons writes for bytes that are not UTF-8).
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (chunk[0] as u32) << 16
-            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
-            | *chunk.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The bytes of standard base64 `text`.
 pub fn base64_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let sextet = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(sextet);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|err| panic!("not base64 ({err}): {text}"))
 }
 
 /// Bytes as kcons prints them: null, a string when UTF-8, else `{"base64": ...}`.
@@ -878,12 +849,8 @@ impl Proc {
             "a signal to a process that has ended"
         );
         // SAFETY: a signal to our own child, which has not been reaped yet.
-        assert_eq!(
-            unsafe { libc::kill(self.pid(), signal) },
-            0,
-            "kill({}, {signal})",
-            self.pid()
-        );
+        let sent = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(sent, 0, "kill({}, {signal})", self.pid());
     }
 
     /// How many stdout lines were read so far.
@@ -1120,11 +1087,8 @@ impl FaultCluster {
         let lock_path = std::env::temp_dir().join(format!("kpipes-{name}.lock"));
         let lock = File::create(&lock_path).expect("creating the fault cluster lock");
         // SAFETY: flock on a descriptor we own.
-        assert_eq!(
-            unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) },
-            0,
-            "locking the fault cluster"
-        );
+        let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "locking the fault cluster");
         run(kcluster(&name).args(["up", "--brokers", "3"])).success();
         let env = run(kcluster(&name).arg("env")).success().stdout();
         let brokers = env

@@ -5,6 +5,8 @@
 //! kcore's admin layer (librdkafka's admin API), several at once where they do not
 //! depend on each other.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 mod delete;
 mod describe;

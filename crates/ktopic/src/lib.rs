@@ -4,6 +4,8 @@
 //! clear line and exit 5 before anything else is tried. Commands that change topics
 //! wait until the change shows in the metadata, so the next command (or `kprod`) sees it.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 mod config;
 mod create;
