@@ -68,8 +68,11 @@ fn keystore(state: &ClusterState) -> PathBuf {
 }
 
 /// `--secure` is for the local backend (either mode).
-pub fn check_supported(backend: kcore::state::Backend, _mode: kcore::state::Mode) -> Result<()> {
-    if backend != kcore::state::Backend::Local {
+pub fn check_supported(
+    backend: kcore::state::BackendKind,
+    _mode: kcore::state::Mode,
+) -> Result<()> {
+    if backend != kcore::state::BackendKind::Local {
         return Err(Failure::usage(
             "--secure needs the local backend (--backend local); the compose files are open clusters",
         )
