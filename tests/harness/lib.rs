@@ -32,16 +32,17 @@
 //! sections are files of their own: `cluster.rs` (the shared test cluster), `registry.rs`
 //! (the schema registry and an independent Avro client), `names.rs` (names, topics and
 //! records), `ran.rs` (a finished process), `process.rs` (a running one), `wait.rs`
-//! (`eventually`), `fault_cluster.rs`, `terminal.rs` (a terminal on stderr).
+//! (`eventually`), `fault_cluster.rs`, `terminal.rs` (a terminal on stderr),
+//! `live_traffic.rs` (traffic while the cluster changes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -66,3 +67,5 @@ mod fault_cluster;
 pub use fault_cluster::*;
 mod terminal;
 pub use terminal::*;
+mod live_traffic;
+pub use live_traffic::*;

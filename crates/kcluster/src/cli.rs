@@ -60,9 +60,9 @@ pub enum Command {
     Up(UpArgs),
     /// One JSON line per ZooKeeper node and broker: role, id, address, state (up, starting, down), pid; exit 7 unless all are up
     #[command(
-        after_help = "Examples:\n  kcluster status\n  kcluster status | jq -c 'select(.state==\"down\")'"
+        after_help = "Examples:\n  kcluster status\n  kcluster status | jq -c 'select(.state==\"down\")'\n  kcluster status --watch                # a JSON line each time a node goes down or comes up\n  kcluster status --watch --table        # a table redrawn in place, changes highlighted"
     )]
-    Status,
+    Status(StatusArgs),
     /// Stop one broker gracefully (SIGTERM, SIGKILL after --timeout seconds)
     #[command(after_help = "Examples:\n  kcluster stop 2\n  kcluster stop --zookeeper 1")]
     Stop(NodeArgs),
@@ -72,6 +72,15 @@ pub enum Command {
     /// Start one stopped broker again and wait until it is back in the cluster
     #[command(after_help = "Examples:\n  kcluster start 3")]
     Start(NodeArgs),
+    /// Add a broker to a running local cluster: the next id, a free port, the same mode and security
+    #[command(after_help = "Examples:
+  kcluster add                              # broker 4 joins (it holds nothing yet)
+  ktopic reassign my-topic --execute        # spread my-topic over every broker, 4 included")]
+    Add(AddArgs),
+    /// Remove a broker that `add` joined: move its replicas to the others, stop it, unregister it
+    #[command(after_help = "Examples:
+  kcluster remove 4                         # drain broker 4 (a line per partition moved), then remove it")]
+    Remove(RemoveArgs),
     /// Print a broker's log (every broker's when no id is given)
     #[command(after_help = "Examples:\n  kcluster logs 1 | grep ERROR\n  kcluster logs 2 -f")]
     Logs(LogsArgs),
@@ -197,6 +206,41 @@ pub struct FetchArgs {
     /// Kafka version
     #[arg(env = "KAFKA_VERSION", default_value = crate::distribution::DEFAULT_KAFKA_VERSION)]
     pub version: String,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct StatusArgs {
+    /// Keep watching until Ctrl-C: every node's line first, then one JSON line per change
+    /// ("event": "changed", "changed": ["state"], "previous": {...})
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: a table redrawn in place (changes highlighted) instead of JSON lines
+    #[arg(long, requires = "watch")]
+    pub table: bool,
+    /// Seconds between two looks with --watch
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0,
+        requires = "watch"
+    )]
+    pub interval: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// Seconds to wait for the new broker to serve
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    /// The broker's id (see `kcluster status`)
+    pub id: u32,
+    /// Seconds to wait for its replicas to move to the other brokers
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
 }
 
 /// The command definition, for completions and man pages.

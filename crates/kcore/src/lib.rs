@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod avro;
+pub mod broker_link;
 pub mod connection;
 pub mod context;
 pub mod failure;
@@ -25,8 +26,10 @@ pub mod generate;
 pub mod metadata;
 pub mod outcome;
 pub mod output;
+pub mod placement;
 pub mod progress;
 pub mod random;
+pub mod reassignments;
 pub mod record;
 pub mod schema_registry;
 pub mod self_connection;
@@ -34,6 +37,7 @@ pub mod signals;
 pub mod state;
 pub mod table;
 pub mod transactions;
+pub mod watch;
 
 pub use connection::{Connection, ConnectionArgs, NativeHandle};
 pub use context::QuietContext;
