@@ -528,7 +528,7 @@ fn named_state(mode: &str) -> ClusterState {
     };
     ClusterState {
         name: "t".into(),
-        backend: kcore::state::Backend::Compose,
+        backend: kcore::state::BackendKind::Compose,
         mode: if mode == "kraft" {
             kcore::state::Mode::Kraft
         } else {
@@ -1022,4 +1022,23 @@ fn auto_falls_back_to_local_within_a_bounded_time() {
         !Path::new(&format!("/proc/{pid}/cmdline")).exists() || !process_runs(pid, "kafka.Kafka"),
         "broker {pid} still runs"
     );
+}
+
+/// The brokers' ZooKeeper session timeout is stated once, in kcluster (the local backend
+/// writes it into every broker's properties, and `up`/`start` wait out three of them for a
+/// killed broker's registration to go): the compose file's brokers must use the same.
+#[test]
+fn the_compose_brokers_session_timeout_is_kclusters() {
+    let raw = repo_file("compose/zookeeper.yml");
+    let file = ComposeFile::parse(&interpolate(&raw, &HashMap::new()));
+    let brokers = file.with_prefix("kafka-");
+    assert!(!brokers.is_empty(), "no kafka-N services");
+    for broker in brokers {
+        assert_eq!(
+            broker.env("KAFKA_ZOOKEEPER_SESSION_TIMEOUT_MS"),
+            kcluster::wait::ZOOKEEPER_SESSION_TIMEOUT_MS.to_string(),
+            "{} in compose/zookeeper.yml",
+            broker.name
+        );
+    }
 }

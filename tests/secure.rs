@@ -509,29 +509,13 @@ fn secure_cluster_end_to_end() {
 
     // A CA that does not match: the TLS handshake fails (certificate verify failed), exit 5.
     let other_ca = scratch.join("other-ca.pem");
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=not the cluster's CA",
-        ])
-        .arg("-keyout")
-        .arg(scratch.join("other-ca.key"))
-        .arg("-out")
-        .arg(&other_ca)
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "not the cluster's CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    std::fs::write(&other_ca, params.self_signed(&key).unwrap().pem()).unwrap();
     let wrong_ca = altered(
         &cluster.properties("admin"),
         &scratch,

@@ -13,8 +13,8 @@ use kcore::state::{ClusterState, NodeState};
 
 use crate::budget::Budget;
 use crate::health::Liveness;
-use crate::role::Role;
 use crate::wait::Watch;
+use kcore::state::Role;
 
 pub trait Backend {
     /// The cluster this backend runs.

@@ -3,15 +3,15 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
-use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
+use kcore::state::{BackendKind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::Backend;
 use crate::budget::Budget;
 use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, StatusArgs, UpArgs};
 use crate::health::{self, Liveness};
-use crate::role::Role;
 use crate::wait::{self, DEREGISTRATION_WAIT};
+use kcore::state::Role;
 
 /// `kcluster up`: make the cluster if it is new, start the nodes of it that are down,
 /// ZooKeeper first, and wait until they serve.
@@ -110,7 +110,7 @@ fn with_registry(mut state: ClusterState, args: &UpArgs) -> Result<ClusterState>
     if !args.schema_registry || state.schema_registry.is_some() {
         return Ok(state);
     }
-    if state.backend != Kind::Local {
+    if state.backend != BackendKind::Local {
         return Err(Failure::usage(
             "--schema-registry runs beside a local cluster (the compose backend has none): --backend local",
         )
@@ -126,8 +126,8 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
     let name = state.name.clone();
     let asked_backend = match args.backend {
         BackendChoice::Auto => None,
-        BackendChoice::Local => Some(Kind::Local),
-        BackendChoice::Compose => Some(Kind::Compose),
+        BackendChoice::Local => Some(BackendKind::Local),
+        BackendChoice::Compose => Some(BackendKind::Compose),
     };
     let conflicts = asked_backend.is_some_and(|b| b != state.backend)
         || args.mode.is_some_and(|m| m != state.mode);
@@ -153,7 +153,7 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
         .into());
     }
     // The heap (local backend) is kept for the nodes this starts, and for `start` later.
-    if state.backend == Kind::Local {
+    if state.backend == BackendKind::Local {
         if let Some(heap) = args
             .heap
             .as_ref()
@@ -168,20 +168,20 @@ fn existing_for_up(mut state: ClusterState, args: &UpArgs) -> Result<ClusterStat
 
 /// The backend for a new cluster, and what to say about the choice `auto` made. A cluster
 /// that needs the local backend (secure, or with a schema registry) gets it.
-fn choose_backend(choice: BackendChoice, local_only: bool) -> (Kind, Option<String>) {
+fn choose_backend(choice: BackendChoice, local_only: bool) -> (BackendKind, Option<String>) {
     match choice {
-        BackendChoice::Auto if local_only => (Kind::Local, None),
-        BackendChoice::Local => (Kind::Local, None),
-        BackendChoice::Compose => (Kind::Compose, None),
+        BackendChoice::Auto if local_only => (BackendKind::Local, None),
+        BackendChoice::Local => (BackendKind::Local, None),
+        BackendChoice::Compose => (BackendKind::Compose, None),
         BackendChoice::Auto => match crate::compose::engine_answers()
             .and_then(|()| crate::compose::find_compose().map(|_| ()))
         {
             Ok(()) => (
-                Kind::Compose,
+                BackendKind::Compose,
                 Some("a Docker engine answers: using the compose backend (--backend local runs JVM processes instead)".into()),
             ),
             Err(why) => (
-                Kind::Local,
+                BackendKind::Local,
                 Some(format!("using the local backend ({why}; --backend compose to insist)")),
             ),
         },
@@ -329,8 +329,8 @@ pub fn node(state: &ClusterState, role: Role, id: u32) -> Result<&NodeState> {
 /// The backend of an existing cluster, as its `cluster.json` recorded it.
 fn open_backend(state: ClusterState) -> Result<Box<dyn Backend>> {
     Ok(match state.backend {
-        Kind::Local => Box::new(crate::local::Local::open(state)),
-        Kind::Compose => Box::new(crate::compose::Compose::open(state)?),
+        BackendKind::Local => Box::new(crate::local::Local::open(state)),
+        BackendKind::Compose => Box::new(crate::compose::Compose::open(state)?),
     })
 }
 
@@ -338,7 +338,7 @@ fn open_backend(state: ClusterState) -> Result<Box<dyn Backend>> {
 /// its files (`cluster.json` last, which means the cluster is complete). `note` (which
 /// backend `auto` chose) is printed once every prerequisite was found.
 fn create_cluster(
-    kind: Kind,
+    kind: BackendKind,
     name: &str,
     args: &UpArgs,
     mode: Mode,
@@ -348,7 +348,7 @@ fn create_cluster(
         crate::security::check_supported(kind, mode)?;
     }
     match kind {
-        Kind::Local => crate::local::create(name, args, mode, note),
-        Kind::Compose => crate::compose::create(name, args, mode, note),
+        BackendKind::Local => crate::local::create(name, args, mode, note),
+        BackendKind::Compose => crate::compose::create(name, args, mode, note),
     }
 }

@@ -15,7 +15,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
+use kcore::state::{BackendKind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::{new_cluster_id, Backend};
@@ -24,9 +24,9 @@ use crate::cli::UpArgs;
 use crate::distribution;
 use crate::health::Liveness;
 use crate::node_log;
-use crate::role::Role;
 use crate::topology::{broker_ports, default_zookeeper_ports, free_ports};
 use crate::wait::Watch;
+use kcore::state::Role;
 
 /// The compose files, embedded so an installed kcluster needs no checkout.
 pub const KRAFT_FILE: &str = include_str!("../../../compose/kraft.yml");
@@ -423,7 +423,7 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
     };
     Ok(ClusterState {
         name: name.to_string(),
-        backend: Kind::Compose,
+        backend: BackendKind::Compose,
         mode,
         kafka_version,
         cp_version,

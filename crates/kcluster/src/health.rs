@@ -20,7 +20,7 @@ use kcore::{Connection, Failure, QuietContext};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
 
-use crate::role::Role;
+use kcore::state::Role;
 
 /// A metadata client for polling a cluster that is starting, made like every kpipes
 /// client (so it never holds a stopped broker's port, see `kcore::self_connection`); as

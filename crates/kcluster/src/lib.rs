@@ -6,7 +6,8 @@
 //! ([`commands`]); this file dispatches a command line ([`cli`]) to them, one command at a
 //! time per cluster ([`lock`]).
 //!
-//! - [`topology`]: which ports a node uses. [`role`]: brokers and ZooKeeper nodes.
+//! - [`topology`]: which ports a node uses (a node's role, broker or ZooKeeper node, is
+//!   kcore's [`kcore::state::Role`], beside the cluster state it describes).
 //! - [`health`]: whether a node serves; [`wait`]: waiting for it, within a command's
 //!   time budget ([`budget`]).
 //! - [`process`]: starting a node's process detached, and stopping it.
@@ -29,7 +30,6 @@ pub mod log_files;
 pub mod membership;
 pub mod node_log;
 pub mod process;
-pub mod role;
 pub mod schema_registry;
 pub mod security;
 pub mod topology;

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use kcore::state::{process_marker, Backend as Kind, ClusterState, Mode, NodeState};
+use kcore::state::{process_marker, BackendKind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::{new_cluster_id, Backend};
@@ -27,9 +27,9 @@ use crate::distribution::{self, Distribution};
 use crate::health::Liveness;
 use crate::log_files::{copy_logs, log_file, log_text, LogMarks};
 use crate::process::{spawn_detached, terminate};
-use crate::role::Role;
 use crate::wait::Watch;
 use crate::{node_log, topology};
+use kcore::state::Role;
 
 /// JVM options for a small, quick-starting node on a 2-core machine.
 const JVM_FLAGS: &[&str] = &[
@@ -58,7 +58,7 @@ fn new_state(
     let kraft = mode == Mode::Kraft;
     Ok(ClusterState {
         name: name.to_string(),
-        backend: Kind::Local,
+        backend: BackendKind::Local,
         mode,
         kafka_version: Some(dist.version.clone()),
         cp_version: None,

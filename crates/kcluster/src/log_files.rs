@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use kcore::state::ClusterState;
 
-use crate::role::Role;
+use kcore::state::Role;
 
 /// How long a node's log files were when it was launched.
 pub struct LogMarks {

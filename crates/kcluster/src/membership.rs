@@ -13,12 +13,11 @@ use rdkafka::client::Client;
 use serde_json::json;
 
 use kcore::reassignments::{self, Move};
-use kcore::state::{Backend as Kind, ClusterState, Mode};
+use kcore::state::{BackendKind, ClusterState, Mode, Role};
 use kcore::{Connection, Failure, JsonLines, QuietContext};
 
 use crate::budget::Budget;
 use crate::cli::{AddArgs, RemoveArgs};
-use crate::role::Role;
 
 /// `kcluster add`: one more broker, started and serving when this returns.
 pub fn add(mut state: ClusterState, args: &AddArgs) -> Result<()> {
@@ -198,7 +197,7 @@ pub fn remove(state: ClusterState, args: &RemoveArgs) -> Result<()> {
 }
 
 fn only_local(state: &ClusterState, what: &str) -> Result<()> {
-    if state.backend != Kind::Local {
+    if state.backend != BackendKind::Local {
         return Err(Failure::usage(format!(
             "kcluster {what} works on local clusters; '{}' runs in docker compose",
             state.name

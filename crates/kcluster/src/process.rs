@@ -39,6 +39,7 @@ pub fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
     let deadline = Instant::now() + grace;
     while kcore::state::pid_is_node(pid, dir) {
         if Instant::now() >= deadline {
+            // SAFETY: plain kill(2), on the same verified pid.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         std::thread::sleep(Duration::from_millis(50));

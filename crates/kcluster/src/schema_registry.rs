@@ -32,7 +32,10 @@ const DEPENDENCY_PLUGIN: &str = "org.apache.maven.plugins:maven-dependency-plugi
 /// Its heap: in-memory storage of a few schemas needs little.
 const HEAP: &str = "256m";
 
-const RUNNER_JAR: &str = "apicurio-registry-app-3.0.9-runner.jar";
+/// The registry's runnable jar, named after its version.
+fn runner_jar() -> String {
+    format!("apicurio-registry-app-{APICURIO_VERSION}-runner.jar")
+}
 
 /// The registry's directory in the cluster's: pid, logs.
 pub fn dir(state: &ClusterState) -> PathBuf {
@@ -42,7 +45,7 @@ pub fn dir(state: &ClusterState) -> PathBuf {
 /// The cached distribution, fetched with `mvn` first if it is not there.
 pub fn fetch() -> Result<PathBuf> {
     let home = kcore::state::cache_root().join(format!("apicurio-registry-{APICURIO_VERSION}"));
-    if home.join(RUNNER_JAR).is_file() {
+    if home.join(runner_jar()).is_file() {
         return Ok(home);
     }
     crate::distribution::java()?;
@@ -92,7 +95,7 @@ pub fn fetch() -> Result<PathBuf> {
             .arg(&dist)
             .status()
             .context("running tar")?;
-        if !status.success() || !dist.join(RUNNER_JAR).is_file() {
+        if !status.success() || !dist.join(runner_jar()).is_file() {
             return Err(Failure::environment(format!(
                 "{} did not unpack into a runnable registry ({status})",
                 tarball.display()
@@ -101,7 +104,7 @@ pub fn fetch() -> Result<PathBuf> {
         }
         // In one step: the cache holds a complete distribution or none.
         if let Err(err) = fs::rename(&dist, &home) {
-            if !home.join(RUNNER_JAR).is_file() {
+            if !home.join(runner_jar()).is_file() {
                 return Err(err).with_context(|| format!("moving it into {}", home.display()));
             }
         }
@@ -201,7 +204,7 @@ fn start(state: &ClusterState, registry: &RegistryState, java: &Path, home: &Pat
             registry.management_port
         ))
         .arg("-jar")
-        .arg(home.join(RUNNER_JAR));
+        .arg(home.join(runner_jar()));
     let log = logs.join("registry.log");
     crate::process::spawn_detached(&mut command, &dir, &log, "the schema registry")?;
     Ok(())

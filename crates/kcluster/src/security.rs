@@ -2,7 +2,7 @@
 //! everything about TLS, SASL and ACLs lives here.
 //!
 //! - A CA of the cluster's own and one broker certificate signed by it (valid for
-//!   `localhost` and `127.0.0.1`, for server and client use), made with `openssl`.
+//!   `localhost` and `127.0.0.1`, for server and client use), made in-process (`rcgen`).
 //!   `ca.pem` is in the cluster's directory; the keys are in `security/` (mode 0600).
 //! - The client listeners speak SASL_SSL with SCRAM-SHA-512. Two users are created when
 //!   the storage is formatted (Kafka's `--add-scram`): `admin`, a super user the brokers
@@ -19,20 +19,23 @@
 //!   settings; the tools read the admin's when they find the cluster by themselves, and
 //!   `kcluster env [--user U]` points `KPIPES_CONFIG_FILE` at one.
 //!
-//! No secret is ever on a command line: openssl needs none (the keys are unencrypted in
-//! a 0700 directory), and Kafka's tools read their arguments from an `@argfile`.
+//! No secret is ever on a command line: the keys are unencrypted in a 0700 directory,
+//! and Kafka's tools read their arguments from an `@argfile`.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use kcore::admin::acls::{self, Allow, Operation, Resource};
 use kcore::state::{ClusterState, NodeState};
 use kcore::{Connection, Failure, QuietContext};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SerialNumber,
+};
 use rdkafka::admin::AdminClient;
 
 /// The users of a secure cluster.
@@ -47,7 +50,7 @@ const MECHANISM: &str = "SCRAM-SHA-512";
 const BROKER_CN: &str = "kcluster-broker";
 
 /// Days the CA and the broker certificate are valid.
-const VALID_DAYS: &str = "3650";
+const VALID_DAYS: i64 = 3650;
 
 /// The directory of the keys and what made them.
 fn secrets_dir(state: &ClusterState) -> PathBuf {
@@ -65,27 +68,17 @@ fn keystore(state: &ClusterState) -> PathBuf {
 }
 
 /// `--secure` is for the local backend (either mode).
-pub fn check_supported(backend: kcore::state::Backend, _mode: kcore::state::Mode) -> Result<()> {
-    if backend != kcore::state::Backend::Local {
+pub fn check_supported(
+    backend: kcore::state::BackendKind,
+    _mode: kcore::state::Mode,
+) -> Result<()> {
+    if backend != kcore::state::BackendKind::Local {
         return Err(Failure::usage(
             "--secure needs the local backend (--backend local); the compose files are open clusters",
         )
         .into());
     }
-    which("openssl").ok_or_else(|| {
-        Failure::environment(
-            "--secure needs `openssl` on PATH to make the cluster's CA (scripts/setup installs it)",
-        )
-    })?;
     Ok(())
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
 }
 
 /// Make a new secure cluster's CA, broker keystore, passwords and client property files.
@@ -108,123 +101,57 @@ pub fn prepare(state: &ClusterState) -> Result<()> {
     Ok(())
 }
 
-fn openssl(what: &str, args: &[&str], cwd: &Path) -> Result<()> {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running openssl ({what})"))?;
-    if !output.status.success() {
-        bail!(
-            "openssl failed making {what}: {}",
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no output")
-        );
-    }
-    Ok(())
-}
-
-/// The CA (`ca.pem`, key in `security/ca.key`) and the broker's keystore.
+/// The CA (`ca.pem`, key in `security/ca.key`) and the broker's keystore, made in-process
+/// (`rcgen`): ECDSA P-256 keys, which Kafka's PEM keystore and librdkafka both take.
 fn make_certificates(state: &ClusterState) -> Result<()> {
     let secrets = secrets_dir(state);
-    let config = secrets.join("openssl.cnf");
-    fs::write(
-        &config,
-        "# Written by kcluster: extensions of the cluster's CA and broker certificates.\n\
-         [req]\n\
-         distinguished_name = dn\n\
-         [dn]\n\
-         [ca]\n\
-         basicConstraints = critical,CA:TRUE\n\
-         keyUsage = critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier = hash\n\
-         [broker]\n\
-         basicConstraints = CA:FALSE\n\
-         keyUsage = critical,digitalSignature,keyEncipherment\n\
-         extendedKeyUsage = serverAuth,clientAuth\n\
-         subjectAltName = DNS:localhost,IP:127.0.0.1\n\
-         subjectKeyIdentifier = hash\n\
-         authorityKeyIdentifier = keyid\n",
-    )?;
-    let ca = ca_file(state);
-    let (ca, config) = (ca.to_string_lossy(), config.to_string_lossy());
-    let ca_subject = format!("/CN=kcluster CA of cluster {}", state.name);
-    let broker_subject = format!("/CN={BROKER_CN}");
-    let serial = format!("0x{}", hex(&kcore::random::bytes(16)?));
-    let rsa = ["-newkey", "rsa:2048", "-nodes"];
-    let mut ca_args = vec!["req", "-x509", "-new"];
-    ca_args.extend(rsa);
-    ca_args.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        &ca,
-        "-days",
-        VALID_DAYS,
-        "-config",
-        &config,
-        "-extensions",
-        "ca",
-        "-subj",
-        &ca_subject,
-    ]);
-    openssl("the cluster's CA", &ca_args, &secrets)?;
-    let mut csr_args = vec!["req", "-new"];
-    csr_args.extend(rsa);
-    csr_args.extend([
-        "-keyout",
-        "broker.key",
-        "-out",
-        "broker.csr",
-        "-config",
-        &config,
-        "-subj",
-        &broker_subject,
-    ]);
-    openssl("the broker's key", &csr_args, &secrets)?;
-    openssl(
-        "the broker's certificate",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "broker.csr",
-            "-CA",
-            &ca,
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            &serial,
-            "-days",
-            VALID_DAYS,
-            "-extfile",
-            &config,
-            "-extensions",
-            "broker",
-            "-out",
-            "broker.crt",
-        ],
-        &secrets,
-    )?;
-    let mut pem = String::new();
-    for part in [
-        secrets.join("broker.key"),
-        secrets.join("broker.crt"),
-        PathBuf::from(ca.as_ref()),
-    ] {
-        pem.push_str(
-            &fs::read_to_string(&part).with_context(|| format!("reading {}", part.display()))?,
-        );
-    }
-    write_private(&keystore(state), &pem)?;
-    for key in ["ca.key", "broker.key"] {
-        fs::set_permissions(secrets.join(key), fs::Permissions::from_mode(0o600))?;
-    }
-    let _ = fs::remove_file(secrets.join("broker.csr"));
-    Ok(())
+    let now = time::OffsetDateTime::now_utc();
+    let valid = |params: &mut CertificateParams| {
+        params.not_before = now;
+        params.not_after = now + time::Duration::days(VALID_DAYS);
+    };
+
+    let ca_key = KeyPair::generate().context("making the cluster's CA key")?;
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(
+        DnType::CommonName,
+        format!("kcluster CA of cluster {}", state.name),
+    );
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    valid(&mut ca);
+    let ca_cert = ca.self_signed(&ca_key).context("making the cluster's CA")?;
+
+    let broker_key = KeyPair::generate().context("making the broker's key")?;
+    let mut broker = CertificateParams::new(["localhost".to_string(), "127.0.0.1".to_string()])
+        .context("making the broker's certificate")?;
+    broker
+        .distinguished_name
+        .push(DnType::CommonName, BROKER_CN);
+    broker.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    broker.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    broker.use_authority_key_identifier_extension = true;
+    let mut serial = kcore::random::bytes(16)?;
+    serial[0] &= 0x7f; // a positive serial number
+    broker.serial_number = Some(SerialNumber::from_slice(&serial));
+    valid(&mut broker);
+    let broker_cert = broker
+        .signed_by(&broker_key, &Issuer::from_params(&ca, &ca_key))
+        .context("making the broker's certificate")?;
+
+    fs::write(ca_file(state), ca_cert.pem())
+        .with_context(|| format!("writing {}", ca_file(state).display()))?;
+    write_private(&secrets.join("ca.key"), &ca_key.serialize_pem())?;
+    write_private(&secrets.join("broker.key"), &broker_key.serialize_pem())?;
+    fs::write(secrets.join("broker.crt"), broker_cert.pem())?;
+    let pem = [broker_key.serialize_pem(), broker_cert.pem(), ca_cert.pem()].concat();
+    write_private(&keystore(state), &pem)
 }
 
 /// A file only its owner may read, written whole.

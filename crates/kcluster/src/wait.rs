@@ -12,7 +12,7 @@ use kcore::Failure;
 
 use crate::budget::Budget;
 use crate::health::{brokers_serving, listed_brokers, zookeeper_mode};
-use crate::role::Role;
+use kcore::state::Role;
 
 /// The brokers' ZooKeeper session timeout (both backends configure it). A broker that dies
 /// without a clean shutdown stays registered (and keeps its partition leaderships) until

@@ -132,6 +132,7 @@ fn probe(
         if message.is_null() {
             continue;
         }
+        // SAFETY: a non-null message just polled, not destroyed yet.
         let (err, offset) = unsafe { ((*message).err, (*message).offset) };
         let outcome = if err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             (offset + 1 >= high).then_some(None)
@@ -140,11 +141,13 @@ fn probe(
         } else if is_undecodable(err.into()) {
             Some(Some(Found {
                 offset,
+                // SAFETY: the live message polled above, with its error set.
                 cause: unsafe { error_text(message) },
             }))
         } else {
             None
         };
+        // SAFETY: the message is ours and destroyed once; nothing read from it outlives this.
         unsafe { rdsys::rd_kafka_message_destroy(message) };
         if let Some(found) = outcome {
             return found;
@@ -156,14 +159,19 @@ fn probe(
 /// An error message's text: librdkafka puts it where a message's value would be (what its
 /// header-only `rd_kafka_message_errstr` reads), else the code's description.
 ///
-/// SAFETY: `message` is a live message from `rd_kafka_consumer_poll` with an error set.
+/// # Safety
+/// `message` is a live message from `rd_kafka_consumer_poll` with an error set.
 unsafe fn error_text(message: *const rdsys::rd_kafka_message_t) -> String {
-    let (payload, len, err) = ((*message).payload, (*message).len, (*message).err);
-    if payload.is_null() {
-        return CStr::from_ptr(rdsys::rd_kafka_err2str(err))
-            .to_string_lossy()
-            .into_owned();
+    // SAFETY: the caller's promise: a live message; its payload (when set) holds `len`
+    // bytes, and librdkafka's error strings are static and NUL-terminated.
+    unsafe {
+        let (payload, len, err) = ((*message).payload, (*message).len, (*message).err);
+        if payload.is_null() {
+            return CStr::from_ptr(rdsys::rd_kafka_err2str(err))
+                .to_string_lossy()
+                .into_owned();
+        }
+        let bytes = std::slice::from_raw_parts(payload as *const u8, len);
+        String::from_utf8_lossy(bytes).into_owned()
     }
-    let bytes = std::slice::from_raw_parts(payload as *const u8, len);
-    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -1,5 +1,20 @@
 //! kcore: what every kpipes tool shares — connection settings, the librdkafka
 //! context, the JSON record format, errors and exit codes, output and signals.
+//! What two tools need lives here.
+//!
+//! - [`connection`]: `-b`, `-X`, `-F`, `--timeout`, `-v`; [`self_connection`]: never a
+//!   connection to oneself; [`context`]: librdkafka's logs kept quiet.
+//! - [`metadata`]: bounded metadata fetches, partition counts and the partition check.
+//! - [`admin`]: librdkafka's admin API (topics, groups, offsets, ACLs, the per-command
+//!   session); [`transactions`]: the transactional producer calls.
+//! - [`record`]: the JSON record format; [`avro`] and [`schema_registry`]: Avro through
+//!   a schema registry.
+//! - [`failure`]: errors and the one error-to-exit-code table; [`outcome`]: commands that
+//!   go on after a failure.
+//! - [`output`]: JSON lines and table-or-JSON answers; [`table`]: tables for people;
+//!   [`progress`]: progress lines and spinners.
+//! - [`generate`]: completions and man pages; [`signals`]: interrupts; [`state`]: where
+//!   clusters are kept, and a node's role; [`random`]: random bytes.
 
 pub mod admin;
 pub mod avro;

@@ -29,15 +29,18 @@ use rdkafka::bindings as rd;
 /// # Safety
 /// `client` must be a live librdkafka handle that no broker was added to yet.
 pub(crate) unsafe fn guard_and_connect(client: *mut rd::rd_kafka_t, brokers: &str) -> Result<()> {
-    // rd_kafka_conf() hands out the client's own configuration as read-only; the
-    // callback field is read only when a broker connects, and there is no broker yet.
-    let conf = rd::rd_kafka_conf(client) as *mut rd::rd_kafka_conf_t;
-    rd::rd_kafka_conf_set_connect_cb(conf, Some(connect_unless_self));
-    let list = CString::new(brokers).map_err(|_| anyhow!("broker list contains a NUL byte"))?;
-    // The count of brokers added is not an error signal: a list librdkafka cannot parse
-    // surfaces as connection failures, as it would from bootstrap.servers.
-    rd::rd_kafka_brokers_add(client, list.as_ptr());
-    Ok(())
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        // rd_kafka_conf() hands out the client's own configuration as read-only; the
+        // callback field is read only when a broker connects, and there is no broker yet.
+        let conf = rd::rd_kafka_conf(client) as *mut rd::rd_kafka_conf_t;
+        rd::rd_kafka_conf_set_connect_cb(conf, Some(connect_unless_self));
+        let list = CString::new(brokers).map_err(|_| anyhow!("broker list contains a NUL byte"))?;
+        // The count of brokers added is not an error signal: a list librdkafka cannot parse
+        // surfaces as connection failures, as it would from bootstrap.servers.
+        rd::rd_kafka_brokers_add(client, list.as_ptr());
+        Ok(())
+    }
 }
 
 /// librdkafka's connect callback: returns 0 (connected or in progress) or an errno.
@@ -48,7 +51,22 @@ unsafe extern "C" fn connect_unless_self(
     _broker: *const c_char,
     _opaque: *mut c_void,
 ) -> c_int {
-    if libc::connect(fd, addr, addrlen as libc::socklen_t) == -1 {
+    // SAFETY: librdkafka hands over a fresh socket and an address of `addrlen` bytes,
+    // which is all connect(2) and the checks below need.
+    unsafe { connect_unless_self_body(fd, addr, addrlen) }
+}
+
+/// The body of [`connect_unless_self`].
+///
+/// # Safety
+/// `fd` is a socket; `addr` points to `addrlen` readable bytes of a socket address.
+unsafe fn connect_unless_self_body(
+    fd: c_int,
+    addr: *const libc::sockaddr,
+    addrlen: c_int,
+) -> c_int {
+    // SAFETY: the caller's promise covers connect(2) on `fd` with `addr`.
+    if unsafe { libc::connect(fd, addr, addrlen as libc::socklen_t) } == -1 {
         let errno = std::io::Error::last_os_error()
             .raw_os_error()
             .unwrap_or(libc::EIO);
@@ -56,8 +74,10 @@ unsafe extern "C" fn connect_unless_self(
             return errno;
         }
     }
-    if is_self_connection(fd, addr, addrlen as libc::socklen_t) {
-        abort_on_close(fd);
+    // SAFETY: the same socket and address, as the caller promised.
+    if unsafe { is_self_connection(fd, addr, addrlen as libc::socklen_t) } {
+        // SAFETY: `fd` is the caller's live socket.
+        unsafe { abort_on_close(fd) };
         // To librdkafka the broker is simply not there (which is true); it closes the
         // socket and retries later, by which time the broker may listen again.
         return libc::ECONNREFUSED;
@@ -71,17 +91,20 @@ unsafe fn is_self_connection(
     peer: *const libc::sockaddr,
     peer_len: libc::socklen_t,
 ) -> bool {
-    let mut local: libc::sockaddr_storage = std::mem::zeroed();
-    let mut local_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    if libc::getsockname(
-        fd,
-        &mut local as *mut _ as *mut libc::sockaddr,
-        &mut local_len,
-    ) != 0
-    {
-        return false;
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        let mut local: libc::sockaddr_storage = std::mem::zeroed();
+        let mut local_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        if libc::getsockname(
+            fd,
+            &mut local as *mut _ as *mut libc::sockaddr,
+            &mut local_len,
+        ) != 0
+        {
+            return false;
+        }
+        same_endpoint(&local, peer, peer_len)
     }
-    same_endpoint(&local, peer, peer_len)
 }
 
 /// Family, address and port equal (the only parts a TCP endpoint has).
@@ -90,38 +113,44 @@ unsafe fn same_endpoint(
     peer: *const libc::sockaddr,
     peer_len: libc::socklen_t,
 ) -> bool {
-    let family = c_int::from((*peer).sa_family);
-    if c_int::from(local.ss_family) != family {
-        return false;
-    }
-    match family {
-        libc::AF_INET if peer_len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
-            let a = &*(local as *const _ as *const libc::sockaddr_in);
-            let b = &*(peer as *const libc::sockaddr_in);
-            a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        let family = c_int::from((*peer).sa_family);
+        if c_int::from(local.ss_family) != family {
+            return false;
         }
-        libc::AF_INET6 if peer_len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
-            let a = &*(local as *const _ as *const libc::sockaddr_in6);
-            let b = &*(peer as *const libc::sockaddr_in6);
-            a.sin6_port == b.sin6_port && a.sin6_addr.s6_addr == b.sin6_addr.s6_addr
+        match family {
+            libc::AF_INET if peer_len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
+                let a = &*(local as *const _ as *const libc::sockaddr_in);
+                let b = &*(peer as *const libc::sockaddr_in);
+                a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr
+            }
+            libc::AF_INET6 if peer_len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                let a = &*(local as *const _ as *const libc::sockaddr_in6);
+                let b = &*(peer as *const libc::sockaddr_in6);
+                a.sin6_port == b.sin6_port && a.sin6_addr.s6_addr == b.sin6_addr.s6_addr
+            }
+            _ => false,
         }
-        _ => false,
     }
 }
 
 /// Make the coming close(2) send a reset instead of a FIN, so no TIME_WAIT is left.
 unsafe fn abort_on_close(fd: c_int) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    libc::setsockopt(
-        fd,
-        libc::SOL_SOCKET,
-        libc::SO_LINGER,
-        &linger as *const _ as *const c_void,
-        std::mem::size_of::<libc::linger>() as libc::socklen_t,
-    );
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const _ as *const c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +180,7 @@ mod tests {
             .port();
         let addr = loopback(port);
         let len = std::mem::size_of::<libc::sockaddr_in>() as c_int;
+        // SAFETY: a socket of our own and a local sockaddr_in of the stated length.
         unsafe {
             let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
             assert!(fd >= 0);
@@ -180,6 +210,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let addr = loopback(port);
+        // SAFETY: a socket of our own and a local sockaddr_in of the stated length.
         unsafe {
             let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
             let result = connect_unless_self(

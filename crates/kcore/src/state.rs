@@ -1,5 +1,5 @@
 //! Where kcluster keeps its clusters, so that kcluster writes and every other
-//! tool can find a running cluster without flags.
+//! tool can find a running cluster without flags; and the [`Role`] of a node in it.
 //!
 //! Layout (outside any repository):
 //! `$KPIPES_STATE_DIR` or `$XDG_STATE_HOME/kpipes` or `~/.local/state/kpipes`
@@ -48,18 +48,18 @@ pub fn cluster_dir(name: &str) -> PathBuf {
 /// Where a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Backend {
+pub enum BackendKind {
     /// JVM processes on this machine.
     Local,
     /// Docker containers, through docker compose.
     Compose,
 }
 
-impl Backend {
+impl BackendKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Backend::Local => "local",
-            Backend::Compose => "compose",
+            BackendKind::Local => "local",
+            BackendKind::Compose => "compose",
         }
     }
 }
@@ -87,7 +87,7 @@ impl Mode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterState {
     pub name: String,
-    pub backend: Backend,
+    pub backend: BackendKind,
     pub mode: Mode,
     /// The Apache Kafka version the brokers run; None where the images are Confluent
     /// Platform's (compose backend, ZooKeeper mode: see `cp_version`).
@@ -313,7 +313,7 @@ pub fn running_cluster() -> Option<ClusterState> {
         .filter_map(|name| ClusterState::load(name))
         // A compose cluster's brokers are containers, with no pids here: its state file
         // exists only while it is up (or kept), so it counts.
-        .filter(|state| state.backend == Backend::Compose || state.any_running())
+        .filter(|state| state.backend == BackendKind::Compose || state.any_running())
         .collect();
     if let Some(default) = running.iter().find(|state| state.name == "default") {
         return Some(default.clone());
@@ -321,6 +321,73 @@ pub fn running_cluster() -> Option<ClusterState> {
     match running.as_slice() {
         [only] => Some(only.clone()),
         _ => None,
+    }
+}
+
+/// The role of a node: what its JSON line says and what its node directory
+/// (`kafka-N/`, `zookeeper-N/`) and compose service (`kafka-N`, `zookeeper-N`) are called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Broker,
+    Zookeeper,
+}
+
+impl Role {
+    /// The role a node command (`stop`, `kill`, `start`, `logs`) acts on: given `--zookeeper`
+    /// or a broker.
+    pub fn of_flag(zookeeper: bool) -> Role {
+        if zookeeper {
+            Role::Zookeeper
+        } else {
+            Role::Broker
+        }
+    }
+
+    /// The JSON `role`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Broker => "broker",
+            Role::Zookeeper => "zookeeper",
+        }
+    }
+
+    /// What its node directory and its compose service are named after: `kafka-N`,
+    /// `zookeeper-N` (the seed's service names).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Role::Broker => "kafka",
+            Role::Zookeeper => "zookeeper",
+        }
+    }
+
+    /// What people call it in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Broker => "broker",
+            Role::Zookeeper => "ZooKeeper node",
+        }
+    }
+
+    pub fn service(self, id: u32) -> String {
+        format!("{}-{id}", self.prefix())
+    }
+
+    /// The nodes of this role in a cluster.
+    pub fn nodes(self, state: &ClusterState) -> &[NodeState] {
+        match self {
+            Role::Broker => &state.brokers,
+            Role::Zookeeper => &state.zookeepers,
+        }
+    }
+
+    /// The node with this role and id, if the cluster has one.
+    pub fn node(self, state: &ClusterState, id: u32) -> Option<&NodeState> {
+        self.nodes(state).iter().find(|n| n.id == id)
+    }
+
+    /// The node's directory in the cluster's state directory (local backend).
+    pub fn node_dir(self, state: &ClusterState, id: u32) -> std::path::PathBuf {
+        state.node_dir(self.prefix(), id)
     }
 }
 
@@ -336,7 +403,7 @@ mod tests {
         let state = ClusterState::from_json(old).unwrap();
         assert_eq!(
             (state.backend, state.mode),
-            (Backend::Compose, Mode::Zookeeper)
+            (BackendKind::Compose, Mode::Zookeeper)
         );
         assert_eq!(state.kafka_version, None);
         assert_eq!(state.cp_version.as_deref(), Some("7.9.1"));

@@ -4,6 +4,12 @@
 //! clear line and exit 5 before anything else is tried; the group requests go through
 //! kcore's admin layer (librdkafka's admin API), several at once where they do not
 //! depend on each other.
+//!
+//! One module per command (`list`, `describe`, `reset`, `delete`); `offsets` reads
+//! partitions' first and end offsets, `spec` what `reset --to` and `--topic` mean; [`cli`]
+//! is the command line, `session` what kgroup asks of kcore's admin session.
+
+#![forbid(unsafe_code)]
 
 pub mod cli;
 mod delete;

@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 fn main() -> std::process::ExitCode {
     kcore::tool_main("kgroup", kgroup::run)
 }

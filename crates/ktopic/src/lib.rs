@@ -4,6 +4,13 @@
 //! Every command starts with a bounded metadata fetch, so unreachable brokers give one
 //! clear line and exit 5 before anything else is tried. Commands that change topics
 //! wait until the change shows in the metadata, so the next command (or `kprod`) sees it.
+//!
+//! One module per command (`config`, `create`, `delete`, `describe` with `list`,
+//! `offsets`, `partitions`); [`cli`] is the command line, `session` what ktopic asks of
+//! kcore's admin session, [`snapshot`] the cluster's brokers and topics as the metadata
+//! shows them.
+
+#![forbid(unsafe_code)]
 
 pub mod cli;
 mod config;

@@ -492,23 +492,15 @@ fn process_exists(pid: libc::pid_t) -> bool {
 
 /// The current time as `2026-12-01T10:48:37Z`.
 fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as libc::time_t;
-    // SAFETY: gmtime_r writes only into the `tm` it is given.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::gmtime_r(&secs, &mut tm) }.is_null() {
-        return secs.to_string();
-    }
+    let now = time::OffsetDateTime::now_utc();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
     )
 }
 
@@ -554,28 +546,6 @@ mod tests {
         assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
     }
 
-    /// A scratch directory for one test, removed when dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(what: &str) -> Scratch {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos();
-            let dir = std::env::temp_dir()
-                .join(format!("kcluster-{what}-{}-{nanos:x}", std::process::id()));
-            fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
     /// A stand-in for `mvn` that "resolves" the given jars into `-DoutputDirectory` (the
     /// log4j2 binding for `dependency:copy`), or fails.
     fn fake_mvn(dir: &Path, jars: &[&str], succeed: bool) -> PathBuf {
@@ -608,9 +578,12 @@ mod tests {
 
     #[test]
     fn a_fetch_assembles_the_layout_and_leaves_no_staging_behind() {
-        let scratch = Scratch::new("fetch");
+        let scratch = tempfile::Builder::new()
+            .prefix("kcluster-fetch")
+            .tempdir()
+            .unwrap();
         let mvn = fake_mvn(
-            &scratch.0,
+            scratch.path(),
             &[
                 "kafka_2.13-4.9.0.jar",
                 "kafka-tools-4.9.0.jar",
@@ -618,7 +591,7 @@ mod tests {
             ],
             true,
         );
-        let cache = scratch.0.join("cache");
+        let cache = scratch.path().join("cache");
         let dest = cache.join("kafka-4.9.0");
         fetch_into(&mvn, "4.9.0", &dest).unwrap();
         assert!(is_complete(&dest));
@@ -648,7 +621,7 @@ mod tests {
 
         // Kafka 3.x: the reload4j binding comes with the jars, log4j 1.x configuration.
         let mvn = fake_mvn(
-            &scratch.0,
+            scratch.path(),
             &[
                 "kafka_2.13-3.9.0.jar",
                 "kafka-tools-3.9.0.jar",
@@ -668,10 +641,13 @@ mod tests {
 
     #[test]
     fn a_failed_fetch_leaves_nothing() {
-        let scratch = Scratch::new("fetch-fails");
-        let cache = scratch.0.join("cache");
+        let scratch = tempfile::Builder::new()
+            .prefix("kcluster-fetch-fails")
+            .tempdir()
+            .unwrap();
+        let cache = scratch.path().join("cache");
         let dest = cache.join("kafka-4.9.0");
-        let mvn = fake_mvn(&scratch.0, &[], false);
+        let mvn = fake_mvn(scratch.path(), &[], false);
         let err = fetch_into(&mvn, "4.9.0", &dest).unwrap_err();
         assert!(
             err.to_string()
@@ -680,7 +656,7 @@ mod tests {
         );
         assert_eq!(kcore::failure::exit_code_for(&err).code(), 8);
         // mvn "succeeds" without the broker's jar: not a distribution either.
-        let mvn = fake_mvn(&scratch.0, &["kafka-tools-4.9.0.jar"], true);
+        let mvn = fake_mvn(scratch.path(), &["kafka-tools-4.9.0.jar"], true);
         let err = fetch_into(&mvn, "4.9.0", &dest).unwrap_err();
         assert!(
             err.to_string().contains("kafka_2.13-4.9.0.jar is missing"),
@@ -691,17 +667,20 @@ mod tests {
 
     #[test]
     fn abandoned_staging_directories_are_removed() {
-        let scratch = Scratch::new("stages");
+        let scratch = tempfile::Builder::new()
+            .prefix("kcluster-stages")
+            .tempdir()
+            .unwrap();
         // pid 0x7fffffff does not exist; ours does.
-        let dead = scratch.0.join(".kafka-4.3.1.tmp.2147483647.1");
+        let dead = scratch.path().join(".kafka-4.3.1.tmp.2147483647.1");
         let ours = scratch
-            .0
+            .path()
             .join(format!(".kafka-4.3.1.tmp.{}.2", std::process::id()));
-        let other_version = scratch.0.join(".kafka-3.9.1.tmp.2147483647.3");
+        let other_version = scratch.path().join(".kafka-3.9.1.tmp.2147483647.3");
         for dir in [&dead, &ours, &other_version] {
             fs::create_dir_all(dir.join("dist")).unwrap();
         }
-        remove_abandoned_stages(&scratch.0, "4.3.1");
+        remove_abandoned_stages(scratch.path(), "4.3.1");
         assert!(!dead.exists() && ours.exists() && other_version.exists());
     }
 }

@@ -14,7 +14,7 @@ use kcore::state::{ClusterState, NodeState};
 use kcore::Failure;
 
 use crate::distribution::Distribution;
-use crate::role::Role;
+use kcore::state::Role;
 
 /// Nodes in the ensemble: 3 tolerate one failure, as in the seed.
 pub const ENSEMBLE_SIZE: u32 = 3;

@@ -42,8 +42,10 @@ pub fn list_groups<C: ClientContext>(
         rd::RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT,
         timeout,
         no_options,
-        // SAFETY (closure): live handles.
-        |rk, options, queue| unsafe { rd::rd_kafka_ListConsumerGroups(rk, options, queue) },
+        |rk, options, queue| {
+            // SAFETY: live handles.
+            unsafe { rd::rd_kafka_ListConsumerGroups(rk, options, queue) }
+        },
     )?
     .wait()?;
     // SAFETY: the event is a ListConsumerGroups result, alive while we read it.
@@ -186,49 +188,52 @@ pub fn submit_describe_groups<C: ClientContext>(
 unsafe fn read_description(
     group: *const rd::rd_kafka_ConsumerGroupDescription_t,
 ) -> GroupDescription {
-    let name = text(rd::rd_kafka_ConsumerGroupDescription_group_id(group)).unwrap_or_default();
-    let error = AdminError::from_error(rd::rd_kafka_ConsumerGroupDescription_error(group));
-    let coordinator = rd::rd_kafka_ConsumerGroupDescription_coordinator(group);
-    let coordinator = (!coordinator.is_null()).then(|| Node {
-        id: rd::rd_kafka_Node_id(coordinator),
-        host: text(rd::rd_kafka_Node_host(coordinator)).unwrap_or_default(),
-        port: rd::rd_kafka_Node_port(coordinator),
-    });
-    let members = (0..rd::rd_kafka_ConsumerGroupDescription_member_count(group))
-        .map(|index| rd::rd_kafka_ConsumerGroupDescription_member(group, index))
-        .filter(|member| !member.is_null())
-        .map(|member| {
-            let assignment = rd::rd_kafka_MemberDescription_assignment(member);
-            let partitions = if assignment.is_null() {
-                Vec::new()
-            } else {
-                read_partitions(rd::rd_kafka_MemberAssignment_partitions(assignment))
-            };
-            Member {
-                member_id: text(rd::rd_kafka_MemberDescription_consumer_id(member))
-                    .unwrap_or_default(),
-                client_id: text(rd::rd_kafka_MemberDescription_client_id(member))
-                    .unwrap_or_default(),
-                host: text(rd::rd_kafka_MemberDescription_host(member)).unwrap_or_default(),
-                instance_id: text(rd::rd_kafka_MemberDescription_group_instance_id(member)),
-                assignment: partitions
-                    .into_iter()
-                    .map(|p| (p.topic, p.partition))
-                    .collect(),
-            }
-        })
-        .collect();
-    GroupDescription {
-        group: name,
-        error,
-        state: state_name(rd::rd_kafka_ConsumerGroupDescription_state(group)),
-        group_type: type_name(rd::rd_kafka_ConsumerGroupDescription_type(group)),
-        simple: rd::rd_kafka_ConsumerGroupDescription_is_simple_consumer_group(group) != 0,
-        assignor: text(rd::rd_kafka_ConsumerGroupDescription_partition_assignor(
-            group,
-        )),
-        coordinator,
-        members,
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        let name = text(rd::rd_kafka_ConsumerGroupDescription_group_id(group)).unwrap_or_default();
+        let error = AdminError::from_error(rd::rd_kafka_ConsumerGroupDescription_error(group));
+        let coordinator = rd::rd_kafka_ConsumerGroupDescription_coordinator(group);
+        let coordinator = (!coordinator.is_null()).then(|| Node {
+            id: rd::rd_kafka_Node_id(coordinator),
+            host: text(rd::rd_kafka_Node_host(coordinator)).unwrap_or_default(),
+            port: rd::rd_kafka_Node_port(coordinator),
+        });
+        let members = (0..rd::rd_kafka_ConsumerGroupDescription_member_count(group))
+            .map(|index| rd::rd_kafka_ConsumerGroupDescription_member(group, index))
+            .filter(|member| !member.is_null())
+            .map(|member| {
+                let assignment = rd::rd_kafka_MemberDescription_assignment(member);
+                let partitions = if assignment.is_null() {
+                    Vec::new()
+                } else {
+                    read_partitions(rd::rd_kafka_MemberAssignment_partitions(assignment))
+                };
+                Member {
+                    member_id: text(rd::rd_kafka_MemberDescription_consumer_id(member))
+                        .unwrap_or_default(),
+                    client_id: text(rd::rd_kafka_MemberDescription_client_id(member))
+                        .unwrap_or_default(),
+                    host: text(rd::rd_kafka_MemberDescription_host(member)).unwrap_or_default(),
+                    instance_id: text(rd::rd_kafka_MemberDescription_group_instance_id(member)),
+                    assignment: partitions
+                        .into_iter()
+                        .map(|p| (p.topic, p.partition))
+                        .collect(),
+                }
+            })
+            .collect();
+        GroupDescription {
+            group: name,
+            error,
+            state: state_name(rd::rd_kafka_ConsumerGroupDescription_state(group)),
+            group_type: type_name(rd::rd_kafka_ConsumerGroupDescription_type(group)),
+            simple: rd::rd_kafka_ConsumerGroupDescription_is_simple_consumer_group(group) != 0,
+            assignor: text(rd::rd_kafka_ConsumerGroupDescription_partition_assignor(
+                group,
+            )),
+            coordinator,
+            members,
+        }
     }
 }
 
@@ -287,14 +292,17 @@ unsafe fn read_group_results(
     results: *const *const rd::rd_kafka_group_result_t,
     count: usize,
 ) -> Vec<GroupPartitions> {
-    slice(results, count)
-        .iter()
-        .map(|&result| GroupPartitions {
-            group: text(rd::rd_kafka_group_result_name(result)).unwrap_or_default(),
-            error: AdminError::from_error(rd::rd_kafka_group_result_error(result)),
-            partitions: read_partitions(rd::rd_kafka_group_result_partitions(result)),
-        })
-        .collect()
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        slice(results, count)
+            .iter()
+            .map(|&result| GroupPartitions {
+                group: text(rd::rd_kafka_group_result_name(result)).unwrap_or_default(),
+                error: AdminError::from_error(rd::rd_kafka_group_result_error(result)),
+                partitions: read_partitions(rd::rd_kafka_group_result_partitions(result)),
+            })
+            .collect()
+    }
 }
 
 /// The committed offsets of `group`: of every partition it committed (`partitions`
@@ -335,10 +343,13 @@ pub fn submit_committed_offsets<C: ClientContext>(
         },
     )?;
     unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Vec<GroupPartitions> {
-        let result = rd::rd_kafka_event_ListConsumerGroupOffsets_result(event);
-        let mut count = 0usize;
-        let groups = rd::rd_kafka_ListConsumerGroupOffsets_result_groups(result, &mut count);
-        read_group_results(groups as *const _, count)
+        // SAFETY: the caller keeps this function's contract (its `# Safety`).
+        unsafe {
+            let result = rd::rd_kafka_event_ListConsumerGroupOffsets_result(event);
+            let mut count = 0usize;
+            let groups = rd::rd_kafka_ListConsumerGroupOffsets_result_groups(result, &mut count);
+            read_group_results(groups as *const _, count)
+        }
     }
     Ok(PendingGroupPartitions { pending, read })
 }
@@ -384,10 +395,13 @@ pub fn alter_committed_offsets<C: ClientContext>(
         },
     )?;
     unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Vec<GroupPartitions> {
-        let result = rd::rd_kafka_event_AlterConsumerGroupOffsets_result(event);
-        let mut count = 0usize;
-        let groups = rd::rd_kafka_AlterConsumerGroupOffsets_result_groups(result, &mut count);
-        read_group_results(groups as *const _, count)
+        // SAFETY: the caller keeps this function's contract (its `# Safety`).
+        unsafe {
+            let result = rd::rd_kafka_event_AlterConsumerGroupOffsets_result(event);
+            let mut count = 0usize;
+            let groups = rd::rd_kafka_AlterConsumerGroupOffsets_result_groups(result, &mut count);
+            read_group_results(groups as *const _, count)
+        }
     }
     PendingGroupPartitions { pending, read }.wait()
 }
@@ -429,10 +443,13 @@ pub fn delete_committed_offsets<C: ClientContext>(
         },
     )?;
     unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Vec<GroupPartitions> {
-        let result = rd::rd_kafka_event_DeleteConsumerGroupOffsets_result(event);
-        let mut count = 0usize;
-        let groups = rd::rd_kafka_DeleteConsumerGroupOffsets_result_groups(result, &mut count);
-        read_group_results(groups as *const _, count)
+        // SAFETY: the caller keeps this function's contract (its `# Safety`).
+        unsafe {
+            let result = rd::rd_kafka_event_DeleteConsumerGroupOffsets_result(event);
+            let mut count = 0usize;
+            let groups = rd::rd_kafka_DeleteConsumerGroupOffsets_result_groups(result, &mut count);
+            read_group_results(groups as *const _, count)
+        }
     }
     PendingGroupPartitions { pending, read }.wait()
 }

@@ -61,17 +61,20 @@ impl AdminError {
     /// # Safety
     /// `error` must be null or a live error object.
     pub(crate) unsafe fn from_error(error: *const rd::rd_kafka_error_t) -> Option<Self> {
-        if error.is_null() {
-            return None;
+        // SAFETY: the caller keeps this function's contract (its `# Safety`).
+        unsafe {
+            if error.is_null() {
+                return None;
+            }
+            let code = rd::rd_kafka_error_code(error);
+            if code == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                return None;
+            }
+            Some(AdminError::new(
+                code,
+                text(rd::rd_kafka_error_string(error)),
+            ))
         }
-        let code = rd::rd_kafka_error_code(error);
-        if code == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return None;
-        }
-        Some(AdminError::new(
-            code,
-            text(rd::rd_kafka_error_string(error)),
-        ))
     }
 
     /// The ACLs refused it (group, topic, cluster or transactional id).
@@ -158,10 +161,13 @@ pub(crate) fn millis(timeout: Duration) -> c_int {
 /// # Safety
 /// `items` must point to `count` valid entries that outlive the returned slice's use.
 pub(crate) unsafe fn slice<'a, T>(items: *const *const T, count: usize) -> &'a [*const T] {
-    if items.is_null() || count == 0 {
-        &[]
-    } else {
-        std::slice::from_raw_parts(items, count)
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        if items.is_null() || count == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(items, count)
+        }
     }
 }
 
@@ -330,13 +336,16 @@ impl PartitionList {
 pub(crate) unsafe fn read_partitions(
     list: *const rd::rd_kafka_topic_partition_list_t,
 ) -> Vec<PartitionOffset> {
-    if list.is_null() || (*list).cnt <= 0 || (*list).elems.is_null() {
-        return Vec::new();
+    // SAFETY: the caller keeps this function's contract (its `# Safety`).
+    unsafe {
+        if list.is_null() || (*list).cnt <= 0 || (*list).elems.is_null() {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts((*list).elems, (*list).cnt as usize)
+            .iter()
+            .map(|element| read_partition(element))
+            .collect()
     }
-    std::slice::from_raw_parts((*list).elems, (*list).cnt as usize)
-        .iter()
-        .map(|element| read_partition(element))
-        .collect()
 }
 
 /// # Safety

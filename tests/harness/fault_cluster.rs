@@ -1,0 +1,79 @@
+//! The fault-injection cluster.
+
+use crate::cluster::command_at;
+use crate::names::create_topic_with;
+use crate::*;
+
+/// Exclusive use of the fault-injection cluster, whose brokers tests kill and restart.
+/// Held for the whole test: such tests run one at a time, across test binaries too.
+pub struct FaultCluster {
+    pub name: String,
+    pub brokers: String,
+    _lock: File,
+}
+
+impl FaultCluster {
+    /// Take the lock, make sure every broker of the fault cluster is up, and hand it over.
+    pub fn acquire() -> FaultCluster {
+        let name = format!("{}-faults", test_cluster());
+        let lock_path = std::env::temp_dir().join(format!("kpipes-{name}.lock"));
+        let lock = File::create(&lock_path).expect("creating the fault cluster lock");
+        // SAFETY: flock on a descriptor we own.
+        let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "locking the fault cluster");
+        run(kcluster(&name).args(["up", "--brokers", "3"])).success();
+        let env = run(kcluster(&name).arg("env")).success().stdout();
+        let brokers = env
+            .trim()
+            .trim_start_matches("export KAFKA_BROKERS=")
+            .to_string();
+        FaultCluster {
+            name,
+            brokers,
+            _lock: lock,
+        }
+    }
+
+    /// A command for one of our tools, pointed at this cluster.
+    pub fn tool(&self, name: &str) -> assert_cmd::Command {
+        let mut cmd = tool(name);
+        cmd.env("KAFKA_BROKERS", &self.brokers);
+        cmd
+    }
+
+    /// The same as a `std::process::Command`, for [`Proc::spawn`].
+    pub fn command(&self, name: &str) -> Command {
+        command_at(&self.brokers, name)
+    }
+
+    pub fn kcluster(&self) -> assert_cmd::Command {
+        kcluster(&self.name)
+    }
+
+    /// A new topic on this cluster, as [`create_topic`] makes one on the shared cluster.
+    pub fn create_topic(&self, partitions: u32, extra: &[&str]) -> String {
+        create_topic_with(self.tool("ktopic"), partitions, extra)
+    }
+}
+
+impl Drop for FaultCluster {
+    fn drop(&mut self) {
+        // Leave every broker up for the next test, even when this one failed.
+        let _ = kcluster(&self.name).args(["up"]).output();
+    }
+}
+
+/// Poll `kcluster status` (as built by `status_command`) until it reports every node up
+/// (its exit status says so); that status run, for the test to look into. A single run
+/// right after `up` or `start` is not enough: a node's process runs before the cluster
+/// metadata lists it, and a metadata probe slowed by a loaded machine reports `starting`.
+pub fn wait_until_all_up(
+    what: &str,
+    mut status_command: impl FnMut() -> assert_cmd::Command,
+) -> Ran {
+    eventually_succeeds(what, Duration::from_secs(60), || {
+        let mut status = status_command();
+        status.arg("status");
+        status
+    })
+}
