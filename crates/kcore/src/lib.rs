@@ -17,6 +17,7 @@ pub mod self_connection;
 pub mod signals;
 pub mod state;
 pub mod table;
+pub mod time;
 
 pub use connection::{Connection, ConnectionArgs, NativeHandle};
 pub use context::QuietContext;

@@ -75,7 +75,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   ktopic offsets my-topic
   ktopic offsets my-topic --table
-  ktopic offsets my-topic --at $(( ($(date +%s) - 3600) * 1000 ))   # an hour ago")]
+  ktopic offsets my-topic --at -1h                         # the first offset of the last hour
+  ktopic offsets my-topic --at 2024-05-01T10:00:00Z        # ...at a time (without a zone: local)")]
     Offsets(OffsetsArgs),
 }
 
@@ -160,8 +161,10 @@ pub struct OffsetsArgs {
     /// Topic name
     pub topic: String,
     /// Instead of the watermarks: the first offset whose record timestamp is at or after
-    /// this time (milliseconds since 1970); the high watermark when no record is that recent
-    #[arg(long, value_name = "TIMESTAMP_MS", value_parser = clap::value_parser!(i64).range(0..))]
+    /// this time; the high watermark when no record is that recent. TIME: 2024-05-01T10:00:00Z,
+    /// 2024-05-01T10:00 (local time), 2024-05-01 (local midnight), -1h, -30m, -2d, now, or
+    /// milliseconds since 1970
+    #[arg(long, value_name = "TIME", value_parser = kcore::time::parse_time, allow_hyphen_values = true)]
     pub at: Option<i64>,
     /// Aligned columns for people instead of JSON lines
     #[arg(long)]
