@@ -511,7 +511,7 @@ fn consume(
                 }
                 ends.check_positions(consumer);
             }
-            window.check(consumer, timeout);
+            window.check(consumer);
             observer.tick(consumer, writer, ends);
         }
         match polled {
