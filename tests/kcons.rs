@@ -878,12 +878,18 @@ fn time_windows_include_the_start_and_exclude_the_end_exactly() {
     );
     // Without -e, past TIME: partitions with nothing after the start end at their end.
     assert_eq!(
-        window(&["-o", &format!("@{}", ms(9500)), "--until", &ms(20_000)], &[]),
+        window(
+            &["-o", &format!("@{}", ms(9500)), "--until", &ms(20_000)],
+            &[]
+        ),
         Vec::<String>::new()
     );
     // A window is offsets from the start's: p2-late, older but written after p2-9, is in.
     assert_eq!(
-        window(&["-o", &format!("@{}", ms(8500)), "--until", &ms(20_000)], &[]),
+        window(
+            &["-o", &format!("@{}", ms(8500)), "--until", &ms(20_000)],
+            &[]
+        ),
         ["p0-9", "p1-9", "p2-9", "p2-late"]
     );
     // The end excludes p2-late: partition 2 stopped at p2-5, before it.
