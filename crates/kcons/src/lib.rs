@@ -90,9 +90,6 @@ fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'stati
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(what) = cli.generate {
-        return kcore::generate::generate(cli::cli(), what);
-    }
     let connection = cli.connection.resolve()?;
     validate(&cli)?;
     let patterns = topics::compile(&cli.topics)?;
@@ -136,13 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
     for topic in &topic_names {
         let count = kcore::metadata::partition_count(&metadata, topic)? as i32;
         for &p in &cli.partitions {
-            if p < 0 || p >= count {
-                return Err(Failure::usage(format!(
-                    "partition {p} is out of range: topic '{topic}' has {count} partition(s), 0-{}",
-                    count - 1
-                ))
-                .into());
-            }
+            kcore::metadata::check_partition(topic, p, count as usize)?;
         }
         let key_partition = match &key {
             Some(key) if !cli.all_partitions => cli.partitioner.partition(key, count),
