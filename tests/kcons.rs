@@ -698,3 +698,535 @@ fn progress_of_a_follow_shows_how_far_behind_the_end_it_is() {
         3000
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Finding records: time windows, one key's partition, several topics and patterns, and
+// the re-delivery window of a killed group consumer.
+// ---------------------------------------------------------------------------------------
+
+/// 2024-05-01T10:00:00Z.
+const WINDOW_BASE: i64 = 1_714_557_600_000;
+
+/// Three partitions, each with records "p{p}-{i}" at WINDOW_BASE + i s, i in 0..10; then in
+/// partition 2 one more, "p2-late", at +3.5 s: after that partition's first record at or
+/// after +5 s, so never in a window that ends there.
+fn window_topic() -> String {
+    // Records of 2024 are past the default retention: kept only with none.
+    let topic = create_topic(3, &["-c", "retention.ms=-1"]);
+    let mut input = String::new();
+    for p in 0..3 {
+        for i in 0..10 {
+            input += &format!(
+                "{}\n",
+                json!({"partition": p, "value": format!("p{p}-{i}"), "timestamp": WINDOW_BASE + i * 1000})
+            );
+        }
+    }
+    input += &format!(
+        "{}\n",
+        json!({"partition": 2, "value": "p2-late", "timestamp": WINDOW_BASE + 3500})
+    );
+    kprod(&["--json", "-q", &topic], input).success();
+    topic
+}
+
+/// The values kcons prints, in partition and offset order.
+fn window_values(ran: &Ran) -> Vec<String> {
+    by_position(ran.json_lines())
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Records "p{p}-{i}" of every partition for i in `from..to`.
+fn expected_window(from: i64, to: i64) -> Vec<String> {
+    (0..3)
+        .flat_map(|p| (from..to).map(move |i| format!("p{p}-{i}")))
+        .collect()
+}
+
+#[test]
+fn time_windows_include_the_start_and_exclude_the_end_exactly() {
+    needs_cluster!();
+    let topic = window_topic();
+    let window = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = kcons();
+        cmd.arg(&topic).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        window_values(&run(&mut cmd).success())
+    };
+    let utc = [("TZ", "UTC")];
+    let from_2s_to_5s = expected_window(2, 5);
+    // RFC 3339 with a zone, with and without -e (TIME has passed: each partition ends at
+    // its end at the latest).
+    let (start, end) = ("2024-05-01T10:00:02Z", "2024-05-01T10:00:05Z");
+    assert_eq!(
+        window(&["-o", start, "--until", end, "-e"], &utc),
+        from_2s_to_5s
+    );
+    assert_eq!(window(&["-o", start, "--until", end], &utc), from_2s_to_5s);
+    // The same instants written by `date`, with an offset, and in ms since 1970.
+    let (start, end) = (
+        rfc3339_utc(WINDOW_BASE + 2000),
+        rfc3339_utc(WINDOW_BASE + 5000),
+    );
+    assert_eq!(
+        window(&["-o", &start, "--until", &end, "-e"], &[]),
+        from_2s_to_5s
+    );
+    assert_eq!(
+        window(
+            &[
+                "-o",
+                "2024-05-01T12:00:02+02:00",
+                "--until",
+                "2024-05-01T12:00:05+02:00"
+            ],
+            &[]
+        ),
+        from_2s_to_5s
+    );
+    let ms = |offset: i64| (WINDOW_BASE + offset).to_string();
+    assert_eq!(
+        window(
+            &["-o", &format!("@{}", ms(2000)), "--until", &ms(5000), "-e"],
+            &[]
+        ),
+        from_2s_to_5s
+    );
+    assert_eq!(
+        window(
+            &[
+                "-o",
+                &format!("@{}", ms(2000)),
+                "--until",
+                &format!("@{}", ms(5000))
+            ],
+            &[]
+        ),
+        from_2s_to_5s
+    );
+    // One millisecond either side of each edge.
+    assert_eq!(
+        window(
+            &["-o", &format!("@{}", ms(1999)), "--until", &ms(4001)],
+            &[]
+        ),
+        expected_window(2, 5)
+    );
+    assert_eq!(
+        window(
+            &["-o", &format!("@{}", ms(2001)), "--until", &ms(4000)],
+            &[]
+        ),
+        expected_window(3, 4)
+    );
+    // Without a zone: local time, as TZ says (5h30 east of UTC here).
+    let india = [("TZ", "XST-5:30")];
+    assert_eq!(
+        window(
+            &[
+                "-o",
+                "2024-05-01T15:30:02",
+                "--until",
+                "2024-05-01 15:30:05"
+            ],
+            &india
+        ),
+        from_2s_to_5s
+    );
+    assert_eq!(
+        window(
+            &[
+                "-o",
+                "2024-05-01T10:00:02",
+                "--until",
+                "2024-05-01T10:00:05"
+            ],
+            &utc
+        ),
+        from_2s_to_5s
+    );
+    // A date alone: local midnight. Every record is on 2024-05-01 in UTC, none after
+    // midnight starting it 5h30 east.
+    assert_eq!(
+        window(&["-o", "2024-05-01", "--until", "2024-05-02", "-e"], &utc).len(),
+        31
+    );
+    assert_eq!(
+        window(&["-o", "2024-05-02", "-e"], &india),
+        Vec::<String>::new()
+    );
+    // -c still applies; -p too.
+    assert_eq!(
+        window(
+            &[
+                "-o",
+                start.as_str(),
+                "--until",
+                end.as_str(),
+                "-c",
+                "2",
+                "-p",
+                "0"
+            ],
+            &[]
+        ),
+        ["p0-2", "p0-3"]
+    );
+    // Without -e, past TIME: partitions with nothing after the start end at their end.
+    assert_eq!(
+        window(
+            &["-o", &format!("@{}", ms(9500)), "--until", &ms(20_000)],
+            &[]
+        ),
+        Vec::<String>::new()
+    );
+    // A window is offsets from the start's: p2-late, older but written after p2-9, is in.
+    assert_eq!(
+        window(
+            &["-o", &format!("@{}", ms(8500)), "--until", &ms(20_000)],
+            &[]
+        ),
+        ["p0-9", "p1-9", "p2-9", "p2-late"]
+    );
+    // The end excludes p2-late: partition 2 stopped at p2-5, before it.
+    let all = window(&["--until", &ms(5000)], &[]);
+    assert_eq!(all, expected_window(0, 5));
+    // An unparseable time: exit 2, with what works.
+    run(kcons().args([&topic, "--until", "yesterday"]))
+        .code_is(2)
+        .one_error_line("kcons")
+        .stderr_has("2024-05-01T10:00:00Z")
+        .stderr_has("-1h");
+    run(kcons().args([&topic, "-o", "2024-13-01", "-e"]))
+        .code_is(2)
+        .one_error_line("kcons")
+        .stderr_has("-30m");
+}
+
+#[test]
+fn relative_times_and_an_end_still_to_come() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    // Twelve records ten minutes apart, from two hours ago to ten minutes ago.
+    let now = now_ms();
+    let minute = 60_000;
+    let input: String = (0..12)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"value": format!("r{i}"), "timestamp": now - 120 * minute + i * 10 * minute})
+            )
+        })
+        .collect();
+    kprod(&["--json", "-q", &topic], input).success();
+    let values = |args: &[&str]| -> Vec<String> {
+        let ran = run(kcons().arg(&topic).args(args)).success();
+        window_values(&ran)
+    };
+    // From 95 to 45 minutes ago: the records of 90 to 50 minutes ago.
+    assert_eq!(
+        values(&["-o", "-95m", "--until", "-45m"]),
+        ["r3", "r4", "r5", "r6", "r7"]
+    );
+    assert_eq!(
+        values(&["-o", "-65m", "-e"]),
+        ["r6", "r7", "r8", "r9", "r10", "r11"]
+    );
+    assert_eq!(values(&["-o", "-2d", "--until", "-105m"]), ["r0", "r1"]);
+    assert_eq!(values(&["-o", "now", "-e"]), Vec::<String>::new());
+
+    // An end an hour ahead: kcons follows the topic, printing what comes before it, and
+    // ends at the first record at or after it.
+    let until = now + 60 * minute;
+    let mut follow = Proc::start(
+        "kcons",
+        &[&topic, "-o", "-15m", "--until", &until.to_string()],
+    );
+    follow.wait_lines(1, Duration::from_secs(60));
+    kprod(
+        &["--json", "-q", &topic],
+        format!("{}\n", json!({"value": "live", "timestamp": now_ms()})),
+    )
+    .success();
+    follow.wait_lines(2, Duration::from_secs(60));
+    assert!(follow.running(), "kcons ended before its end time came");
+    kprod(
+        &["--json", "-q", &topic],
+        format!(
+            "{}\n{}\n",
+            json!({"value": "at-the-end", "timestamp": until}),
+            json!({"value": "before-but-after-the-end", "timestamp": now_ms()})
+        ),
+    )
+    .success();
+    let ran = follow.finish(Duration::from_secs(60)).success();
+    assert_eq!(window_values(&ran), ["r11", "live"]);
+}
+
+/// `kcons T -e | jq -c 'select(.key == K)'`, records in partition and offset order.
+fn jq_filtered(topic: &str, key: &Value) -> Vec<Value> {
+    let ran = in_shell(
+        &format!("kcons {topic} -e | jq -c --argjson k '{key}' 'select(.key == $k)'"),
+        &[],
+    )
+    .success();
+    by_position(ran.json_lines())
+}
+
+#[test]
+fn key_reads_its_partition_only_and_matches_a_full_read_filtered_by_jq() {
+    needs_cluster!();
+    let topic = create_topic(12, &[]);
+    // kprod (librdkafka, murmur2_random): text keys, a binary one, an empty one, none.
+    let mut input = String::new();
+    for n in 0..400 {
+        input += &format!(
+            "{}\n",
+            json!({"key": format!("customer-{}", n % 40), "value": format!("kprod-{n}")})
+        );
+    }
+    for n in 0..20 {
+        input += &format!(
+            "{}\n",
+            json!({"key": {"base64": "AAH/"}, "value": format!("bin-{n}")})
+        );
+        input += &format!("{}\n", json!({"key": "", "value": format!("empty-{n}")}));
+        input += &format!("{}\n", json!({"key": null, "value": format!("null-{n}")}));
+    }
+    kprod(&["--json", "-q", &topic], input).success();
+    // The Java client (its default partitioner), the same keys.
+    let java_input: String = (0..200)
+        .map(|n| format!("customer-{}:java-{n}\n", n % 40))
+        .collect();
+    run(kafka_java("org.apache.kafka.tools.ConsoleProducer")
+        .args(["--bootstrap-server", &brokers(), "--topic", &topic])
+        .args([
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ])
+        .write_stdin(java_input))
+    .success();
+
+    let ours = |args: &[&str]| by_position(kcons_e(&[&[topic.as_str()][..], args].concat()));
+    for key in ["customer-0", "customer-7", "customer-39", ""] {
+        let found = ours(&["--key", key]);
+        assert_eq!(found, jq_filtered(&topic, &json!(key)), "--key {key:?}");
+        let partitions: BTreeSet<i64> = found
+            .iter()
+            .map(|r| r["partition"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            partitions.len(),
+            1,
+            "--key {key:?}: one partition, {partitions:?}"
+        );
+        if !key.is_empty() {
+            // Ten from kprod, five from Java: both put the key where kcons looked.
+            let from = |prefix: &str| {
+                found
+                    .iter()
+                    .filter(|r| r["value"].as_str().unwrap().starts_with(prefix))
+                    .count()
+            };
+            assert_eq!((from("kprod-"), from("java-")), (10, 5), "--key {key:?}");
+        }
+        assert_eq!(ours(&["--key", key, "--all-partitions"]), found);
+    }
+    let binary = ours(&["--key-base64", "AAH/"]);
+    assert_eq!(binary.len(), 20);
+    assert_eq!(binary, jq_filtered(&topic, &json!({"base64": "AAH/"})));
+    assert!(ours(&["--key", "nobody"]).is_empty());
+    // A producer with another partitioner: found with --partitioner, and by scanning.
+    kprod(
+        &["-q", "-X", "partitioner=consistent", "-K", ":", &topic],
+        "crc-key:c1\ncrc-key:c2\n",
+    )
+    .success();
+    let crc = ours(&["--key", "crc-key", "--partitioner", "consistent"]);
+    assert_eq!(values(&crc), [json!("c1"), json!("c2")]);
+    assert_eq!(ours(&["--key", "crc-key", "--all-partitions"]), crc);
+    run(kcons().args([&topic, "--key-base64", "not base64!", "-e"]))
+        .code_is(2)
+        .one_error_line("kcons");
+}
+
+#[test]
+fn several_topics_and_a_pattern_with_and_without_a_group() {
+    needs_cluster!();
+    let prefix = unique_name("pat");
+    let create = |name: &str| {
+        run(tool("ktopic").args(["create", name, "-p", "2"])).success();
+    };
+    let (a, b, c) = (
+        format!("{prefix}-a"),
+        format!("{prefix}-b"),
+        format!("{prefix}-c"),
+    );
+    let other = format!("{prefix}x-other");
+    for topic in [&a, &b, &other] {
+        create(topic);
+        kprod(&["-q", topic], format!("{topic}-1\n{topic}-2\n")).success();
+    }
+    let topics_of = |list: &[Value]| -> BTreeSet<(String, String)> {
+        list.iter()
+            .map(|r| {
+                (
+                    r["topic"].as_str().unwrap().to_string(),
+                    r["value"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let both: BTreeSet<(String, String)> = [&a, &b]
+        .iter()
+        .flat_map(|t| {
+            [
+                (t.to_string(), format!("{t}-1")),
+                (t.to_string(), format!("{t}-2")),
+            ]
+        })
+        .collect();
+    assert_eq!(topics_of(&kcons_e(&[&a, &b])), both);
+    let pattern = format!("^{prefix}-.*");
+    assert_eq!(topics_of(&kcons_e(&[&pattern])), both);
+    assert_eq!(
+        topics_of(&kcons_e(&[&pattern, &a])),
+        both,
+        "each topic once"
+    );
+    run(kcons().args([&format!("^{prefix}-("), "-e"]))
+        .code_is(2)
+        .one_error_line("kcons");
+    run(kcons().args([&format!("^{prefix}-nothing"), "-e"]))
+        .code_is(6)
+        .one_error_line("kcons");
+
+    // A group: a topic created while it runs joins in (librdkafka looks every 2 s).
+    let group = unique_name("g-pat");
+    let mut follow = Proc::start("kcons", &["-g", &group, &pattern]);
+    follow.wait_lines(4, Duration::from_secs(60));
+    create(&c);
+    kprod(&["-q", &c], format!("{c}-1\n")).success();
+    follow.wait_lines(5, Duration::from_secs(60));
+    let ran = follow.stop(Duration::from_secs(30));
+    let mut expected = both.clone();
+    expected.insert((c.clone(), format!("{c}-1")));
+    assert_eq!(topics_of(&ran.json_lines()), expected);
+}
+
+#[test]
+fn a_killed_group_consumer_re_delivers_about_a_second_of_records() {
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
+    let group = unique_name("g-kill");
+    // A steady producer: 40 records every 20 ms, 2,000 records/s.
+    const PER_TICK: usize = 40;
+    const TICK: Duration = Duration::from_millis(20);
+    let mut producer = Proc::start("kprod", &["-q", &topic]);
+    let mut stdin = producer.take_stdin();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let started = Instant::now();
+            let mut n = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let batch: String = (n..n + PER_TICK).map(|i| format!("r{i}\n")).collect();
+                stdin.write_all(batch.as_bytes()).unwrap();
+                n += PER_TICK;
+                let due = started + TICK * (n / PER_TICK) as u32;
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            (n, started.elapsed())
+        })
+    };
+    // A short session: the restart need not wait 45 s for the dead member to leave.
+    let mut killed = Proc::start(
+        "kcons",
+        &["-g", &group, &topic, "-X", "session.timeout.ms=6000"],
+    );
+    killed.wait_lines(2_000, Duration::from_secs(120));
+    // Commits every second: watched for 5 s, the group's committed offsets move at least
+    // every 1.6 s (the default 5 s of librdkafka fails this at once).
+    // The sum of the committed offsets (a partition without records has none).
+    let committed = || -> Option<i64> {
+        let ran = run(tool("kgroup").args(["describe", &group]));
+        let lines = ran.json_lines();
+        let commits: Vec<i64> = lines
+            .iter()
+            .filter(|l| l["kind"] == "partition" && l["topic"] == json!(topic))
+            .filter_map(|l| l["committed"].as_i64())
+            .collect();
+        (!commits.is_empty()).then(|| commits.iter().sum())
+    };
+    let watch = Instant::now();
+    let (mut moves, mut last) = (Vec::new(), None);
+    while watch.elapsed() < Duration::from_secs(5) {
+        let now = committed();
+        if now.is_some() && now != last {
+            moves.push(watch.elapsed());
+            last = now;
+        }
+    }
+    let longest = moves.windows(2).map(|w| w[1] - w[0]).max();
+    assert!(
+        moves.len() >= 3 && longest.is_some_and(|gap| gap <= Duration::from_millis(1600)),
+        "commits seen at {moves:?}"
+    );
+    // The kill lands late in a commit interval (0.9 s after a commit was seen), near the
+    // most that can be re-delivered.
+    let seen = watch + *moves.last().unwrap();
+    std::thread::sleep(
+        (seen + Duration::from_millis(900)).saturating_duration_since(Instant::now()),
+    );
+    killed.signal(libc::SIGKILL);
+    let first = killed.finish(Duration::from_secs(30));
+    assert_eq!(first.signal(), Some(libc::SIGKILL));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (produced, took) = writer.join().unwrap();
+    producer.close_stdin();
+    producer.finish(Duration::from_secs(60)).success();
+    let rate = produced as f64 / took.as_secs_f64();
+
+    let second = run(kcons().args(["-g", &group, &topic, "-e"])).success();
+    // Whole lines only: SIGKILL may cut the last one.
+    let stdout = first.stdout();
+    let whole = &stdout[..stdout.rfind('\n').map_or(0, |i| i + 1)];
+    let first_values: BTreeSet<String> = whole
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let second_values: Vec<String> = second
+        .json_lines()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_string())
+        .collect();
+    let again = second_values
+        .iter()
+        .filter(|v| first_values.contains(*v))
+        .count();
+    let mut all: BTreeSet<String> = first_values.clone();
+    all.extend(second_values.iter().cloned());
+    assert_eq!(all.len(), produced, "nothing skipped");
+    let seconds = again as f64 / rate;
+    eprintln!(
+        "kcons: commits seen at {moves:?}; SIGKILL after {} records at {rate:.0} records/s: {again} re-delivered, {seconds:.2} s of records",
+        first_values.len()
+    );
+    assert!(
+        seconds <= 2.0,
+        "{again} records re-delivered: {seconds:.2} s at {rate:.0} records/s (commits every 1 s)"
+    );
+}

@@ -276,6 +276,19 @@ fn reset_to_a_time_and_by_shifts() {
         offset
     };
     assert_eq!(reset(&format!("@{}", base + 3500)), 4);
+    // Times as kcore::time reads them (RFC 3339, relative, now), with or without the @.
+    assert_eq!(
+        reset(&rfc3339_utc(base + 3000)),
+        3,
+        "exactly at a record: that record"
+    );
+    assert_eq!(reset(&format!("@{}", rfc3339_utc(base + 2001))), 3);
+    assert_eq!(reset("-1d"), 0);
+    assert_eq!(reset("now"), 10, "no record that recent: the end");
+    run(kgroup().args(["reset", &group, "--topic", &topic, "--to", "soon"]))
+        .code_is(2)
+        .one_error_line("kgroup")
+        .stderr_has("2024-05-01T10:00:00Z");
     assert_eq!(reset(&format!("@{}", base)), 0);
     assert_eq!(
         reset(&format!("@{}", now_ms())),

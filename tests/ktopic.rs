@@ -570,6 +570,58 @@ fn offsets_at_a_time() {
 }
 
 #[test]
+fn offsets_at_a_time_as_people_write_it() {
+    needs_cluster!();
+    // Records of 2024 are past the default retention: kept only with none.
+    let topic = create_topic(1, &["-c", "retention.ms=-1"]);
+    // 2024-05-01T10:00:00Z + i s, i in 0..5.
+    let base = 1_714_557_600_000i64;
+    let input: String = (0..5)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"value": format!("r{i}"), "timestamp": base + i * 1000})
+            )
+        })
+        .collect();
+    kprod(&["--json", "-q", &topic], input).success();
+    let at = |time: &str, tz: &str| -> i64 {
+        let ran = run(ktopic()
+            .env("TZ", tz)
+            .args(["offsets", &topic, "--at", time]))
+        .success();
+        let lines = ran.json_lines();
+        assert_eq!(lines.len(), 1, "{}", ran.stdout());
+        lines[0]["offset"].as_i64().unwrap()
+    };
+    assert_eq!(
+        at("2024-05-01T10:00:02Z", "UTC"),
+        2,
+        "exactly at a record: that record"
+    );
+    assert_eq!(at(&rfc3339_utc(base + 2001), "UTC"), 3);
+    assert_eq!(at("2024-05-01T12:00:03+02:00", "UTC"), 3);
+    assert_eq!(
+        at("2024-05-01T15:30:01", "XST-5:30"),
+        1,
+        "no zone: local time"
+    );
+    assert_eq!(at("2024-05-01T10:00:01", "UTC"), 1);
+    assert_eq!(at("2024-05-01", "UTC"), 0, "a date: local midnight");
+    assert_eq!(at(&(base + 4000).to_string(), "UTC"), 4, "ms since 1970");
+    assert_eq!(
+        at("-1h", "UTC"),
+        5,
+        "nothing that recent: the high watermark"
+    );
+    assert_eq!(at("-1000d", "UTC"), 0);
+    run(ktopic().args(["offsets", &topic, "--at", "last tuesday"]))
+        .code_is(2)
+        .one_error_line("ktopic")
+        .stderr_has("2024-05-01T10:00:00Z");
+}
+
+#[test]
 fn create_refuses_more_replicas_than_live_brokers() {
     needs_cluster!();
     let topic = unique_name("t-rf");

@@ -151,6 +151,22 @@ pub fn process_runs(pid: i64, text: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A millisecond timestamp as RFC 3339 in UTC (`2024-05-01T10:00:02.500Z`), written by GNU
+/// `date` (a peer, not our own parser), for options that take a time.
+pub fn rfc3339_utc(ms: i64) -> String {
+    let out = Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000)),
+            "+%Y-%m-%dT%H:%M:%S.%3NZ",
+        ])
+        .output()
+        .expect("running date");
+    assert!(out.status.success(), "date failed: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

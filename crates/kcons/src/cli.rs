@@ -7,6 +7,9 @@ use kcore::protobuf::ProtoArgs;
 use kcore::schema_registry::RegistryArgs;
 use kcore::ConnectionArgs;
 
+use std::time::Duration;
+
+use crate::key::Partitioner;
 use crate::offset::OffsetSpec;
 
 const EXAMPLES: &str = "\
@@ -15,6 +18,16 @@ Examples:
   kcons my-topic -e --values                 # what is there now, values only (as the console consumer)
   kcons my-topic -o -10 -e                   # the last 10 records of each partition
   kcons my-topic -o @1700000000000 -c 1      # the first record at or after a time (ms)
+  kcons my-topic -o -1h -e                   # the last hour (kcat: -o s@$(( ($(date +%s)-3600)*1000 )) -e)
+  kcons my-topic -o 2024-05-01T10:00:00Z --until 2024-05-01T10:05:00Z   # a window: [10:00, 10:05)
+  kcons my-topic -o 2024-05-01T10:00 --until 2024-05-01T10:05   # the same in local time
+  kcons my-topic -o 2024-05-01 --until 2024-05-02   # one day (local midnight to midnight)
+  kcons orders --key customer-42 -e          # one key's records, from its partition only
+  kcons orders --key-base64 AAEC -e          # a binary key
+  kcons orders --key 42 --partitioner consistent_random -e   # written by librdkafka's default
+  kcons t1 t2 t3 -e                          # several topics (each record names its topic)
+  kcons '^orders-.*' -o -1h -e               # every topic matching a regular expression
+  kcons -g audit '^orders-.*'                # ...in a group: new matching topics join in
   kcons -g billing orders | ./process        # a consumer group: restarts resume, nothing skipped
   kcons -g copy --no-commit a | grep -v x | kprod --json --transactional --commit-group copy b   # exactly-once copy
   kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics
@@ -35,11 +48,15 @@ stdout: after a crash, a restart never skips a record (at-least-once). Without -
     after_help = EXAMPLES
 )]
 pub struct Cli {
-    /// Topics to consume
+    /// Topics to consume; one that starts with ^ is a regular expression ('^orders-.*'), matched
+    /// against the topics that exist at start, and with -g also against topics created later
     #[arg(required_unless_present = "generate", value_name = "TOPIC")]
     pub topics: Vec<String>,
 
-    /// Where to start: beginning, end, stored (the group's committed offset), N (an offset), -N (N before the end), @MS (first record at or after a timestamp)
+    /// Where to start: beginning, end, stored (the group's committed offset), N (an offset), -N
+    /// (N before the end), or a time: the first record at or after it. TIME: @MS (ms since 1970),
+    /// 2024-05-01T10:00:00Z, 2024-05-01T10:00 (local time), 2024-05-01 (local midnight), -1h,
+    /// -30m, -2d, now
     #[arg(
         short = 'o',
         long = "offset",
@@ -62,6 +79,35 @@ pub struct Cli {
     #[arg(short = 'e', long = "exit")]
     pub exit_at_end: bool,
 
+    /// Stop each partition at its first record at or after TIME (that record is not printed):
+    /// with a start time, the window [start, TIME). Exit once every partition has stopped; one
+    /// with no record that recent stops at its end once TIME has passed
+    #[arg(long, value_name = "TIME", value_parser = kcore::time::parse_time, allow_hyphen_values = true)]
+    pub until: Option<i64>,
+
+    /// Only the records with this key (as text), read from the one partition the key is in
+    /// (see --partitioner, --all-partitions)
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["key_base64", "group", "partitions"])]
+    pub key: Option<String>,
+
+    /// Only the records with this binary key, given in base64 (as kcons prints {"base64":...})
+    #[arg(long, value_name = "BASE64", conflicts_with_all = ["group", "partitions"])]
+    pub key_base64: Option<String>,
+
+    /// With --key: the partitioner the records' producer used, to find the key's partition
+    /// (librdkafka's names; kprod and the Java client: murmur2_random)
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_enum,
+        default_value = "murmur2_random"
+    )]
+    pub partitioner: Partitioner,
+
+    /// With --key: read every partition (for producers that choose partitions otherwise)
+    #[arg(long)]
+    pub all_partitions: bool,
+
     /// Exit after N records
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
@@ -69,6 +115,11 @@ pub struct Cli {
     /// Join this consumer group; commit offsets of the records written out
     #[arg(short = 'g', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+
+    /// With -g: commit the offsets of what was written at least this often (1s, 500ms): a
+    /// crash re-delivers at most about this much
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = kcore::time::parse_duration)]
+    pub commit_interval: Duration,
 
     /// With -g: read from the group's committed offsets but commit nothing (every partition of the
     /// topics assigned to this one reader, no group membership); for `kprod --transactional

@@ -210,6 +210,21 @@ impl EndTracker {
         (covered, total)
     }
 
+    /// Whether `-e` is done with this partition (never without `-e`).
+    pub fn is_done(&self, topic: &str, partition: i32) -> bool {
+        self.enabled
+            && self
+                .topics
+                .iter()
+                .find(|(t, _)| t == topic)
+                .and_then(|(_, ends)| {
+                    ends.get(usize::try_from(partition).ok()?)
+                        .copied()
+                        .flatten()
+                })
+                .is_some_and(|end| end.done)
+    }
+
     pub fn all_done(&self) -> bool {
         if !self.enabled {
             return false;

@@ -3,8 +3,11 @@
 pub mod bad_batch;
 pub mod cli;
 pub mod ends;
+pub mod key;
 pub mod offset;
 pub mod status;
+pub mod topics;
+pub mod window;
 pub mod writer;
 
 use std::io::IsTerminal;
@@ -23,6 +26,7 @@ use cli::Cli;
 use ends::EndTracker;
 use offset::OffsetSpec;
 use status::Observer;
+use window::Window;
 use writer::RecordWriter;
 
 /// Output buffered before it is written out (and its offsets stored for commit).
@@ -37,7 +41,11 @@ fn commits(cli: &Cli) -> bool {
     cli.group.is_some() && !cli.no_commit
 }
 
-fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
+/// How often a group subscribed to a pattern looks for new topics that match (librdkafka's
+/// default, 5 minutes, would leave a new topic unread that long).
+const PATTERN_REFRESH_MS: &str = "2000";
+
+fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'static str, &'a str)> {
     let mut defaults = vec![
         // Offsets are stored by kcons itself, only once their records are written out.
         ("enable.auto.offset.store", "false"),
@@ -68,8 +76,14 @@ fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
         ),
     ];
     if commits(cli) {
-        // Commits the stored offsets every 5 s (and on close); SIGKILL loses at most that window.
+        // Commits the stored offsets (those of records written out) every --commit-interval
+        // (1 s) and on close: a SIGKILL re-delivers about that much (README, "Finding records").
         defaults.push(("enable.auto.commit", "true"));
+        defaults.push(("auto.commit.interval.ms", commit_interval_ms));
+        if cli.topics.iter().any(|t| topics::is_pattern(t)) {
+            defaults.push(("topic.metadata.refresh.interval.ms", PATTERN_REFRESH_MS));
+            defaults.push(("topic.blacklist", topics::INTERNAL_TOPICS_PATTERN));
+        }
     } else {
         defaults.push(("enable.auto.commit", "false"));
     }
@@ -79,12 +93,15 @@ fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
 pub fn run(cli: Cli) -> Result<()> {
     let connection = cli.connection.resolve()?;
     validate(&cli)?;
+    let patterns = topics::compile(&cli.topics)?;
+    let key = wanted_key(&cli)?;
     // Asked before any record: a registry that is down stops kcons here (exit 5).
     let decoder =
         kcore::schema_registry::Decoder::from_args(&cli.registry, &cli.proto, &connection)?;
     let interrupt = Interrupt::install()?;
 
-    let mut config = connection.client_config(&consumer_defaults(&cli));
+    let commit_interval_ms = cli.commit_interval.as_millis().max(1).to_string();
+    let mut config = connection.client_config(&consumer_defaults(&cli, &commit_interval_ms));
     // librdkafka needs a group id even to assign partitions by hand; without -g it is
     // a private one that never commits anything.
     match &cli.group {
@@ -105,13 +122,25 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         &interrupt,
     )?;
+    let topic_names = topics::resolve(&cli.topics, &patterns, &metadata);
+    if topic_names.is_empty() && !commits(&cli) {
+        return Err(
+            Failure::not_found(format!("no topic matches {}", cli.topics.join(" "))).into(),
+        );
+    }
     let mut partitions = Vec::new();
-    for topic in &cli.topics {
+    for topic in &topic_names {
         let count = kcore::metadata::partition_count(&metadata, topic)? as i32;
         for &p in &cli.partitions {
             kcore::metadata::check_partition(topic, p, count as usize)?;
         }
-        let wanted: Vec<i32> = if cli.partitions.is_empty() {
+        let key_partition = match &key {
+            Some(key) if !cli.all_partitions => cli.partitioner.partition(key, count),
+            _ => None,
+        };
+        let wanted: Vec<i32> = if let Some(p) = key_partition {
+            vec![p]
+        } else if cli.partitions.is_empty() {
             (0..count).collect()
         } else {
             cli.partitions.clone()
@@ -120,6 +149,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 
     let mut ends = EndTracker::new(cli.exit_at_end);
+    let mut window = Window::new(cli.until);
     if cli.exit_at_end {
         for (topic, p) in &partitions {
             let (low, high) =
@@ -146,12 +176,13 @@ pub fn run(cli: Cli) -> Result<()> {
         for (topic, p, start) in &assignment_starts(&assignment) {
             ends.starts_at(topic, *p, *start);
         }
+        window.look_up_stops(&consumer, &assignment, connection.timeout)?;
         consumer
             .assign(&assignment)
             .map_err(|err| anyhow::anyhow!("assigning partitions: {err}"))?;
     }
 
-    let mut writer = RecordWriter::new(&cli.topics, cli.values, commits(&cli), decoder);
+    let mut writer = RecordWriter::new(&topic_names, cli.values, commits(&cli), decoder);
     // Records printed on the terminal would be garbled by a line redrawn under them:
     // there progress shows only when asked for.
     let mode = cli.progress.mode(std::io::stdout().is_terminal());
@@ -164,6 +195,8 @@ pub fn run(cli: Cli) -> Result<()> {
         &consumer,
         &mut writer,
         &mut ends,
+        &mut window,
+        key.as_deref(),
         &mut observer,
         &interrupt,
         connection.timeout,
@@ -194,7 +227,9 @@ pub fn run(cli: Cli) -> Result<()> {
     });
     let interrupted = outcome?;
     flushed?;
-    let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
+    let finished = ends.all_done()
+        || window.all_done(&consumer, |t, p| ends.is_done(t, p))
+        || cli.count.is_some_and(|c| writer.records() >= c);
     if interrupted && (cli.exit_at_end || cli.count.is_some()) && !finished {
         let committed = if commits(&cli) {
             " (what was written is committed)"
@@ -309,7 +344,28 @@ fn validate(cli: &Cli) -> Result<()> {
     if cli.count == Some(0) {
         return Err(Failure::usage("-c needs a count of 1 or more").into());
     }
+    if cli.all_partitions && cli.key.is_none() && cli.key_base64.is_none() {
+        return Err(Failure::usage("--all-partitions goes with --key or --key-base64").into());
+    }
+    if cli.topics.iter().any(|t| topics::is_pattern(t)) && !cli.partitions.is_empty() {
+        return Err(Failure::usage("-p takes topics by name, not a ^pattern").into());
+    }
     Ok(())
+}
+
+/// `--key` or `--key-base64` as bytes.
+fn wanted_key(cli: &Cli) -> Result<Option<Vec<u8>>> {
+    use base64::Engine;
+    if let Some(key) = &cli.key {
+        return Ok(Some(key.as_bytes().to_vec()));
+    }
+    match &cli.key_base64 {
+        None => Ok(None),
+        Some(text) => base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map(Some)
+            .map_err(|err| Failure::usage(format!("bad --key-base64 '{text}': {err}")).into()),
+    }
 }
 
 /// The assignment for `-o`, with timestamps resolved to offsets.
@@ -414,11 +470,14 @@ fn assignment_starts(tpl: &TopicPartitionList) -> Vec<(String, i32, Offset)> {
 }
 
 /// The poll loop. Ok(true) when a signal ended it.
+#[allow(clippy::too_many_arguments)]
 fn consume(
     cli: &Cli,
     consumer: &BaseConsumer<QuietContext>,
     writer: &mut RecordWriter,
     ends: &mut EndTracker,
+    window: &mut Window,
+    key: Option<&[u8]>,
     observer: &mut Observer,
     interrupt: &Interrupt,
     timeout: Duration,
@@ -428,7 +487,10 @@ fn consume(
         if interrupt.requested() {
             return Ok(true);
         }
-        if ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c) {
+        if ends.all_done()
+            || window.all_done(consumer, |t, p| ends.is_done(t, p))
+            || cli.count.is_some_and(|c| writer.records() >= c)
+        {
             return Ok(false);
         }
         let polled = consumer.poll(TICK);
@@ -445,6 +507,7 @@ fn consume(
                 }
                 ends.check_positions(consumer);
             }
+            window.check(consumer);
             observer.tick(consumer, writer, ends);
         }
         match polled {
@@ -453,6 +516,14 @@ fn consume(
                 let (topic, partition, offset) =
                     (message.topic(), message.partition(), message.offset());
                 if !ends.wants(topic, partition, offset) {
+                    continue;
+                }
+                let timestamp = message.timestamp().to_millis();
+                if !window.wants(consumer, topic, partition, offset, timestamp) {
+                    continue;
+                }
+                if key.is_some_and(|key| message.key() != Some(key)) {
+                    ends.consumed(topic, partition, offset);
                     continue;
                 }
                 writer.append(&message)?;

@@ -12,7 +12,8 @@ pub enum OffsetSpec {
     At(i64),
     /// This many records before the end of each partition.
     FromEnd(i64),
-    /// The first record whose timestamp is at or after this many ms since the epoch.
+    /// The first record whose timestamp is at or after this many ms since the epoch
+    /// (`@MS`, or any time `kcore::time` reads: `-1h`, `2024-05-01T10:00:00Z`, ...).
     Timestamp(i64),
 }
 
@@ -21,7 +22,10 @@ impl FromStr for OffsetSpec {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let bad = || {
-            format!("bad offset '{text}': expected beginning, end, stored, N, -N or @TIMESTAMP_MS")
+            format!(
+                "bad offset '{text}': expected beginning, end, stored, N, -N or a time (e.g. {})",
+                kcore::time::EXAMPLES
+            )
         };
         match text {
             "beginning" | "earliest" => return Ok(OffsetSpec::Beginning),
@@ -35,16 +39,30 @@ impl FromStr for OffsetSpec {
             }
             s.parse::<i64>().map_err(|_| bad())
         };
-        if let Some(ms) = text.strip_prefix('@') {
-            return digits(ms).map(OffsetSpec::Timestamp);
+        let time = || {
+            kcore::time::parse_time(text)
+                .map(OffsetSpec::Timestamp)
+                .map_err(|_| bad())
+        };
+        if text.starts_with('@') {
+            return time();
         }
         if let Some(n) = text.strip_prefix('-') {
+            if n.starts_with(|c: char| c.is_ascii_digit()) && !n.bytes().all(|b| b.is_ascii_digit())
+            {
+                // -1h, -30m: a time; -N (digits only) stays N records before the end.
+                return time();
+            }
             return match digits(n)? {
                 0 => Ok(OffsetSpec::End),
                 n => Ok(OffsetSpec::FromEnd(n)),
             };
         }
-        digits(text).map(OffsetSpec::At)
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            return digits(text).map(OffsetSpec::At);
+        }
+        // 2024-05-01T10:00:00Z, 2024-05-01, now: a time.
+        time()
     }
 }
 
@@ -65,6 +83,22 @@ mod tests {
             "@1700000000000".parse(),
             Ok(OffsetSpec::Timestamp(1_700_000_000_000))
         );
+        assert_eq!(
+            "@2024-05-01T10:00:00Z".parse(),
+            Ok(OffsetSpec::Timestamp(1_714_557_600_000))
+        );
+        assert_eq!(
+            "2024-05-01T10:00:00Z".parse(),
+            Ok(OffsetSpec::Timestamp(1_714_557_600_000))
+        );
+        assert!(matches!(
+            "-1h".parse::<OffsetSpec>(),
+            Ok(OffsetSpec::Timestamp(_))
+        ));
+        assert!(matches!(
+            "now".parse::<OffsetSpec>(),
+            Ok(OffsetSpec::Timestamp(_))
+        ));
     }
 
     #[test]

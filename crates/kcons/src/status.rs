@@ -132,6 +132,16 @@ fn cached_high_watermark(
     topic: &str,
     partition: i32,
 ) -> Option<i64> {
+    cached_watermarks(consumer, topic, partition).map(|(_, high)| high)
+}
+
+/// The low and high watermarks librdkafka learnt from its last fetch of the partition (no
+/// request: one would wait behind the fetch that is long-polling on the same connection).
+pub fn cached_watermarks(
+    consumer: &BaseConsumer<QuietContext>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
     let topic = CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: a live client handle, a NUL-terminated topic name, two i64s to write into;
@@ -146,7 +156,7 @@ fn cached_high_watermark(
         )
     };
     (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-        .then_some(high)
+        .then_some((low.max(0), high))
 }
 
 /// Start the line (or nothing, as `mode` says). `exit_at_end` and `count` are `-e` and `-c`.

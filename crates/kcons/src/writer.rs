@@ -81,11 +81,7 @@ impl RecordWriter {
     /// Add one record to the batch. Fails only when a schema registry cannot be asked
     /// (the record is then not written, and nothing after it).
     pub fn append(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
-        let topic_index = self
-            .topics_json
-            .iter()
-            .position(|(t, _)| t == message.topic())
-            .unwrap_or(0);
+        let topic_index = self.topic_index(message.topic());
         let at = || {
             format!(
                 "{}/{}@{}",
@@ -176,6 +172,25 @@ impl RecordWriter {
             }
         }
         Ok(())
+    }
+
+    /// The topic's place in `topics_json`; a topic first seen now (a pattern subscription
+    /// picked it up) is added.
+    fn topic_index(&mut self, topic: &str) -> usize {
+        if let Some(index) = self.topics_json.iter().position(|(t, _)| t == topic) {
+            return index;
+        }
+        let mut json = Vec::new();
+        write_str(&mut json, topic);
+        self.topics_json.push((topic.to_string(), json));
+        self.expected.push(match &self.decoder {
+            Some(d) => (
+                d.has_subject(topic, Part::Key),
+                d.has_subject(topic, Part::Value),
+            ),
+            None => (false, false),
+        });
+        self.topics_json.len() - 1
     }
 
     /// Say on stderr how many keys and values could not be decoded, if any.

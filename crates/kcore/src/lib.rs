@@ -38,6 +38,7 @@ pub mod self_connection;
 pub mod signals;
 pub mod state;
 pub mod table;
+pub mod time;
 pub mod transactions;
 pub mod watch;
 

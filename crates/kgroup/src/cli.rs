@@ -62,7 +62,9 @@ Examples:
   earliest, latest          the first offset still kept, the end (beginning and end work too)
   N                         offset N (kept within the partition's first and end offset)
   -N                        N records before the end of each partition (as kcons -o -N)
-  @MS                       the first record at or after a time in ms since 1970
+  TIME, @TIME               the first record at or after a time: 2024-05-01T10:00:00Z,
+                            2024-05-01T10:00 (local time), 2024-05-01 (local midnight),
+                            -1h, -30m, -2d, now, @MS (ms since 1970; digits alone are N)
   +N, committed+N           N records after the committed offset (the first offset without one)
   committed-N               N records before the committed offset
 
@@ -70,7 +72,8 @@ Examples:
   kgroup reset billing --topic orders --to earliest             # show the plan
   kgroup reset billing --topic orders --to earliest --execute   # do it
   kgroup reset billing --topic orders:0,2 --to 1500 --execute   # partitions 0 and 2 only
-  kgroup reset billing --all-topics --to @$(( ($(date +%s) - 3600) * 1000 )) --execute
+  kgroup reset billing --all-topics --to -1h --execute          # re-read the last hour
+  kgroup reset billing --topic orders --to 2024-05-01T10:00:00Z --execute
   kgroup reset billing --topic orders --to committed-10 --execute   # re-read 10 records")]
     Reset(ResetArgs),
     /// Delete groups and their committed offsets (only groups without active members)
@@ -124,7 +127,7 @@ pub struct ResetArgs {
     /// Every topic the group has committed offsets for
     #[arg(long, conflicts_with = "topics")]
     pub all_topics: bool,
-    /// Where to: earliest, latest, N, -N, @MS, +N, committed+N, committed-N
+    /// Where to: earliest, latest, N, -N, +N, committed+N, committed-N, or a time (-1h, 2024-05-01T10:00:00Z, @MS)
     #[arg(long, value_name = "WHERE", allow_hyphen_values = true)]
     pub to: String,
     /// Commit the new offsets; without it kgroup only prints what it would do

@@ -34,7 +34,9 @@ impl Target {
     pub fn parse(raw: &str) -> Result<Target> {
         let bad = || {
             Failure::usage(format!(
-                "bad --to '{raw}': expected earliest, latest, N, -N, @MS, +N, committed+N or committed-N"
+                "bad --to '{raw}': expected earliest, latest, N, -N, +N, committed+N, committed-N or a time \
+                 (e.g. {})",
+                kcore::time::EXAMPLES
             ))
         };
         let count = |digits: &str| -> Result<i64> {
@@ -48,18 +50,24 @@ impl Target {
             "earliest" | "beginning" => Target::Earliest,
             "latest" | "end" => Target::Latest,
             _ => {
-                if let Some(rest) = text.strip_prefix('@') {
-                    Target::AtTime(count(rest)?)
+                if text.starts_with('@') {
+                    Target::AtTime(kcore::time::parse_time(text).map_err(|_| bad())?)
                 } else if let Some(rest) = text.strip_prefix("committed+") {
                     Target::Shift(count(rest)?)
                 } else if let Some(rest) = text.strip_prefix("committed-") {
                     Target::Shift(-count(rest)?)
                 } else if let Some(rest) = text.strip_prefix('+') {
                     Target::Shift(count(rest)?)
-                } else if let Some(rest) = text.strip_prefix('-') {
+                } else if let Some(rest) = text
+                    .strip_prefix('-')
+                    .filter(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+                {
                     Target::BeforeEnd(count(rest)?)
-                } else {
+                } else if text.bytes().all(|b| b.is_ascii_digit()) {
                     Target::Offset(count(text)?)
+                } else {
+                    // -1h, 2024-05-01T10:00:00Z, now: a time (digits alone are an offset).
+                    Target::AtTime(kcore::time::parse_time(text).map_err(|_| bad())?)
                 }
             }
         })
@@ -155,9 +163,24 @@ mod tests {
             Target::parse("@1700000000000").unwrap(),
             Target::AtTime(1_700_000_000_000)
         );
+        let hour_ago = Target::parse("-1h").unwrap();
+        assert!(
+            matches!(hour_ago, Target::AtTime(ms) if (kcore::time::parse_time("now").unwrap() - ms - 3_600_000).abs() < 60_000),
+            "{hour_ago:?}"
+        );
+        assert_eq!(
+            Target::parse("2024-05-01T10:00:00Z").unwrap(),
+            Target::AtTime(1_714_557_600_000)
+        );
+        assert_eq!(
+            Target::parse("@2024-05-01T10:00:00Z").unwrap(),
+            Target::AtTime(1_714_557_600_000)
+        );
         for bad in [
             "",
             "x",
+            "-1x",
+            "@yesterday",
             "-",
             "+",
             "@",

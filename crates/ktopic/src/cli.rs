@@ -77,7 +77,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   ktopic offsets my-topic
   ktopic offsets my-topic --table
-  ktopic offsets my-topic --at $(( ($(date +%s) - 3600) * 1000 ))   # an hour ago")]
+  ktopic offsets my-topic --at -1h                         # the first offset of the last hour
+  ktopic offsets my-topic --at 2024-05-01T10:00:00Z        # ...at a time (without a zone: local)")]
     Offsets(OffsetsArgs),
     /// Move partitions' leadership back to their preferred replicas (or, unclean, to any live one)
     #[command(after_help = "Examples:
@@ -91,7 +92,8 @@ pub enum Command {
   ktopic trim my-topic --before 1000                    # the plan: what would go, per partition
   ktopic trim my-topic --before 1000 --execute          # delete offsets below 1000
   ktopic trim my-topic --partition 0 --all --execute    # empty partition 0
-  ktopic trim my-topic --before-time $(( ($(date +%s) - 86400) * 1000 )) --execute  # older than a day")]
+  ktopic trim my-topic --before-time -1d --execute     # older than a day
+  ktopic trim my-topic --before-time 2024-05-01T00:00:00Z --execute")]
     Trim(TrimArgs),
     /// Move partitions' replicas: a balanced plan over a set of brokers, or an explicit one
     /// (a plan unless --execute); list or cancel the moves in progress
@@ -203,8 +205,10 @@ pub struct OffsetsArgs {
     /// Topic name
     pub topic: String,
     /// Instead of the watermarks: the first offset whose record timestamp is at or after
-    /// this time (milliseconds since 1970); the high watermark when no record is that recent
-    #[arg(long, value_name = "TIMESTAMP_MS", value_parser = clap::value_parser!(i64).range(0..))]
+    /// this time; the high watermark when no record is that recent. TIME: 2024-05-01T10:00:00Z,
+    /// 2024-05-01T10:00 (local time), 2024-05-01 (local midnight), -1h, -30m, -2d, now, or
+    /// milliseconds since 1970
+    #[arg(long, value_name = "TIME", value_parser = kcore::time::parse_time, allow_hyphen_values = true)]
     pub at: Option<i64>,
     /// Aligned columns for people instead of JSON lines
     #[arg(long)]
@@ -241,8 +245,10 @@ pub struct TrimArgs {
     /// Delete the records below this offset (clamped to each partition's end)
     #[arg(long, value_name = "OFFSET", value_parser = clap::value_parser!(i64).range(0..))]
     pub before: Option<i64>,
-    /// Delete the records whose timestamps are before this time (milliseconds since 1970)
-    #[arg(long, value_name = "TIME", value_parser = clap::value_parser!(i64).range(0..))]
+    /// Delete the records whose timestamps are before this time: 2024-05-01T10:00:00Z,
+    /// 2024-05-01T10:00 (local time), 2024-05-01 (local midnight), -1h, -2d, now, or
+    /// milliseconds since 1970
+    #[arg(long, value_name = "TIME", value_parser = kcore::time::parse_time, allow_hyphen_values = true)]
     pub before_time: Option<i64>,
     /// Delete every record (up to each partition's end offset)
     #[arg(long)]
