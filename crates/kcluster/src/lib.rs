@@ -16,6 +16,8 @@ pub mod health;
 pub mod local;
 pub mod lock;
 pub mod node_log;
+pub mod oauth;
+pub mod profile;
 pub mod role;
 pub mod schema_registry;
 pub mod security;
@@ -33,9 +35,14 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Some(what) = cli.generate {
         return kcore::generate::generate(cli::cli(), what);
     }
+    // Profiles are no cluster's: the cluster name does not matter to them.
+    if let Some(Command::Profile(command)) = &cli.command {
+        return profile::run(command);
+    }
     validate_name(&cli.name)?;
     let name = cli.name.as_str();
     match cli.command {
+        Some(Command::Profile(_)) => unreachable!("handled above"),
         None => {
             cli::cli().print_help()?;
             Ok(())
@@ -70,7 +77,24 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Env(args)) => {
             let state = load(name)?;
-            if state.secure {
+            if let Some(profile) = &args.save_profile {
+                let user = match (&args.user, state.secure || state.oauth_jwks.is_some()) {
+                    (None, false) => None,
+                    (Some(user), false) => {
+                        return Err(Failure::usage(format!(
+                            "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
+                        ))
+                        .into())
+                    }
+                    (user, _) => {
+                        let user = user.as_deref().unwrap_or(security::ADMIN);
+                        security::env_lines(&state, user)?;
+                        Some(state.user_properties(user))
+                    }
+                };
+                return profile::save_cluster(&state, user.as_deref(), profile, args.force);
+            }
+            if state.secure || state.oauth_jwks.is_some() {
                 let user = args.user.as_deref().unwrap_or(security::ADMIN);
                 println!("{}", security::env_lines(&state, user)?);
             } else if let Some(user) = &args.user {

@@ -66,10 +66,16 @@ where
     C: rdkafka::ClientContext + AsRef<QuietContext>,
 {
     let deadline = Instant::now() + conn.timeout;
+    // How many advertised brokers' failures were looked into already.
+    let mut probed = 0;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match client.fetch_metadata(topic, left.min(Duration::from_millis(500))) {
-            Ok(metadata) => return Ok(metadata),
+            Ok(metadata) => {
+                // The bootstrap answered: can the brokers it names be reached too?
+                crate::listeners::check(conn, &metadata)?;
+                return Ok(metadata);
+            }
             Err(err) => {
                 for _ in 0..SERVES_PER_ATTEMPT {
                     serve();
@@ -85,6 +91,15 @@ where
                 // Refused TLS or credentials stay refused: say so at once.
                 if let Some(refusal) = quiet.refusal() {
                     return Err(refused(conn, refusal));
+                }
+                // The bootstrap answered, but the brokers it advertises cannot be reached.
+                let failures = quiet.advertised_failures();
+                if failures.len() > probed {
+                    probed = failures.len();
+                    if let Some(err) = crate::listeners::explain_failures(conn, &failures, deadline)
+                    {
+                        return Err(err);
+                    }
                 }
                 if Instant::now() < deadline {
                     continue;
@@ -108,6 +123,29 @@ where
 /// this way) or its SASL credentials (exit 10: not authorized).
 fn refused(conn: &Connection, refusal: Refusal) -> anyhow::Error {
     match refusal {
+        Refusal::TokenEndpoint(why) => Failure::unreachable(format!(
+            "cannot get an OAUTHBEARER token: the token endpoint {} cannot be reached: {}",
+            crate::oidc::token_endpoint(conn),
+            conn.redact(&why)
+        ))
+        .into(),
+        Refusal::Authentication(why) if why.contains(crate::oidc::TOKEN_FAILURE) => {
+            Failure::not_authorized(format!(
+                "authentication failed: the token endpoint {} gave no usable token for the client's credentials (sasl.oauthbearer.client.id, sasl.oauthbearer.client.secret): {}",
+                crate::oidc::token_endpoint(conn),
+                conn.redact(&why)
+            ))
+            .into()
+        }
+        Refusal::Authentication(why) if crate::oidc::uses_oauthbearer(conn) => {
+            Failure::not_authorized(format!(
+                "authentication failed: the brokers {} (from {}) refused the client's OAUTHBEARER token (signed by a key of their JWKS? unexpired? the audience and issuer they expect?): {}",
+                conn.brokers,
+                conn.brokers_source,
+                conn.redact(&why)
+            ))
+            .into()
+        }
         Refusal::Authentication(why) => Failure::not_authorized(format!(
             "authentication failed: the brokers {} (from {}) refused the user's credentials (sasl.username, sasl.password): {}",
             conn.brokers,
