@@ -96,6 +96,14 @@ impl QuietContext {
             .unwrap_or_default()
     }
 
+    fn note_advertised_failure(&self, text: &str) {
+        if let Some((address, id)) = crate::listeners::advertised_broker(text) {
+            if let Ok(mut failures) = self.advertised_failures.lock() {
+                failures.insert(address, id);
+            }
+        }
+    }
+
     /// The last error librdkafka reported (e.g. "Connect to ipv4#127.0.0.1:1 failed").
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|last| last.clone())
@@ -122,11 +130,7 @@ impl QuietContext {
         // poll: keep the latest serious one, so a timeout can say "Connection refused".
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) || fac == "FAIL" {
             self.note_refusal(None, message);
-            if let Some((address, id)) = crate::listeners::advertised_broker(message) {
-                if let Ok(mut failures) = self.advertised_failures.lock() {
-                    failures.insert(address, id);
-                }
-            }
+            self.note_advertised_failure(message);
             if let Ok(mut last) = self.last_error.lock() {
                 // As in on_error: the "N/N brokers are down" line must not hide the reason.
                 let generic = message.ends_with("brokers are down");
@@ -155,6 +159,7 @@ impl QuietContext {
             self.show_once(format!("error: {text}"));
         }
         self.note_refusal(error.rdkafka_error_code(), &text);
+        self.note_advertised_failure(&text);
         if let Ok(mut last) = self.last_error.lock() {
             // "1/1 brokers are down" says less than the connection failure logged before it.
             let generic = matches!(

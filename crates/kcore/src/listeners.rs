@@ -60,6 +60,11 @@ static CHECKED: OnceLock<()> = OnceLock::new();
 /// `broker-1.example:9092/1: Failed to resolve ...` gives `("broker-1.example:9092", 1)`;
 /// a bootstrap broker (`.../bootstrap: ...`) gives None.
 pub fn advertised_broker(message: &str) -> Option<(String, i32)> {
+    // Log lines and errors may begin with the thread's name: `[thrd:NAME]: NAME: ...`.
+    let message = match message.strip_prefix("[thrd:") {
+        Some(rest) => rest.split_once("]: ").map_or(rest, |(_, after)| after),
+        None => message,
+    };
     let (name, _) = message.split_once(": ")?;
     let (address, id) = name.rsplit_once('/')?;
     let id: i32 = id.parse().ok()?;
@@ -267,6 +272,12 @@ mod tests {
         assert_eq!(
             advertised_broker("localhost:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed"),
             None
+        );
+        assert_eq!(
+            advertised_broker(
+                "[thrd:b:1/2]: b:1/2: Connect to ipv4#127.0.0.1:1 failed: Connection refused"
+            ),
+            Some(("b:1".into(), 2))
         );
     }
 

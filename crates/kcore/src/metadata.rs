@@ -55,6 +55,10 @@ where
 /// queue makes a poll return at once, so the spare calls cost next to nothing.
 const SERVES_PER_ATTEMPT: usize = 1_000;
 
+/// How long no advertised broker may newly fail before the ones that did are taken as all
+/// there are (see [`fetch_loop`]).
+const LISTENERS_SETTLED: Duration = Duration::from_secs(1);
+
 fn fetch_loop<C>(
     client: &Client<C>,
     conn: &Connection,
@@ -66,8 +70,11 @@ where
     C: rdkafka::ClientContext + AsRef<QuietContext>,
 {
     let deadline = Instant::now() + conn.timeout;
-    // How many advertised brokers' failures were looked into already.
+    // Advertised brokers that failed to connect: how many were probed, when the last new
+    // one failed, and the error if none of them can be reached (see crate::listeners).
     let mut probed = 0;
+    let mut last_new_failure = Instant::now();
+    let mut listeners_error = None;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match client.fetch_metadata(topic, left.min(Duration::from_millis(500))) {
@@ -96,13 +103,19 @@ where
                 let failures = quiet.advertised_failures();
                 if failures.len() > probed {
                     probed = failures.len();
-                    if let Some(err) = crate::listeners::explain_failures(conn, &failures, deadline)
-                    {
-                        return Err(err);
-                    }
+                    last_new_failure = Instant::now();
+                    listeners_error = crate::listeners::explain_failures(conn, &failures, deadline);
+                }
+                // Every broker is connected to at once (no sparse connections), so their
+                // failures come together: once none is new for a while, the list is whole.
+                if listeners_error.is_some() && last_new_failure.elapsed() >= LISTENERS_SETTLED {
+                    return Err(listeners_error.take().expect("checked"));
                 }
                 if Instant::now() < deadline {
                     continue;
+                }
+                if let Some(err) = listeners_error {
+                    return Err(err);
                 }
                 let why = quiet.last_error().unwrap_or_else(|| err.to_string());
                 return Err(Failure::unreachable(format!(
