@@ -300,12 +300,21 @@ fn oidc_logins_and_profiles_switch_between_two_clusters() {
         ran
     };
     // Two profiles: the shared test cluster (plain) and the OAuth cluster (OIDC).
-    std::fs::create_dir_all(config.join("profiles")).unwrap();
-    std::fs::write(
-        config.join("profiles/shared.properties"),
-        format!("bootstrap.servers={}\n", brokers()),
-    )
-    .unwrap();
+    // The shared test cluster saved as a profile by kcluster itself.
+    run(bare("kcluster", &config).args([
+        "env",
+        "--name",
+        &test_cluster(),
+        "--save-profile",
+        "shared",
+    ]))
+    .success();
+    let saved = std::fs::read_to_string(config.join("profiles/shared.properties")).unwrap();
+    assert!(
+        saved.contains(&format!("bootstrap.servers={}", brokers())),
+        "{saved}"
+    );
+    // The OAuth cluster's, written by hand as a user would.
     std::fs::write(
         config.join("profiles/oauth.properties"),
         format!(

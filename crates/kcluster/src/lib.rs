@@ -138,13 +138,7 @@ fn load(name: &str) -> Result<ClusterState> {
 
 /// Cluster names become directory names: keep them to a safe alphabet.
 fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
+    if kcore::state::is_safe_name(name) {
         Ok(())
     } else {
         Err(kcore::Failure::usage(format!(

@@ -51,13 +51,7 @@ pub fn profile_path(name: &str) -> PathBuf {
 
 /// Profile names become file names: the same safe alphabet as cluster names.
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
+    if crate::state::is_safe_name(name) {
         Ok(())
     } else {
         Err(Failure::usage(format!(

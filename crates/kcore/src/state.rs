@@ -9,6 +9,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Whether `name` is safe as a file or directory name (cluster and profile names):
+/// letters, digits, '-', '_' and '.', not hidden, at most 64 characters.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// The state root for every cluster.
 pub fn state_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("KPIPES_STATE_DIR").filter(|d| !d.is_empty()) {
