@@ -527,6 +527,8 @@ fn named_state(mode: &str) -> ClusterState {
         peer_ports: Vec::new(),
     };
     ClusterState {
+        advertised: Default::default(),
+        oauth_jwks: None,
         name: "t".into(),
         backend: kcore::state::BackendKind::Compose,
         mode: if mode == "kraft" {

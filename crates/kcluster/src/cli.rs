@@ -94,6 +94,12 @@ pub enum Command {
         after_help = "Examples:\n  eval \"$(kcluster env --name test)\" && ktopic list\n  eval \"$(kcluster env --name safe --user reader)\" && kcons t -e"
     )]
     Env(EnvArgs),
+    /// Create, list and show named connection profiles (what `--profile NAME` of every tool reads)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kcluster profile save prod -b kafka-1.example.com:9092 -F prod-client.properties\n  kcluster env --name test --save-profile test   # a local cluster as a profile\n  kcluster profile list\n  kcluster profile show prod                     # secrets shown as ***\n  kcons --profile prod orders -e"
+    )]
+    Profile(ProfileCommand),
     /// Fetch an Apache Kafka distribution from Maven Central into the cache (needs Java 17+ and mvn)
     #[command(
         name = "fetch-kafka",
@@ -148,6 +154,12 @@ pub struct UpArgs {
     /// Also run an Apicurio Schema Registry beside the brokers (local backend; fetched from Maven Central once); its URL is in `status` and `env` (KPIPES_SCHEMA_REGISTRY), kcons and kprod find it [an existing cluster keeps its own]
     #[arg(long)]
     pub schema_registry: bool,
+    /// A new cluster's client listeners speak SASL_PLAINTEXT with OAUTHBEARER: tokens (JWTs) are checked by Kafka's own validator against the keys at JWKS_URL, which must answer when the brokers start; kcluster itself logs in with PLAIN as user admin (local backend, KRaft)
+    #[arg(long, value_name = "JWKS_URL", conflicts_with = "secure")]
+    pub oauth: Option<String>,
+    /// Broker ID advertises HOST:PORT to clients instead of its own address, to see what a wrong advertised.listeners does (repeatable; a new local KRaft cluster)
+    #[arg(long, value_name = "ID=HOST:PORT")]
+    pub advertise: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -155,6 +167,63 @@ pub struct EnvArgs {
     /// A secure cluster's user whose properties the tools get (admin or reader) [default: admin]
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
+    /// Save the cluster (brokers, the user's properties, schema registry) as profile NAME instead of printing exports
+    #[arg(long, value_name = "NAME")]
+    pub save_profile: Option<String>,
+    /// With --save-profile: replace a profile of that name
+    #[arg(long, requires = "save_profile")]
+    pub force: bool,
+}
+
+/// `kcluster profile ...`: profiles live in $KPIPES_CONFIG_DIR/profiles, else
+/// $XDG_CONFIG_HOME/kpipes/profiles, else ~/.config/kpipes/profiles.
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// One JSON line per profile: name, path, brokers
+    List(ProfileListArgs),
+    /// Print a profile's file with every secret value shown as ***
+    Show(ProfileName),
+    /// Write a profile from -b, -F and -X (the file is plain key=value lines: edit it freely)
+    #[command(
+        after_help = "Examples:\n  kcluster profile save prod -b b-1.example.com:9092 -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=app -X sasl.password=...\n  kcluster profile save cloud -F ccloud.properties --schema-registry https://psrc-x.example.com"
+    )]
+    Save(ProfileSaveArgs),
+    /// Delete a profile
+    Delete(ProfileName),
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileListArgs {
+    /// Names only, one a line (for shell completion)
+    #[arg(long)]
+    pub names: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileName {
+    /// Profile name
+    pub profile: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileSaveArgs {
+    /// Profile name
+    pub profile: String,
+    /// Bootstrap brokers, comma separated (bootstrap.servers)
+    #[arg(short = 'b', long = "brokers", value_name = "HOST:PORT,...")]
+    pub brokers: Option<String>,
+    /// librdkafka properties (key=value lines) copied into the profile
+    #[arg(short = 'F', long = "config-file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// A librdkafka property (repeatable)
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub properties: Vec<String>,
+    /// Schema Registry base URL (schema.registry.url)
+    #[arg(long = "schema-registry", value_name = "URL")]
+    pub schema_registry: Option<String>,
+    /// Replace a profile of that name
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]

@@ -28,7 +28,11 @@ pub fn up(name: &str, args: &UpArgs) -> Result<()> {
         None => {
             let mode = args.mode.unwrap_or(Mode::Kraft);
             // A secure cluster and one with a schema registry run on the local backend.
-            let (kind, note) = choose_backend(args.backend, args.secure || args.schema_registry);
+            let local_only = args.secure
+                || args.schema_registry
+                || args.oauth.is_some()
+                || !args.advertise.is_empty();
+            let (kind, note) = choose_backend(args.backend, local_only);
             create_cluster(kind, name, args, mode, note.as_deref())?
         }
     };
@@ -347,6 +351,7 @@ fn create_cluster(
     if args.secure {
         crate::security::check_supported(kind, mode)?;
     }
+    crate::oauth::check_supported(kind, mode, args)?;
     match kind {
         BackendKind::Local => crate::local::create(name, args, mode, note),
         BackendKind::Compose => crate::compose::create(name, args, mode, note),

@@ -437,6 +437,8 @@ fn new_state(name: &str, args: &UpArgs, mode: Mode) -> Result<ClusterState> {
         zookeepers,
         heap: None,
         secure: false,
+        advertised: Default::default(),
+        oauth_jwks: None,
         schema_registry: None,
     })
 }

@@ -36,6 +36,7 @@ fn metadata_client(
         properties: crate::security::client_properties(state),
         timeout,
         verbose: 0,
+        profile: None,
     };
     connection.create(
         &[

@@ -29,7 +29,9 @@ pub mod lock;
 pub mod log_files;
 pub mod membership;
 pub mod node_log;
+pub mod oauth;
 pub mod process;
+pub mod profile;
 pub mod schema_registry;
 pub mod security;
 pub mod topology;
@@ -43,9 +45,14 @@ use lock::ClusterLock;
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    // Profiles are no cluster's: the cluster name does not matter to them.
+    if let Some(Command::Profile(command)) = &cli.command {
+        return profile::run(command);
+    }
     validate_name(&cli.name)?;
     let name = cli.name.as_str();
     match cli.command {
+        Some(Command::Profile(_)) => unreachable!("handled above"),
         None => {
             cli::cli().print_help()?;
             Ok(())
@@ -88,7 +95,24 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Env(args)) => {
             let state = load(name)?;
-            if state.secure {
+            if let Some(profile) = &args.save_profile {
+                let user = match (&args.user, state.secure || state.oauth_jwks.is_some()) {
+                    (None, false) => None,
+                    (Some(user), false) => {
+                        return Err(Failure::usage(format!(
+                            "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
+                        ))
+                        .into())
+                    }
+                    (user, _) => {
+                        let user = user.as_deref().unwrap_or(security::ADMIN);
+                        security::env_lines(&state, user)?;
+                        Some(state.user_properties(user))
+                    }
+                };
+                return profile::save_cluster(&state, user.as_deref(), profile, args.force);
+            }
+            if state.secure || state.oauth_jwks.is_some() {
                 let user = args.user.as_deref().unwrap_or(security::ADMIN);
                 println!("{}", security::env_lines(&state, user)?);
             } else if let Some(user) = &args.user {
@@ -132,13 +156,7 @@ fn load(name: &str) -> Result<ClusterState> {
 
 /// Cluster names become directory names: keep them to a safe alphabet.
 fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
+    if kcore::state::is_safe_name(name) {
         Ok(())
     } else {
         Err(kcore::Failure::usage(format!(

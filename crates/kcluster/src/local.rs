@@ -87,6 +87,8 @@ fn new_state(
         heap: Some(heap.to_string()),
         secure,
         schema_registry: None,
+        advertised: Default::default(),
+        oauth_jwks: None,
     })
 }
 
@@ -105,6 +107,8 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
     let replication = state.brokers.len().min(3);
     let listeners = if state.secure {
         crate::security::listener_properties(state, node)?
+    } else if state.oauth_jwks.is_some() {
+        crate::oauth::listener_properties(state, node)?
     } else {
         let controller_listener = node
             .peer_ports
@@ -113,12 +117,13 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
             .unwrap_or_default();
         format!(
             "listeners=PLAINTEXT://{host}:{port}{controller_listener}\n\
-             advertised.listeners=PLAINTEXT://{host}:{port}\n\
+             advertised.listeners=PLAINTEXT://{advertised}\n\
              listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
              controller.listener.names=CONTROLLER\n\
              inter.broker.listener.name=PLAINTEXT\n",
             host = node.host,
             port = node.port,
+            advertised = state.advertised_address(node),
         )
     };
     Ok(format!(
@@ -259,7 +264,7 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
         zookeeper::check_distribution(&dist)?;
     }
     let heap = args.heap.as_deref().unwrap_or(DEFAULT_HEAP);
-    let state = new_state(
+    let mut state = new_state(
         name,
         args.brokers.unwrap_or(3),
         mode,
@@ -267,6 +272,8 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
         heap,
         args.secure,
     )?;
+    state.advertised = crate::oauth::advertised(&args.advertise, state.brokers.len())?;
+    state.oauth_jwks = args.oauth.clone();
     if let Some(note) = note {
         eprintln!("kcluster: {note}");
     }
@@ -280,6 +287,12 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
 fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result<()> {
     fs::create_dir_all(state.dir())
         .with_context(|| format!("creating {}", state.dir().display()))?;
+    if state.oauth_jwks.is_some() {
+        if let Err(err) = crate::oauth::prepare(state) {
+            let _ = fs::remove_dir_all(state.dir());
+            return Err(err);
+        }
+    }
     if state.secure {
         if let Err(err) = crate::security::prepare(state) {
             let _ = fs::remove_dir_all(state.dir());
@@ -447,6 +460,7 @@ impl Launcher {
             .args(JVM_FLAGS)
             .args(distribution::class_data::jvm_flags(&self.dist, &self.java))
             .arg(process_marker(&dir))
+            .args(crate::oauth::jvm_flags(state, role))
             .arg(format!("-Dkafka.logs.dir={}", logs.display()));
         if role == Role::Zookeeper {
             // No admin web server (it would want port 8080); no log4j JMX beans.

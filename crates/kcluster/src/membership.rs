@@ -76,6 +76,7 @@ pub fn remove(state: ClusterState, args: &RemoveArgs) -> Result<()> {
         properties: crate::security::client_properties(&state),
         timeout: Duration::from_secs(10),
         verbose: 0,
+        profile: None,
     };
     let admin: AdminClient<QuietContext> =
         connection.create(&[], QuietContext::new("kcluster", 0))?;

@@ -155,7 +155,7 @@ fn make_certificates(state: &ClusterState) -> Result<()> {
 }
 
 /// A file only its owner may read, written whole.
-fn write_private(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -174,7 +174,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// 128 random bits as 32 hex digits: nothing to quote in JAAS or in `--add-scram`.
-fn random_password() -> Result<String> {
+pub(crate) fn random_password() -> Result<String> {
     Ok(hex(&kcore::random::bytes(16)?))
 }
 
@@ -201,7 +201,7 @@ pub fn user_properties(state: &ClusterState, user: &str) -> Result<Vec<(String, 
 /// What every kcluster client (the readiness probes, the ACL grant) adds: nothing for an
 /// open cluster, the admin's properties for a secure one.
 pub fn client_properties(state: &ClusterState) -> Vec<(String, String)> {
-    if state.secure {
+    if state.secure || state.oauth_jwks.is_some() {
         user_properties(state, ADMIN).unwrap_or_default()
     } else {
         Vec::new()
@@ -378,7 +378,8 @@ pub fn redact(state: &ClusterState, text: &str) -> String {
 /// Write a node's `server.properties`: private for a secure cluster (it holds the admin's
 /// password).
 pub fn write_server_properties(state: &ClusterState, path: &Path, text: &str) -> Result<()> {
-    if state.secure {
+    // An OAuth cluster's file holds the admin's PLAIN password.
+    if state.secure || state.oauth_jwks.is_some() {
         write_private(path, text)
     } else {
         fs::write(path, text).with_context(|| format!("writing {}", path.display()))
@@ -413,6 +414,7 @@ pub fn grant_reader(state: &ClusterState, timeout: Duration) -> Result<()> {
         properties: client_properties(state),
         timeout,
         verbose: 0,
+        profile: None,
     };
     let client: AdminClient<QuietContext> =
         connection.create(&[], QuietContext::new("kcluster", 0))?;

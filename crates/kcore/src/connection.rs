@@ -1,11 +1,16 @@
 //! Connection settings shared by every tool: where the brokers are and which
 //! librdkafka properties to pass, in the order users know from kcat.
 //!
-//! Brokers come from, first to last: `-b/--brokers`, `KAFKA_BROKERS`, a running
-//! cluster started by kcluster, the seed cluster's default ports.
+//! The command line beats the environment, and either beats a profile it names less
+//! directly. Brokers come from, first found wins: `-b/--brokers`, the `--profile`'s
+//! `bootstrap.servers`, `KAFKA_BROKERS`, the `KPIPES_PROFILE`'s, a running cluster
+//! started by kcluster, the seed cluster's default ports.
 //! Properties come from, first to last (later wins): the tool's own defaults, a
-//! secure kcluster cluster's own (when the brokers were found that way), the file
-//! named by `KPIPES_CONFIG_FILE`, `-F/--config-file`, then each `-X key=value`.
+//! kcluster cluster's own (when the brokers were found that way), the `KPIPES_PROFILE`'s,
+//! the file named by `KPIPES_CONFIG_FILE`, the `--profile`'s, `-F/--config-file`, then each
+//! `-X key=value`. A profile named by `--profile` stands for the whole connection: the
+//! environment's `KAFKA_BROKERS` and `KPIPES_CONFIG_FILE` (and `KPIPES_SCHEMA_REGISTRY`) are
+//! not read then, so a shell set up for one cluster reaches another with `--profile` alone.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +21,7 @@ use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::ClientConfig;
 
 use crate::failure::Failure;
+use crate::profile::{Profile, PROFILE_VAR};
 
 /// The librdkafka handle under an rdkafka client, for what rdkafka does not wrap.
 pub trait NativeHandle {
@@ -80,6 +86,10 @@ pub struct ConnectionArgs {
     #[arg(short = 'F', long = "config-file", value_name = "FILE", global = true)]
     pub config_file: Option<PathBuf>,
 
+    /// Connect as profile NAME says (a file of brokers and properties, see `kcluster profile`); -b, -F and -X still win [env: KPIPES_PROFILE, below KAFKA_BROKERS and KPIPES_CONFIG_FILE]
+    #[arg(long = "profile", value_name = "NAME", global = true)]
+    pub profile: Option<String>,
+
     /// Seconds to wait for the brokers to answer before giving up
     #[arg(
         long = "timeout",
@@ -104,25 +114,82 @@ pub struct Connection {
     pub properties: Vec<(String, String)>,
     pub timeout: Duration,
     pub verbose: u8,
+    /// The profile in use, if any.
+    pub profile: Option<ChosenProfile>,
+}
+
+/// The profile a connection uses, and how it was named.
+#[derive(Debug, Clone)]
+pub struct ChosenProfile {
+    pub profile: Profile,
+    /// By `--profile` (else by `KPIPES_PROFILE`).
+    pub by_flag: bool,
+}
+
+impl ChosenProfile {
+    /// What error messages call it: `profile 'prod' (--profile)`.
+    pub fn source(&self) -> String {
+        let how = if self.by_flag {
+            "--profile"
+        } else {
+            PROFILE_VAR
+        };
+        format!("profile '{}' ({how})", self.profile.name)
+    }
 }
 
 impl ConnectionArgs {
     /// Validate the flags and settle where the brokers are.
     pub fn resolve(&self) -> Result<Connection> {
-        // A secure kcluster cluster found by itself also says how to reach it.
-        let mut cluster_properties = None;
-        let (raw, source) = match &self.brokers {
-            Some(list) => (list.clone(), "-b/--brokers"),
-            None => match std::env::var("KAFKA_BROKERS") {
-                Ok(list) => (list, "KAFKA_BROKERS"),
-                Err(_) => match crate::state::running_cluster() {
-                    Some(state) => {
-                        cluster_properties = state.client_properties();
-                        (state.bootstrap(), FROM_CLUSTER)
-                    }
-                    None => (DEFAULT_BROKERS.to_string(), "the default"),
-                },
+        let chosen = match &self.profile {
+            Some(name) => Some(ChosenProfile {
+                profile: Profile::load(name)?,
+                by_flag: true,
+            }),
+            None => match std::env::var(PROFILE_VAR).ok().filter(|n| !n.is_empty()) {
+                Some(name) => Some(ChosenProfile {
+                    profile: Profile::load(&name)
+                        .map_err(|err| with_source(err, &format!("from {PROFILE_VAR}")))?,
+                    by_flag: false,
+                }),
+                None => None,
             },
+        };
+        let flag_profile = chosen.as_ref().filter(|c| c.by_flag);
+        let env_profile = chosen.as_ref().filter(|c| !c.by_flag);
+        // With --profile, the environment's connection settings are not read.
+        let env = |var: &str| {
+            if flag_profile.is_some() {
+                None
+            } else {
+                std::env::var_os(var).filter(|v| !v.is_empty())
+            }
+        };
+        // A kcluster cluster found by itself also says how to reach it.
+        let mut cluster_properties = None;
+        let (raw, source): (String, &'static str) = if let Some(list) = &self.brokers {
+            (list.clone(), "-b/--brokers")
+        } else if let Some((list, c)) = profile_brokers(flag_profile) {
+            (list, leak(c.source()))
+        } else if let Some(list) = env("KAFKA_BROKERS") {
+            (list.to_string_lossy().into_owned(), "KAFKA_BROKERS")
+        } else if let Some((list, c)) = profile_brokers(env_profile) {
+            (list, leak(c.source()))
+        } else if let Some(c) = &chosen {
+            return Err(Failure::usage(format!(
+                "{} has no bootstrap.servers: add a line `bootstrap.servers=HOST:PORT` to {}, or give -b",
+                c.source(),
+                c.profile.path.display()
+            ))
+            .into());
+        } else {
+            match crate::state::running_cluster() {
+                Some(state) => {
+                    cluster_properties = state.client_properties();
+                    (state.bootstrap(), FROM_CLUSTER)
+                }
+                None => (DEFAULT_BROKERS.to_string(), "the default"),
+            }
         };
         let brokers = parse_broker_list(&raw)
             .map_err(|msg| Failure::usage(format!("bad broker list from {source}: {msg}")))?;
@@ -130,11 +197,17 @@ impl ConnectionArgs {
         if let Some(path) = &cluster_properties {
             properties.extend(read_properties_file(path)?);
         }
-        if let Some(path) = std::env::var_os(CONFIG_FILE_VAR).filter(|p| !p.is_empty()) {
+        if let Some(c) = env_profile {
+            properties.extend(c.profile.properties.iter().cloned());
+        }
+        if let Some(path) = env(CONFIG_FILE_VAR) {
             properties.extend(
                 read_properties_file(Path::new(&path))
                     .map_err(|err| Failure::usage(format!("{} (from {CONFIG_FILE_VAR})", err)))?,
             );
+        }
+        if let Some(c) = flag_profile {
+            properties.extend(c.profile.properties.iter().cloned());
         }
         if let Some(path) = &self.config_file {
             properties.extend(read_properties_file(path)?);
@@ -155,8 +228,26 @@ impl ConnectionArgs {
             properties,
             timeout: Duration::from_secs_f64(self.timeout),
             verbose: self.verbose,
+            profile: chosen,
         })
     }
+}
+
+/// A profile's brokers, if it is given and names them.
+fn profile_brokers(chosen: Option<&ChosenProfile>) -> Option<(String, &ChosenProfile)> {
+    chosen.and_then(|c| Some((c.profile.brokers.clone()?, c)))
+}
+
+/// A profile's name in `Connection::brokers_source`, which error messages of every tool
+/// take as `&'static str`: made once per run, so kept for the run.
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// `err` with `(what)` after its message, keeping its exit code.
+fn with_source(err: anyhow::Error, what: &str) -> anyhow::Error {
+    let code = crate::failure::exit_code_for(&err);
+    Failure::new(code, format!("{} ({what})", crate::failure::one_line(&err))).into()
 }
 
 /// librdkafka settings every tool starts from (a tool's own defaults and `-X` override them).
@@ -275,6 +366,8 @@ pub fn is_secret_key(key: &str) -> bool {
         "oauthbearer.config",
         "ssl.key.pem",
         "private",
+        // A Schema Registry's USER:PASSWORD (schema.registry.basic.auth.user.info).
+        "basic.auth.user.info",
     ]
     .iter()
     .any(|word| key.contains(word))
@@ -429,6 +522,7 @@ mod tests {
             properties: vec![("sasl.password".into(), "hunter2".into())],
             timeout: Duration::from_secs(1),
             verbose: 0,
+            profile: None,
         };
         assert_eq!(
             conn.redact("bad value hunter2 for x"),

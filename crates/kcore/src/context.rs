@@ -21,6 +21,9 @@ pub struct QuietContext {
     seen: Mutex<HashSet<String>>,
     last_error: Mutex<Option<String>>,
     refusal: Mutex<Option<Refusal>>,
+    /// Advertised brokers (named by the cluster, not by the user) that failed to connect:
+    /// address -> broker id. See [`crate::listeners`].
+    advertised_failures: Mutex<std::collections::BTreeMap<String, i32>>,
 }
 
 /// The brokers answered, but refused this client's TLS or SASL for good: retrying cannot
@@ -32,11 +35,21 @@ pub enum Refusal {
     /// The TLS handshake failed for good: the broker's certificate is not trusted (a CA
     /// that does not match), or the listener does not speak TLS.
     Tls(String),
+    /// An OAUTHBEARER token could not be had: the OIDC token endpoint cannot be reached.
+    TokenEndpoint(String),
 }
 
 impl Refusal {
     /// The refusal a librdkafka error or log line reports, if it is one.
     pub fn of(code: Option<RDKafkaErrorCode>, text: &str) -> Option<Refusal> {
+        // No token, no login: the endpoint is away (exit 5) or refused the client (exit 10).
+        if text.contains(crate::oidc::TOKEN_FAILURE) {
+            return Some(if crate::oidc::endpoint_unreachable(text) {
+                Refusal::TokenEndpoint(text.to_string())
+            } else {
+                Refusal::Authentication(text.to_string())
+            });
+        }
         if code == Some(RDKafkaErrorCode::Authentication)
             || text.contains("SASL authentication error")
         {
@@ -58,6 +71,7 @@ impl QuietContext {
             seen: Mutex::new(HashSet::new()),
             last_error: Mutex::new(None),
             refusal: Mutex::new(None),
+            advertised_failures: Mutex::new(Default::default()),
         }
     }
 
@@ -70,6 +84,22 @@ impl QuietContext {
         if let Some(refusal) = Refusal::of(code, text) {
             if let Ok(mut kept) = self.refusal.lock() {
                 kept.get_or_insert(refusal);
+            }
+        }
+    }
+
+    /// The advertised brokers that failed to connect so far: `(address, broker id)`.
+    pub fn advertised_failures(&self) -> Vec<(String, i32)> {
+        self.advertised_failures
+            .lock()
+            .map(|f| f.iter().map(|(a, id)| (a.clone(), *id)).collect())
+            .unwrap_or_default()
+    }
+
+    fn note_advertised_failure(&self, text: &str) {
+        if let Some((address, id)) = crate::listeners::advertised_broker(text) {
+            if let Ok(mut failures) = self.advertised_failures.lock() {
+                failures.insert(address, id);
             }
         }
     }
@@ -100,6 +130,7 @@ impl QuietContext {
         // poll: keep the latest serious one, so a timeout can say "Connection refused".
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) || fac == "FAIL" {
             self.note_refusal(None, message);
+            self.note_advertised_failure(message);
             if let Ok(mut last) = self.last_error.lock() {
                 // As in on_error: the "N/N brokers are down" line must not hide the reason.
                 let generic = message.ends_with("brokers are down");
@@ -128,6 +159,7 @@ impl QuietContext {
             self.show_once(format!("error: {text}"));
         }
         self.note_refusal(error.rdkafka_error_code(), &text);
+        self.note_advertised_failure(&text);
         if let Ok(mut last) = self.last_error.lock() {
             // "1/1 brokers are down" says less than the connection failure logged before it.
             let generic = matches!(

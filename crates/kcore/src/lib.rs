@@ -24,10 +24,13 @@ pub mod context;
 pub mod failure;
 pub mod generate;
 pub mod json_schema;
+pub mod listeners;
 pub mod metadata;
+pub mod oidc;
 pub mod outcome;
 pub mod output;
 pub mod placement;
+pub mod profile;
 pub mod progress;
 pub mod protobuf;
 pub mod random;
@@ -70,6 +73,10 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
                 // Detail (a log's cause line, a path) on lines of its own, indented.
                 for detail in failure::details(&err) {
                     eprintln!("  {detail}");
+                }
+                // Brokers advertising addresses this machine cannot reach explain much.
+                if let Some(note) = listeners::partial_note() {
+                    eprintln!("  {note}");
                 }
             }
             std::process::ExitCode::from(failure::exit_code_for(&err) as u8)

@@ -55,6 +55,10 @@ where
 /// queue makes a poll return at once, so the spare calls cost next to nothing.
 const SERVES_PER_ATTEMPT: usize = 1_000;
 
+/// How long no advertised broker may newly fail before the ones that did are taken as all
+/// there are (see [`fetch_loop`]).
+const LISTENERS_SETTLED: Duration = Duration::from_secs(1);
+
 fn fetch_loop<C>(
     client: &Client<C>,
     conn: &Connection,
@@ -66,10 +70,19 @@ where
     C: rdkafka::ClientContext + AsRef<QuietContext>,
 {
     let deadline = Instant::now() + conn.timeout;
+    // Advertised brokers that failed to connect: how many were probed, when the last new
+    // one failed, and the error if none of them can be reached (see crate::listeners).
+    let mut probed = 0;
+    let mut last_new_failure = Instant::now();
+    let mut listeners_error = None;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match client.fetch_metadata(topic, left.min(Duration::from_millis(500))) {
-            Ok(metadata) => return Ok(metadata),
+            Ok(metadata) => {
+                // The bootstrap answered: can the brokers it names be reached too?
+                crate::listeners::check(conn, &metadata)?;
+                return Ok(metadata);
+            }
             Err(err) => {
                 for _ in 0..SERVES_PER_ATTEMPT {
                     serve();
@@ -86,8 +99,23 @@ where
                 if let Some(refusal) = quiet.refusal() {
                     return Err(refused(conn, refusal));
                 }
+                // The bootstrap answered, but the brokers it advertises cannot be reached.
+                let failures = quiet.advertised_failures();
+                if failures.len() > probed {
+                    probed = failures.len();
+                    last_new_failure = Instant::now();
+                    listeners_error = crate::listeners::explain_failures(conn, &failures, deadline);
+                }
+                // Every broker is connected to at once (no sparse connections), so their
+                // failures come together: once none is new for a while, the list is whole.
+                if listeners_error.is_some() && last_new_failure.elapsed() >= LISTENERS_SETTLED {
+                    return Err(listeners_error.take().expect("checked"));
+                }
                 if Instant::now() < deadline {
                     continue;
+                }
+                if let Some(err) = listeners_error {
+                    return Err(err);
                 }
                 let why = quiet.last_error().unwrap_or_else(|| err.to_string());
                 return Err(Failure::unreachable(format!(
@@ -108,6 +136,29 @@ where
 /// this way) or its SASL credentials (exit 10: not authorized).
 fn refused(conn: &Connection, refusal: Refusal) -> anyhow::Error {
     match refusal {
+        Refusal::TokenEndpoint(why) => Failure::unreachable(format!(
+            "cannot get an OAUTHBEARER token: the token endpoint {} cannot be reached: {}",
+            crate::oidc::token_endpoint(conn),
+            conn.redact(&why)
+        ))
+        .into(),
+        Refusal::Authentication(why) if why.contains(crate::oidc::TOKEN_FAILURE) => {
+            Failure::not_authorized(format!(
+                "authentication failed: the token endpoint {} gave no usable token for the client's credentials (sasl.oauthbearer.client.id, sasl.oauthbearer.client.secret): {}",
+                crate::oidc::token_endpoint(conn),
+                conn.redact(&why)
+            ))
+            .into()
+        }
+        Refusal::Authentication(why) if crate::oidc::uses_oauthbearer(conn) => {
+            Failure::not_authorized(format!(
+                "authentication failed: the brokers {} (from {}) refused the client's OAUTHBEARER token (signed by a key of their JWKS? unexpired? the audience and issuer they expect?): {}",
+                conn.brokers,
+                conn.brokers_source,
+                conn.redact(&why)
+            ))
+            .into()
+        }
         Refusal::Authentication(why) => Failure::not_authorized(format!(
             "authentication failed: the brokers {} (from {}) refused the user's credentials (sasl.username, sasl.password): {}",
             conn.brokers,

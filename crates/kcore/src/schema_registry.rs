@@ -5,8 +5,9 @@
 //! registry can be Protobuf messages of local `.proto` files ([`crate::protobuf`]).
 //! Documented in README.md ("Schema Registry").
 //!
-//! The registry comes from, first to last: `--schema-registry URL`, `KPIPES_SCHEMA_REGISTRY`,
-//! the running kcluster cluster's (only when the brokers were found there too).
+//! The registry comes from, first to last: `--schema-registry URL`, the `--profile`'s
+//! `schema.registry.url`, `KPIPES_SCHEMA_REGISTRY` (not read with `--profile`), the
+//! `KPIPES_PROFILE`'s, the running kcluster cluster's (only when the brokers were found there too).
 //! `--no-schema-registry` turns it off. Every call is bounded by `--timeout`; a registry that
 //! cannot be reached is exit 5, one that refuses the credentials exit 10.
 
@@ -64,27 +65,61 @@ impl RegistryArgs {
         if self.none {
             return Ok(None);
         }
-        let (url, source) = match &self.url {
-            Some(url) => (url.clone(), "--schema-registry"),
-            None => match std::env::var(REGISTRY_VAR).ok().filter(|u| !u.is_empty()) {
-                Some(url) => (url, REGISTRY_VAR),
-                // A cluster's registry goes with its brokers, never with others'.
-                None if connection.brokers_source == FROM_CLUSTER => {
-                    match crate::state::running_cluster().and_then(|s| s.schema_registry_url()) {
-                        Some(url) => (url, "the running kcluster cluster"),
-                        None => return Ok(None),
-                    }
-                }
-                None => return Ok(None),
-            },
+        // As for the brokers: the command line, then the environment, then files; a
+        // --profile stands for the whole connection (KPIPES_SCHEMA_REGISTRY unread).
+        let chosen = connection.profile.as_ref();
+        let flag_profile = chosen.filter(|c| c.by_flag);
+        let env_profile = chosen.filter(|c| !c.by_flag);
+        let from_profile = |c: Option<&crate::connection::ChosenProfile>| {
+            c.and_then(|c| Some((c.profile.registry.clone()?, c.source())))
         };
-        let password = std::env::var(PASSWORD_VAR).ok();
+        let env_url = || {
+            flag_profile
+                .is_none()
+                .then(|| std::env::var(REGISTRY_VAR).ok().filter(|u| !u.is_empty()))
+                .flatten()
+        };
+        let mut profile_registry = None;
+        let (url, source) = if let Some(url) = &self.url {
+            (url.clone(), "--schema-registry".to_string())
+        } else if let Some((registry, source)) = from_profile(flag_profile) {
+            profile_registry = Some(registry.clone());
+            (registry.url, source)
+        } else if let Some(url) = env_url() {
+            (url, REGISTRY_VAR.to_string())
+        } else if let Some((registry, source)) = from_profile(env_profile) {
+            profile_registry = Some(registry.clone());
+            (registry.url, source)
+        } else if connection.brokers_source == FROM_CLUSTER {
+            // A cluster's registry goes with its brokers, never with others'.
+            match crate::state::running_cluster().and_then(|s| s.schema_registry_url()) {
+                Some(url) => (url, "the running kcluster cluster".to_string()),
+                None => return Ok(None),
+            }
+        } else {
+            return Ok(None);
+        };
+        let env_password = std::env::var(PASSWORD_VAR).ok();
+        // The user and CA of the command line, else the profile's (with the registry it names).
+        let profile_user = profile_registry
+            .as_ref()
+            .and_then(|r| r.user_info.as_deref())
+            .and_then(|info| info.split_once(':'));
+        let (user, password) = match (&self.user, profile_user) {
+            (Some(user), _) => (Some(user.as_str()), env_password.as_deref()),
+            (None, Some((user, password))) => (Some(user), Some(password)),
+            (None, None) => (None, None),
+        };
+        let ca = self
+            .ca
+            .clone()
+            .or_else(|| profile_registry.as_ref().and_then(|r| r.ca.clone()));
         Registry::new(
             &url,
-            source,
-            self.user.as_deref(),
-            password.as_deref(),
-            self.ca.as_deref(),
+            &source,
+            user,
+            password,
+            ca.as_deref(),
             connection.timeout,
         )
         .map(Some)

@@ -9,6 +9,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Whether `name` is safe as a file or directory name (cluster and profile names):
+/// letters, digits, '-', '_' and '.', not hidden, at most 64 characters.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// The state root for every cluster.
 pub fn state_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("KPIPES_STATE_DIR").filter(|d| !d.is_empty()) {
@@ -117,6 +128,14 @@ pub struct ClusterState {
     /// `kcluster up --schema-registry`: an Apicurio Registry runs beside the brokers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_registry: Option<RegistryState>,
+    /// `kcluster up --advertise ID=HOST:PORT`: what a broker advertises to clients instead
+    /// of its own address (a misconfigured advertised.listeners, on purpose).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub advertised: std::collections::BTreeMap<u32, String>,
+    /// `kcluster up --oauth JWKS_URL`: the client listeners take OAUTHBEARER tokens checked
+    /// against this JWKS (and PLAIN for the `admin` user kcluster itself logs in as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_jwks: Option<String>,
 }
 
 /// Where a cluster's schema registry listens (local backend).
@@ -217,13 +236,21 @@ impl ClusterState {
     /// The properties every kpipes client needs to reach this cluster: none for an open
     /// cluster, the `admin` user's for a secure one.
     pub fn client_properties(&self) -> Option<PathBuf> {
-        self.secure.then(|| self.user_properties("admin"))
+        (self.secure || self.oauth_jwks.is_some()).then(|| self.user_properties("admin"))
     }
 
     /// The URL of the cluster's schema registry, while it runs.
     pub fn schema_registry_url(&self) -> Option<String> {
         let registry = self.schema_registry.as_ref()?;
         running_pid_in(&self.dir().join("schema-registry")).map(|_| registry.url())
+    }
+
+    /// The address broker `node` gives clients: its own, unless `--advertise` said otherwise.
+    pub fn advertised_address(&self, node: &NodeState) -> String {
+        self.advertised
+            .get(&node.id)
+            .cloned()
+            .unwrap_or_else(|| node.address())
     }
 
     /// True when any broker process of this cluster runs.
