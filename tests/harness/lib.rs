@@ -24,6 +24,8 @@
 //!   [`eventually_succeeds`] retries a command until it succeeds.
 //! - Smaller helpers: [`records`], [`values`], [`positions`], [`reported_lines`],
 //!   [`end_offsets`], [`kafka_java`] (Kafka's own Java tools), [`process_runs`], [`Rng`].
+//! - [`kerberos::KerberosBroker`]: an MIT KDC and a one-broker cluster with a GSSAPI (and
+//!   OAUTHBEARER) listener, run by the test binary itself (`tests/kerberos.rs`, `tests/msk_iam.rs`).
 //! - [`FaultCluster::acquire`]: exclusive use of a second cluster whose brokers a test may
 //!   kill; its [`FaultCluster::tool`], [`FaultCluster::command`], [`FaultCluster::kcluster`]
 //!   and [`FaultCluster::create_topic`] point there.
@@ -31,6 +33,8 @@
 //! Where a test goes: what one tool does, in that tool's file (`kprod.rs`, `kcons.rs`,
 //! `ktopic.rs`, `kcluster.rs`, `kgroup.rs`); failures that involve several tools or the
 //! cluster itself (broker kills, consumer crashes) in `reliability.rs` and `failover.rs`.
+
+pub mod kerberos;
 
 use std::collections::BTreeMap;
 use std::fs::File;
