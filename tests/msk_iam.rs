@@ -114,6 +114,9 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// What is tested, the environment, the region, the profile given by name.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, Option<&'a str>);
+
 #[test]
 fn the_token_matches_aws_own_signer_field_by_field() {
     let Some(python) = signer_python() else {
@@ -153,8 +156,7 @@ fn the_token_matches_aws_own_signer_field_by_field() {
     let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
         files.iter().copied().chain(extra.iter().copied()).collect()
     };
-    // (what, environment, region, profile given by name)
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "environment keys",
             with(&[
