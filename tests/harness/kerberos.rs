@@ -16,14 +16,14 @@
 //! - Both processes die with the test binary (`PR_SET_PDEATHSIG`, from a thread that lives
 //!   as long as the process), whatever way it ends.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
-use crate::{eventually, kafka_home, run, unique_name};
+use crate::{eventually, free_port, one_node_kafka, run, unique_name};
 
 pub const REALM: &str = "KPIPES.TEST";
 pub const USER: &str = "alice";
@@ -37,14 +37,6 @@ pub struct KerberosBroker {
     pub sasl_bootstrap: String,
     /// `localhost:PORT` of the PLAINTEXT listener, for setting things up.
     pub plain_bootstrap: String,
-}
-
-/// A free loopback port (the kernel's pick; it is taken again at once by what follows).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Start `command` from a thread that never ends, so that it dies with this process: a
@@ -250,13 +242,10 @@ impl KerberosBroker {
         let (plain, sasl, controller) = (free_port(), free_port(), free_port());
         let broker_dir = dir.join("broker");
         std::fs::create_dir_all(&broker_dir).unwrap();
-        let properties = broker_dir.join("server.properties");
-        std::fs::write(
-            &properties,
-            format!(
-                "process.roles=broker,controller\n\
-                 node.id=1\n\
-                 controller.quorum.voters=1@localhost:{controller}\n\
+        let mut broker = one_node_kafka(
+            &broker_dir,
+            &format!(
+                "controller.quorum.voters=1@localhost:{controller}\n\
                  listeners=PLAINTEXT://localhost:{plain},SASL_PLAINTEXT://localhost:{sasl},CONTROLLER://localhost:{controller}\n\
                  advertised.listeners=PLAINTEXT://localhost:{plain},SASL_PLAINTEXT://localhost:{sasl}\n\
                  listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\n\
@@ -265,56 +254,12 @@ impl KerberosBroker {
                  sasl.enabled.mechanisms=GSSAPI,OAUTHBEARER\n\
                  sasl.kerberos.service.name=kafka\n\
                  listener.name.sasl_plaintext.gssapi.sasl.jaas.config=com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true keyTab=\"{keytab}\" principal=\"kafka/localhost@{REALM}\";\n\
-                 listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\n\
-                 log.dirs={data}\n\
-                 offsets.topic.replication.factor=1\n\
-                 transaction.state.log.replication.factor=1\n\
-                 transaction.state.log.min.isr=1\n\
-                 share.coordinator.state.topic.replication.factor=1\n\
-                 share.coordinator.state.topic.min.isr=1\n\
-                 group.initial.rebalance.delay.ms=0\n\
-                 num.network.threads=2\n\
-                 num.io.threads=2\n",
+                 listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\n",
                 keytab = broker_keytab.display(),
-                data = broker_dir.join("data").display(),
             ),
-        )
-        .unwrap();
-        let home = kafka_home();
-        let classpath = format!("{}/libs/*", home.display());
-        let krb5_property = format!("-Djava.security.krb5.conf={}", krb5_conf.display());
-        let jvm = |command: &mut Command| {
-            command.args([
-                "-Xmx256m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                &krb5_property,
-                &format!("-Dkafka.logs.dir={}", broker_dir.join("logs").display()),
-                "-cp",
-                &classpath,
-            ]);
-        };
-        let mut format = Command::new("java");
-        jvm(&mut format);
-        format.args([
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            "a2Fma2EtdGVzdC1rZXJiMQ",
-            "-c",
-            &properties.display().to_string(),
-        ]);
-        let formatted = format.stdin(Stdio::null()).output().expect("running java");
-        assert!(
-            formatted.status.success(),
-            "formatting the Kerberos broker's storage: {}",
-            String::from_utf8_lossy(&formatted.stderr)
+            &[format!("-Djava.security.krb5.conf={}", krb5_conf.display())],
         );
-        let mut broker = Command::new("java");
-        jvm(&mut broker);
         broker
-            .args(["kafka.Kafka", &properties.display().to_string()])
-            .stdin(Stdio::null())
             .stdout(std::fs::File::create(broker_dir.join("kafka.out")).unwrap())
             .stderr(std::fs::File::create(broker_dir.join("kafka.err")).unwrap());
         spawn_for_life(broker);

@@ -194,6 +194,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_the_tokens_kpipes_makes_are_made() {
+        let quiet = QuietContext::new("test", 0);
+        assert!(quiet.refresh_oauth_token(None).is_err());
+        assert!(quiet.refresh_oauth_token(Some("principal=admin")).is_err());
+        // An MSK IAM refresh with a profile that exists nowhere: why it failed is kept.
+        let config = crate::msk_iam::Settings {
+            region: Some("us-east-1".into()),
+            profile: Some("kpipes-test-no-such-profile".into()),
+        }
+        .to_config();
+        let Err(err) = quiet.refresh_oauth_token(Some(&config)) else {
+            panic!("a token without credentials");
+        };
+        assert!(err.to_string().contains("no AWS credentials"), "{err}");
+        assert_eq!(quiet.last_error(), Some(err.to_string()));
+    }
+
+    #[test]
     fn refusals_are_told_from_passing_failures() {
         let auth = "sasl_ssl://localhost:1/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512";
         assert!(matches!(

@@ -2,9 +2,10 @@
 //! compiled into the binaries: rdkafka's `gssapi-vendored`), with two ways to log in:
 //!
 //! - a ticket the user already has (`kinit`): the default ticket cache, or `KRB5CCNAME`.
-//!   librdkafka would run its `kinit` command anyway, once a minute, with no keytab to read:
-//!   it can only fail, and its complaints land on the terminal. So without a keytab kpipes
-//!   turns that off (`sasl.kerberos.min.time.before.relogin=0`) unless the user set it.
+//!   librdkafka's own `kinit` command names the keytab, and without one librdkafka refuses
+//!   the whole configuration ("Invalid sasl.kerberos.kinit.cmd value: Property not
+//!   available"). So without a keytab kpipes turns that command off
+//!   (`sasl.kerberos.min.time.before.relogin=0`) unless the user set it.
 //! - a keytab (`sasl.kerberos.keytab` and `sasl.kerberos.principal`): librdkafka runs
 //!   `kinit -k -t KEYTAB PRINCIPAL` (its `sasl.kerberos.kinit.cmd`) before connecting and
 //!   again to renew, so the `kinit` program must be installed; kpipes checks the keytab can
@@ -73,6 +74,7 @@ mod tests {
 
     #[test]
     fn a_ticket_cache_login_runs_no_kinit() {
+        // Without it librdkafka refuses the config (tests/kerberos.rs fails so).
         let mut config = ClientConfig::new();
         config.set("sasl.mechanisms", "GSSAPI");
         apply(&mut config).unwrap();
