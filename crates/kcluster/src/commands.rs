@@ -7,10 +7,11 @@ use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::Backend;
+use crate::budget::Budget;
 use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, StatusArgs, UpArgs};
 use crate::health::{self, Liveness};
 use crate::role::Role;
-use crate::wait::{self, Budget, DEREGISTRATION_WAIT};
+use crate::wait::{self, DEREGISTRATION_WAIT};
 
 /// `kcluster up`: make the cluster if it is new, start the nodes of it that are down,
 /// ZooKeeper first, and wait until they serve.

@@ -23,7 +23,7 @@
 //! a 0700 directory), and Kafka's tools read their arguments from an `@argfile`.
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -153,7 +153,7 @@ fn make_certificates(state: &ClusterState) -> Result<()> {
     let (ca, config) = (ca.to_string_lossy(), config.to_string_lossy());
     let ca_subject = format!("/CN=kcluster CA of cluster {}", state.name);
     let broker_subject = format!("/CN={BROKER_CN}");
-    let serial = format!("0x{}", hex(&random_bytes(16)?));
+    let serial = format!("0x{}", hex(&kcore::random::bytes(16)?));
     let rsa = ["-newkey", "rsa:2048", "-nodes"];
     let mut ca_args = vec!["req", "-x509", "-new"];
     ca_args.extend(rsa);
@@ -242,21 +242,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn random_bytes(count: usize) -> Result<Vec<u8>> {
-    let mut bytes = vec![0u8; count];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom")?;
-    Ok(bytes)
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 128 random bits as 32 hex digits: nothing to quote in JAAS or in `--add-scram`.
 fn random_password() -> Result<String> {
-    Ok(hex(&random_bytes(16)?))
+    Ok(hex(&kcore::random::bytes(16)?))
 }
 
 fn user_properties_text(state: &ClusterState, user: &str, password: &str) -> String {
