@@ -15,16 +15,16 @@ pub mod outcome;
 pub mod output;
 pub mod placement;
 pub mod progress;
-pub mod reassignments;
 pub mod random;
+pub mod reassignments;
 pub mod record;
 pub mod schema_registry;
 pub mod self_connection;
 pub mod signals;
 pub mod state;
 pub mod table;
-pub mod watch;
 pub mod transactions;
+pub mod watch;
 
 pub use connection::{Connection, ConnectionArgs, NativeHandle};
 pub use context::QuietContext;
