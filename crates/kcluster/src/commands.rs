@@ -293,6 +293,11 @@ pub fn down(state: ClusterState, args: &DownArgs) -> Result<()> {
 }
 
 fn statuses(backend: &dyn Backend) -> Vec<health::NodeStatus> {
+    statuses_of(backend)
+}
+
+/// Every node's status, as a backend sees it.
+pub fn statuses_of(backend: &dyn Backend) -> Vec<health::NodeStatus> {
     let live = backend.liveness();
     health::statuses(backend.state(), &|role, id| {
         live.get(&(role, id)).cloned().unwrap_or_default()

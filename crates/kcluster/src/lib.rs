@@ -14,6 +14,7 @@
 //! - [`distribution`]: where Kafka (and Java) come from.
 //! - [`security`]: a secure cluster's TLS, users and ACLs.
 //! - [`schema_registry`]: the schema-registry sidecar (`up --schema-registry`).
+//! - [`membership`]: brokers joining and leaving a running cluster (`add`, `remove`).
 
 pub mod backend;
 pub mod budget;
@@ -25,6 +26,7 @@ pub mod health;
 pub mod local;
 pub mod lock;
 pub mod log_files;
+pub mod membership;
 pub mod node_log;
 pub mod process;
 pub mod role;
@@ -51,6 +53,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Up(args)) => {
             let _lock = ClusterLock::acquire(name)?;
             commands::up(name, &args)
+        }
+        Some(Command::Add(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            membership::add(load(name)?, &args)
+        }
+        Some(Command::Remove(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            membership::remove(load(name)?, &args)
         }
         Some(Command::Status(args)) => commands::status(load(name)?, &args),
         Some(Command::Stop(args)) => {

@@ -94,29 +94,36 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
     if state.mode == Mode::Zookeeper {
         return zookeeper::broker_properties(state, node, node_dir);
     }
+    // The nodes `up` made are brokers and controllers (their controller port is their
+    // peer port); brokers `kcluster add` joins later are brokers only.
     let voters: Vec<String> = state
         .brokers
         .iter()
+        .filter(|v| is_controller(v))
         .map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0]))
         .collect();
     let replication = state.brokers.len().min(3);
     let listeners = if state.secure {
         crate::security::listener_properties(state, node)?
     } else {
+        let controller_listener = node
+            .peer_ports
+            .first()
+            .map(|cport| format!(",CONTROLLER://{}:{cport}", node.host))
+            .unwrap_or_default();
         format!(
-            "listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}\n\
+            "listeners=PLAINTEXT://{host}:{port}{controller_listener}\n\
              advertised.listeners=PLAINTEXT://{host}:{port}\n\
              listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
              controller.listener.names=CONTROLLER\n\
              inter.broker.listener.name=PLAINTEXT\n",
             host = node.host,
             port = node.port,
-            cport = node.peer_ports[0],
         )
     };
     Ok(format!(
         "# Written by kcluster for cluster '{name}', node {id}. Regenerated at every start.\n\
-         process.roles=broker,controller\n\
+         process.roles={roles}\n\
          node.id={id}\n\
          controller.quorum.voters={voters}\n\
          {listeners}\
@@ -125,10 +132,86 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
          {common}",
         name = state.name,
         id = node.id,
+        roles = if is_controller(node) {
+            "broker,controller"
+        } else {
+            "broker"
+        },
         voters = voters.join(","),
         min_isr = state.brokers.len().min(2),
         common = common_broker_properties(state, node_dir),
     ))
+}
+
+/// A KRaft node that is also a controller (one of the quorum's voters): every node `up`
+/// made; never a broker `kcluster add` joined later.
+pub fn is_controller(node: &NodeState) -> bool {
+    !node.peer_ports.is_empty()
+}
+
+/// `kcluster add`: a new broker for a running local cluster: the next id, a free port,
+/// the cluster's mode and security; its config written and (KRaft) its storage formatted,
+/// and the cluster's state saved with it. Starting it is the caller's.
+pub fn add_broker(state: &mut ClusterState) -> Result<NodeState> {
+    let id = state.brokers.iter().map(|n| n.id).max().unwrap_or(0) + 1;
+    let taken: Vec<u16> = state
+        .brokers
+        .iter()
+        .chain(&state.zookeepers)
+        .flat_map(node_ports)
+        .collect();
+    let port = match topology::default_broker_ports(id).filter(|_| state.name == "default") {
+        Some((port, _)) => port,
+        None => loop {
+            let port = topology::free_ports(1)?[0];
+            if !taken.contains(&port) {
+                break port;
+            }
+        },
+    };
+    let node = NodeState {
+        id,
+        host: "localhost".into(),
+        port,
+        peer_ports: Vec::new(),
+    };
+    let dir = Role::Broker.node_dir(state, id);
+    fs::create_dir_all(dir.join("logs"))?;
+    state.brokers.push(node.clone());
+    let written = (|| -> Result<()> {
+        crate::security::write_server_properties(
+            state,
+            &dir.join("server.properties"),
+            &server_properties(state, &node, &dir)?,
+        )?;
+        if state.mode == Mode::Kraft {
+            let dist = Distribution {
+                home: state.distribution.clone(),
+                version: state.kafka_version.clone().unwrap_or_default(),
+            };
+            let java = distribution::java()?;
+            let tool: Vec<String> = [
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                &state.cluster_id,
+                "-c",
+                &dir.join("server.properties").display().to_string(),
+            ]
+            .map(String::from)
+            .into();
+            let what = format!("formatting storage of broker {id}");
+            run_kafka_tool(&java, &dist, state, &dir.join("logs"), &tool, &what)?;
+        }
+        Ok(state.save()?)
+    })();
+    if let Err(err) = written {
+        state.brokers.pop();
+        let _ = fs::remove_dir_all(&dir);
+        return Err(err);
+    }
+    Ok(node)
 }
 
 /// What every local broker gets, in either mode: its data, internal topics replicated

@@ -339,7 +339,7 @@ pub fn listener_properties(state: &ClusterState, node: &NodeState) -> Result<Str
     Ok(format!(
         "# Secure cluster: SASL_SSL (SCRAM-SHA-512) for clients and between brokers; TLS with\n\
          # client certificates for the controllers; ACLs deny what they do not allow.\n\
-         listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{cport}\n\
+         listeners=SASL_SSL://{host}:{port}{controller_listener}\n\
          advertised.listeners=SASL_SSL://{host}:{port}\n\
          listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL\n\
          controller.listener.names=CONTROLLER\n\
@@ -349,7 +349,12 @@ pub fn listener_properties(state: &ClusterState, node: &NodeState) -> Result<Str
          {common}",
         host = node.host,
         port = node.port,
-        cport = node.peer_ports[0],
+        // A broker `kcluster add` joined is no controller: it only talks to them.
+        controller_listener = node
+            .peer_ports
+            .first()
+            .map(|cport| format!(",CONTROLLER://{}:{cport}", node.host))
+            .unwrap_or_default(),
         common = common_properties(state)?,
     ))
 }
