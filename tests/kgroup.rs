@@ -801,21 +801,11 @@ struct AclBroker {
 impl AclBroker {
     fn start() -> AclBroker {
         let dir = tempfile::tempdir().unwrap();
-        // Free ports, released just before the broker binds them.
-        let ports: Vec<u16> = (0..3)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|l| l.local_addr().unwrap().port())
-            .collect();
-        let (internal, client, controller) = (ports[0], ports[1], ports[2]);
-        let config = dir.path().join("server.properties");
-        std::fs::write(
-            &config,
-            format!(
-                "process.roles=broker,controller\n\
-                 node.id=1\n\
-                 controller.quorum.voters=1@127.0.0.1:{controller}\n\
+        let (internal, client, controller) = (free_port(), free_port(), free_port());
+        let mut broker = one_node_kafka(
+            dir.path(),
+            &format!(
+                "controller.quorum.voters=1@127.0.0.1:{controller}\n\
                  listeners=INTERNAL://127.0.0.1:{internal},CLIENT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
                  advertised.listeners=INTERNAL://127.0.0.1:{internal},CLIENT://127.0.0.1:{client}\n\
                  listener.security.protocol.map=INTERNAL:PLAINTEXT,CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT\n\
@@ -826,33 +816,11 @@ impl AclBroker {
                  authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
                  super.users=User:ANONYMOUS;User:admin\n\
                  allow.everyone.if.no.acl.found=false\n\
-                 log.dirs={data}\n\
-                 offsets.topic.replication.factor=1\n\
-                 offsets.topic.num.partitions=1\n\
-                 transaction.state.log.replication.factor=1\n\
-                 transaction.state.log.min.isr=1\n\
-                 share.coordinator.state.topic.replication.factor=1\n\
-                 share.coordinator.state.topic.min.isr=1\n\
-                 group.initial.rebalance.delay.ms=0\n\
-                 num.network.threads=2\n\
-                 num.io.threads=2\n",
-                data = dir.path().join("data").display(),
+                 offsets.topic.num.partitions=1\n"
             ),
-        )
-        .unwrap();
-        let classpath = format!("{}/libs/*", kafka_home().display());
-        let config_path = config.to_str().unwrap();
-        let jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"];
-        run(assert_cmd::Command::new("java")
-            .args(jvm)
-            .args(["-cp", &classpath, "kafka.tools.StorageTool", "format"])
-            .args(["-t", "a2dyb3VwLWFjbC10ZXN0MQ", "-c", config_path])
-            .current_dir(dir.path())
-            .timeout(Duration::from_secs(120)))
-        .success();
-        let mut args: Vec<&str> = jvm.to_vec();
-        args.extend(["-cp", &classpath, "kafka.Kafka", config_path]);
-        let broker = background("java", &args);
+            &[],
+        );
+        let broker = Proc::spawn(&mut broker);
         let acl = AclBroker {
             _dir: dir,
             broker,

@@ -24,6 +24,8 @@
 //!   [`eventually_succeeds`] retries a command until it succeeds.
 //! - Smaller helpers: [`records`], [`values`], [`positions`], [`reported_lines`],
 //!   [`end_offsets`], [`kafka_java`] (Kafka's own Java tools), [`process_runs`], [`Rng`].
+//! - [`kerberos::KerberosBroker`]: an MIT KDC and a one-broker cluster with a GSSAPI (and
+//!   OAUTHBEARER) listener, run by the test binary itself (`tests/kerberos.rs`, `tests/msk_iam.rs`).
 //! - [`FaultCluster::acquire`]: exclusive use of a second cluster whose brokers a test may
 //!   kill; its [`FaultCluster::tool`], [`FaultCluster::command`], [`FaultCluster::kcluster`]
 //!   and [`FaultCluster::create_topic`] point there.
@@ -69,3 +71,4 @@ mod terminal;
 pub use terminal::*;
 mod live_traffic;
 pub use live_traffic::*;
+pub mod kerberos;

@@ -134,6 +134,71 @@ pub fn kafka_home() -> PathBuf {
     PathBuf::from(ran.stdout().trim())
 }
 
+/// A one-node KRaft Kafka (broker and controller) of a test's own, in `dir`: writes its
+/// `server.properties` (`listeners`: the lines naming its listeners, voters and whatever else
+/// the test wants, then what every such node has), formats its storage, and gives the
+/// command that runs it (with `jvm_flags` such as `-D...`), for the test to start and stop.
+/// A free loopback port comes from [`free_port`].
+pub fn one_node_kafka(dir: &std::path::Path, listeners: &str, jvm_flags: &[String]) -> Command {
+    let config = dir.join("server.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "process.roles=broker,controller\n\
+             node.id=1\n\
+             {listeners}\
+             log.dirs={data}\n\
+             offsets.topic.replication.factor=1\n\
+             transaction.state.log.replication.factor=1\n\
+             transaction.state.log.min.isr=1\n\
+             share.coordinator.state.topic.replication.factor=1\n\
+             share.coordinator.state.topic.min.isr=1\n\
+             group.initial.rebalance.delay.ms=0\n\
+             num.network.threads=2\n\
+             num.io.threads=2\n",
+            data = dir.join("data").display(),
+        ),
+    )
+    .unwrap();
+    let classpath = format!("{}/libs/*", kafka_home().display());
+    let java = |main: &[&str]| {
+        let mut cmd = Command::new("java");
+        cmd.args(["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"])
+            .args(jvm_flags)
+            .arg(format!("-Dkafka.logs.dir={}", dir.join("logs").display()))
+            .args(["-cp", &classpath])
+            .args(main)
+            .arg(&config)
+            .current_dir(dir)
+            .stdin(Stdio::null());
+        cmd
+    };
+    let formatted = java(&[
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        "a2Fma2EtdGVzdC1ub2RlMQ",
+        "-c",
+    ])
+    .output()
+    .expect("running java");
+    assert!(
+        formatted.status.success(),
+        "formatting the storage of {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&formatted.stderr)
+    );
+    java(&["kafka.Kafka"])
+}
+
+/// A loopback port nothing listens on now (the kernel's pick), for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// One of Kafka's own Java tools, by main class (a client that is not ours).
 pub fn kafka_java(main_class: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new("java");

@@ -322,6 +322,8 @@ impl Connection {
             .unwrap_or(&self.brokers)
             .to_string();
         config.remove("bootstrap.servers");
+        crate::msk_iam::apply(&mut config, &brokers)?;
+        crate::kerberos::apply(&mut config)?;
         let client: T = config.create_with_context(context).map_err(|err| {
             let why = match &err {
                 rdkafka::error::KafkaError::ClientConfig(_, desc, key, _) => {
@@ -336,6 +338,8 @@ impl Connection {
             Failure::usage(self.redact(&why))
         })?;
         // SAFETY: a live client, created without bootstrap.servers a moment ago.
+        unsafe { crate::msk_iam::set_first_token(client.native_handle(), &config)? };
+        // SAFETY: as above.
         unsafe { crate::self_connection::guard_and_connect(client.native_handle(), &brokers)? };
         Ok(client)
     }

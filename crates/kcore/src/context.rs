@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use rdkafka::client::ClientContext;
+use rdkafka::client::{ClientContext, OAuthToken};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -149,6 +149,26 @@ impl QuietContext {
         }
     }
 
+    /// A new OAUTHBEARER token, when librdkafka asks for one (a wrapping context forwards
+    /// its `generate_oauth_token` here). Only tokens kpipes makes itself are made here.
+    pub fn refresh_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        match oauthbearer_config {
+            Some(config) if crate::msk_iam::is_msk_config(Some(config)) => {
+                crate::msk_iam::token(config, std::time::SystemTime::now()).map_err(|err| {
+                    let line = crate::failure::one_line(&err);
+                    if let Ok(mut last) = self.last_error.lock() {
+                        *last = Some(line.clone());
+                    }
+                    line.into()
+                })
+            }
+            _ => Err("no OAUTHBEARER token source configured (kpipes makes tokens only for sasl.mechanism=AWS_MSK_IAM)".into()),
+        }
+    }
+
     pub fn on_error(&self, error: KafkaError, reason: &str) {
         let text = if reason.is_empty() {
             error.to_string()
@@ -174,6 +194,16 @@ impl QuietContext {
 }
 
 impl ClientContext for QuietContext {
+    // Tokens kpipes makes itself (AWS MSK IAM) are refreshed through librdkafka's event.
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.refresh_oauth_token(oauthbearer_config)
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         self.on_log(level, fac, log_message);
     }
@@ -194,6 +224,24 @@ impl AsRef<QuietContext> for QuietContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_tokens_kpipes_makes_are_made() {
+        let quiet = QuietContext::new("test", 0);
+        assert!(quiet.refresh_oauth_token(None).is_err());
+        assert!(quiet.refresh_oauth_token(Some("principal=admin")).is_err());
+        // An MSK IAM refresh with a profile that exists nowhere: why it failed is kept.
+        let config = crate::msk_iam::Settings {
+            region: Some("us-east-1".into()),
+            profile: Some("kpipes-test-no-such-profile".into()),
+        }
+        .to_config();
+        let Err(err) = quiet.refresh_oauth_token(Some(&config)) else {
+            panic!("a token without credentials");
+        };
+        assert!(err.to_string().contains("no AWS credentials"), "{err}");
+        assert_eq!(quiet.last_error(), Some(err.to_string()));
+    }
 
     #[test]
     fn refusals_are_told_from_passing_failures() {

@@ -160,9 +160,10 @@ fn refused(conn: &Connection, refusal: Refusal) -> anyhow::Error {
             .into()
         }
         Refusal::Authentication(why) => Failure::not_authorized(format!(
-            "authentication failed: the brokers {} (from {}) refused the user's credentials (sasl.username, sasl.password): {}",
+            "authentication failed: the brokers {} (from {}) refused {}: {}",
             conn.brokers,
             conn.brokers_source,
+            refused_login(conn),
             conn.redact(&why)
         ))
         .into(),
@@ -173,6 +174,21 @@ fn refused(conn: &Connection, refusal: Refusal) -> anyhow::Error {
             conn.redact(&why)
         ))
         .into(),
+    }
+}
+
+/// What the brokers refused, by the SASL mechanism asked for.
+fn refused_login(conn: &Connection) -> &'static str {
+    let mechanism = conn
+        .property("sasl.mechanisms")
+        .or_else(|| conn.property("sasl.mechanism"))
+        .unwrap_or("")
+        .trim()
+        .to_ascii_uppercase();
+    match mechanism.as_str() {
+        "GSSAPI" => "the Kerberos login (a ticket from kinit, or sasl.kerberos.keytab and sasl.kerberos.principal)",
+        crate::msk_iam::MECHANISM => "the AWS MSK IAM token (the AWS credentials, or the cluster's IAM policy for them)",
+        _ => "the user's credentials (sasl.username, sasl.password)",
     }
 }
 
