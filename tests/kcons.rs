@@ -698,3 +698,15 @@ fn progress_of_a_follow_shows_how_far_behind_the_end_it_is() {
         3000
     );
 }
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    kprod(&[&topic], "x\n").success();
+    for with_brokers in [false, true] {
+        let ran =
+            run(misnamed("kcons", with_brokers).args([&topic, "-e"])).reached_no_cluster("kcons");
+        assert_eq!(ran.stdout(), "", "records were read");
+    }
+}

@@ -928,3 +928,12 @@ fn not_authorized_is_one_line_and_exit_10() {
     assert_eq!(partitions[&(topic.to_string(), 0)]["committed"], 2);
     drop(acl.broker);
 }
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    for with_brokers in [false, true] {
+        let ran = run(misnamed("kgroup", with_brokers).arg("list")).reached_no_cluster("kgroup");
+        assert_eq!(ran.stdout(), "");
+    }
+}

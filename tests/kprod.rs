@@ -1008,3 +1008,16 @@ fn forced_progress_off_a_terminal_prints_plain_lines_and_the_summary() {
     );
     assert_eq!(off.success().stderr(), "");
 }
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    for with_brokers in [false, true] {
+        run(misnamed("kprod", with_brokers)
+            .arg(&topic)
+            .write_stdin("x\n"))
+        .reached_no_cluster("kprod");
+    }
+    assert_eq!(records(&topic), Vec::<Value>::new(), "records were written");
+}

@@ -717,3 +717,27 @@ fn a_killed_broker_shrinks_the_isr_until_it_returns() {
         },
     );
 }
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    // Named by KPIPES_CLUSTER alone, and beside the brokers in KAFKA_BROKERS.
+    for with_brokers in [false, true] {
+        run(misnamed("ktopic", with_brokers).arg("list")).reached_no_cluster("ktopic");
+        let topic = unique_name("misnamed");
+        run(misnamed("ktopic", with_brokers).args(["create", &topic, "-p", "1"]))
+            .reached_no_cluster("ktopic");
+        assert!(!topics().contains(&topic), "{topic} was created");
+    }
+    let topic = create_topic(1, &[]);
+    run(misnamed("ktopic", true).args(["delete", &topic])).reached_no_cluster("ktopic");
+    assert!(topics().contains(&topic), "{topic} was deleted");
+    // Named rightly, but not the cluster KAFKA_BROKERS points at: which one is meant?
+    run(ktopic()
+        .arg("list")
+        .env("KPIPES_CLUSTER", test_cluster())
+        .env("KAFKA_BROKERS", "localhost:1"))
+    .code_is(2)
+    .one_error_line("ktopic")
+    .stderr_has("unset one of them");
+}

@@ -316,6 +316,23 @@ pub fn kcluster(cluster: &str) -> assert_cmd::Command {
     cmd
 }
 
+/// One of our tools told to use a cluster that does not exist: `KPIPES_CLUSTER` set to a
+/// misspelling of the test cluster's name, with `KAFKA_BROKERS` (the test cluster's) set
+/// or not. Check the result with [`Ran::reached_no_cluster`].
+pub fn misnamed(name: &str, with_brokers: bool) -> assert_cmd::Command {
+    let mut cmd = tool(name);
+    cmd.env("KPIPES_CLUSTER", misspelt_cluster());
+    if !with_brokers {
+        cmd.env_remove("KAFKA_BROKERS");
+    }
+    cmd
+}
+
+/// The name [`misnamed`] gives: the test cluster's, misspelt.
+pub fn misspelt_cluster() -> String {
+    format!("{}x", test_cluster())
+}
+
 // ---------------------------------------------------------------------------------------
 // Names, topics and records.
 // ---------------------------------------------------------------------------------------
@@ -656,6 +673,24 @@ impl Ran {
             ))
         );
         self
+    }
+    /// The tool refused a misspelt cluster name ([`misnamed`]): exit 6, one error line
+    /// naming it and the clusters that exist (the test cluster among them).
+    pub fn reached_no_cluster(self, tool: &str) -> Self {
+        let ran = self
+            .code_is(6)
+            .one_error_line(tool)
+            .stderr_has(&format!("no cluster named '{}'", misspelt_cluster()));
+        let stderr = ran.stderr();
+        let listed = stderr
+            .split_once("the clusters are: ")
+            .map(|(_, list)| list.trim().split(", ").any(|name| name == test_cluster()));
+        assert!(
+            listed == Some(true),
+            "{}",
+            ran.explain("expected the clusters that exist to be listed")
+        );
+        ran
     }
     /// Assert the process neither panicked nor died of a signal, and ended its last
     /// stdout line.

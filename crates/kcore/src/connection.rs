@@ -2,7 +2,9 @@
 //! librdkafka properties to pass, in the order users know from kcat.
 //!
 //! Brokers come from, first to last: `-b/--brokers`, `KAFKA_BROKERS`, a running
-//! cluster started by kcluster, the seed cluster's default ports.
+//! cluster started by kcluster, the seed cluster's default ports. A cluster named by
+//! `KPIPES_CLUSTER` must exist (exit 6), and must be the one `KAFKA_BROKERS` names
+//! when both are set.
 //! Properties come from, first to last (later wins): the tool's own defaults, a
 //! secure kcluster cluster's own (when the brokers were found that way), the file
 //! named by `KPIPES_CONFIG_FILE`, `-F/--config-file`, then each `-X key=value`.
@@ -109,13 +111,29 @@ pub struct Connection {
 impl ConnectionArgs {
     /// Validate the flags and settle where the brokers are.
     pub fn resolve(&self) -> Result<Connection> {
+        // A cluster named by KPIPES_CLUSTER must exist, whatever else says where the
+        // brokers are: a misspelt name never reaches another cluster.
+        let named = crate::state::cluster_from_env()?;
         // A secure kcluster cluster found by itself also says how to reach it.
         let mut cluster_properties = None;
         let (raw, source) = match &self.brokers {
             Some(list) => (list.clone(), "-b/--brokers"),
             None => match std::env::var("KAFKA_BROKERS") {
-                Ok(list) => (list, "KAFKA_BROKERS"),
-                Err(_) => match crate::state::running_cluster() {
+                Ok(list) => {
+                    if let Some(state) = &named {
+                        if !same_brokers(&list, &state.bootstrap()) {
+                            return Err(Failure::usage(format!(
+                                "{} names cluster '{}' ({}), but KAFKA_BROKERS is {list}: unset one of them",
+                                crate::state::CLUSTER_VAR,
+                                state.name,
+                                state.bootstrap()
+                            ))
+                            .into());
+                        }
+                    }
+                    (list, "KAFKA_BROKERS")
+                }
+                Err(_) => match named.or(crate::state::running_cluster()?) {
                     Some(state) => {
                         cluster_properties = state.client_properties();
                         (state.bootstrap(), FROM_CLUSTER)
@@ -313,6 +331,20 @@ pub fn parse_broker_list(raw: &str) -> std::result::Result<String, String> {
         }
     }
     Ok(entries.join(","))
+}
+
+/// True when two broker lists name the same brokers (in any order).
+fn same_brokers(a: &str, b: &str) -> bool {
+    let set = |list: &str| {
+        let mut items: Vec<String> = list
+            .split(',')
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
+        items.sort();
+        items
+    };
+    set(a) == set(b)
 }
 
 /// Parse one `-X key=value`.

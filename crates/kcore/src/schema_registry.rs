@@ -66,7 +66,7 @@ impl RegistryArgs {
                 Some(url) => (url, REGISTRY_VAR),
                 // A cluster's registry goes with its brokers, never with others'.
                 None if connection.brokers_source == FROM_CLUSTER => {
-                    match crate::state::running_cluster().and_then(|s| s.schema_registry_url()) {
+                    match crate::state::running_cluster()?.and_then(|s| s.schema_registry_url()) {
                         Some(url) => (url, "the running kcluster cluster"),
                         None => return Ok(None),
                     }
