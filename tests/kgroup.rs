@@ -917,7 +917,7 @@ fn not_authorized_is_one_line_and_exit_10() {
         run(acl.as_user("kgroup", "alice").args(&args))
             .code_is(10)
             .one_error_line("kgroup")
-            .stderr_has("not authorized");
+            .stderr_has("not authorized by the cluster's ACLs");
     }
     // Listing shows only the groups one may see: none, and no error.
     let listed = run(acl.as_user("kgroup", "alice").arg("list")).success();

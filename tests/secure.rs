@@ -163,6 +163,9 @@ fn altered(from: &Path, dir: &Path, name: &str, key: &str, value: &str) -> PathB
     path
 }
 
+/// How every refusal by the ACLs reads, in every tool.
+const DENIED: &str = "not authorized by the cluster's ACLs";
+
 /// Run a command that must fail with `code`, within `within`, naming `cause`, with
 /// nothing on stdout (nothing reported as delivered or read).
 fn refused(
@@ -379,7 +382,7 @@ fn secure_cluster_end_to_end() {
             .arg(&topic)
             .write_stdin("not allowed\n"),
         10,
-        &format!("not authorized to write to topic '{topic}'"),
+        &format!("cannot write to topic '{topic}': {DENIED}"),
         Duration::from_secs(15),
     );
     ran.stderr_has("Cluster authorization failed");
@@ -413,7 +416,7 @@ fn secure_cluster_end_to_end() {
             "5",
         ]),
         10,
-        "not authorized",
+        &format!("cannot create topic '{denied_topic}': {DENIED}"),
         Duration::from_secs(15),
     )
     .one_error_line("ktopic");
@@ -422,6 +425,37 @@ fn secure_cluster_end_to_end() {
         .success()
         .stdout();
     assert!(!topics.contains(&denied_topic), "{topics}");
+    // Nor change, grow or delete one: every refusal exit 10, in the one wording.
+    for (args, doing) in [
+        (
+            vec!["config", &topic, "--set", "retention.ms=3600000"],
+            format!("cannot change the config of topic '{topic}'"),
+        ),
+        (
+            vec!["config", &topic, "--unset", "retention.ms"],
+            format!("cannot change the config of topic '{topic}'"),
+        ),
+        (
+            vec!["partitions", &topic, "4"],
+            format!("cannot add partitions to topic '{topic}'"),
+        ),
+        (
+            vec!["delete", &topic],
+            format!("cannot delete topic '{topic}'"),
+        ),
+    ] {
+        refused(
+            &cluster,
+            cluster
+                .with("ktopic", Some(&reader))
+                .args(&args)
+                .args(["--timeout", "5"]),
+            10,
+            &format!("{doing}: {DENIED}"),
+            Duration::from_secs(15),
+        )
+        .one_error_line("ktopic");
+    }
     // And nothing reader tried landed: admin still reads exactly the records it wrote.
     same(
         &cluster
@@ -677,7 +711,7 @@ fn secure_zookeeper_mode_cluster() {
             .arg(&topic)
             .write_stdin("no\n"),
         10,
-        &format!("not authorized to write to topic '{topic}'"),
+        &format!("cannot write to topic '{topic}': {DENIED}"),
         Duration::from_secs(15),
     );
     refused(
@@ -691,7 +725,7 @@ fn secure_zookeeper_mode_cluster() {
             "5",
         ]),
         10,
-        "not authorized",
+        DENIED,
         Duration::from_secs(15),
     );
     let wrong = cluster.state_dir.join("wrong.properties");

@@ -472,6 +472,10 @@ fn consume(
                 ) => {
                     return Err(Failure::not_found(format!("consuming: {err}")).into());
                 }
+                // Retrying cannot help: the ACLs refuse this client the topic or its group.
+                Some(code) if kcore::failure::is_authorization_code(code) => {
+                    return Err(Failure::denied("cannot consume", err).into());
+                }
                 // Broker failures and the like are retried by librdkafka; -v shows them.
                 _ => consumer.context().on_error(err, ""),
             },

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use rdkafka::error::RDKafkaErrorCode;
+
 /// The documented exit codes of every kpipes tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -88,6 +90,13 @@ impl Failure {
     pub fn not_authorized(message: impl Into<String>) -> Self {
         Self::new(ExitCode::NotAuthorized, message)
     }
+    /// A refusal by the cluster's ACLs, in the one wording every tool uses (exit 10):
+    /// `DOING: not authorized by the cluster's ACLs (WHY)`, DOING as `cannot delete topic 't'`.
+    pub fn denied(doing: impl fmt::Display, why: impl fmt::Display) -> Self {
+        Self::not_authorized(format!(
+            "{doing}: not authorized by the cluster's ACLs ({why})"
+        ))
+    }
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Interrupted, message)
     }
@@ -101,17 +110,43 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code for an error: the outermost [`Failure`] in its chain, else 1.
+/// True for the broker error codes by which the cluster's ACLs refuse a request.
+pub fn is_authorization_code(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+            | RDKafkaErrorCode::DelegationTokenAuthorizationFailed
+    )
+}
+
+/// The exit code for an error: the outermost [`Failure`] in its chain; else 10 for a
+/// librdkafka error by which the ACLs refused (one no tool worded itself); else 1.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     // `downcast_ref` on the anyhow error also sees a Failure given as `.context(..)`,
     // which the plain `dyn Error` chain cannot.
+    let refused = |cause: &(dyn std::error::Error + 'static)| {
+        cause
+            .downcast_ref::<rdkafka::error::KafkaError>()
+            .and_then(|e| e.rdkafka_error_code())
+            .or_else(|| cause.downcast_ref::<RDKafkaErrorCode>().copied())
+            .is_some_and(is_authorization_code)
+    };
     err.downcast_ref::<Failure>()
         .or_else(|| {
             err.chain()
                 .find_map(|cause| cause.downcast_ref::<Failure>())
         })
         .map(|failure| failure.code)
-        .unwrap_or(ExitCode::Failure)
+        .unwrap_or_else(|| {
+            if err.chain().any(refused) {
+                ExitCode::NotAuthorized
+            } else {
+                ExitCode::Failure
+            }
+        })
 }
 
 /// True when the error is (caused by) writing to a closed pipe, e.g. `kcons t | head -1`.
@@ -172,6 +207,25 @@ mod tests {
         let err = anyhow::Error::new(Failure::not_found("no topic t"))
             .context(Failure::delivery("2 records not delivered"));
         assert_eq!(exit_code_for(&err), ExitCode::Delivery);
+    }
+
+    #[test]
+    fn refusals_have_one_wording_and_exit_ten() {
+        let denied = Failure::denied(
+            "cannot delete topic 't'",
+            "Broker: Topic authorization failed",
+        );
+        assert_eq!(denied.code, ExitCode::NotAuthorized);
+        assert_eq!(
+            denied.to_string(),
+            "cannot delete topic 't': not authorized by the cluster's ACLs (Broker: Topic authorization failed)"
+        );
+        // A librdkafka refusal no tool worded itself still exits 10.
+        let err = anyhow::Error::new(rdkafka::error::KafkaError::ConsumerCommit(
+            RDKafkaErrorCode::GroupAuthorizationFailed,
+        ))
+        .context("committing");
+        assert_eq!(exit_code_for(&err), ExitCode::NotAuthorized);
     }
 
     #[test]

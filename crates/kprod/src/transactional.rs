@@ -133,10 +133,9 @@ impl TxnError {
     fn failure(&self, doing: &str) -> Failure {
         let message = format!("{doing}: {}", self.text);
         match self.code {
-            RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-            | RDKafkaErrorCode::GroupAuthorizationFailed
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed => Failure::not_authorized(message),
+            code if kcore::failure::is_authorization_code(code) => {
+                Failure::denied(doing, &self.text)
+            }
             RDKafkaErrorCode::Fenced
             | RDKafkaErrorCode::ProducerFenced
             | RDKafkaErrorCode::InvalidProducerEpoch => Failure::delivery(format!(

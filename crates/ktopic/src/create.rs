@@ -117,10 +117,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
 fn create_failure(name: &str, err: &AdminError) -> anyhow::Error {
     use RDKafkaErrorCode::*;
     if err.is_not_authorized() {
-        return Failure::not_authorized(format!(
-            "cannot create topic '{name}': not authorized: {err}"
-        ))
-        .into();
+        return Failure::denied(format!("cannot create topic '{name}'"), err).into();
     }
     match err.code {
         TopicAlreadyExists => {
