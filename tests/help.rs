@@ -148,3 +148,17 @@ fn errors_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     );
     assert!(!typed(true).contains("\x1b["), "colour despite NO_COLOR");
 }
+
+#[test]
+fn typos_get_clap_s_suggestion_on_the_one_error_line() {
+    for (tool, args, hint) in [
+        ("kcons", vec!["--exti", "t"], "did you mean '--exit'?"),
+        ("ktopic", vec!["creat", "t"], "did you mean 'create'?"),
+        ("kgroup", vec!["lst"], "did you mean 'list'?"),
+    ] {
+        run(plain(tool).args(&args))
+            .code_is(2)
+            .one_error_line(tool)
+            .stderr_has(hint);
+    }
+}

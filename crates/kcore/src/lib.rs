@@ -102,9 +102,39 @@ pub fn parse_cli<T: clap::Parser>(tool: &str) -> T {
                     .collect();
                 let joined = paragraph.join(" ");
                 let message = joined.trim_start_matches("error: ");
-                report_error(tool, &format!("{message} (see {tool} --help)"));
+                // clap's "did you mean" tip is in a paragraph of its own: kept, on the line.
+                let hint = match suggestions(&err).as_slice() {
+                    [] => String::new(),
+                    names => format!(
+                        "; did you mean {}?",
+                        names
+                            .iter()
+                            .map(|name| format!("'{name}'"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                };
+                report_error(tool, &format!("{message}{hint} (see {tool} --help)"));
                 std::process::exit(ExitCode::Usage.code())
             }
         },
     }
+}
+
+/// The flags, subcommands or values clap suggests for a misspelt one.
+fn suggestions(err: &clap::Error) -> Vec<String> {
+    use clap::error::{ContextKind, ContextValue};
+    [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .filter_map(|kind| err.get(kind))
+    .flat_map(|value| match value {
+        ContextValue::String(one) => vec![one.clone()],
+        ContextValue::Strings(many) => many.clone(),
+        _ => Vec::new(),
+    })
+    .collect()
 }
