@@ -321,10 +321,58 @@ fn partition_out_of_range_in_json_is_bad_input() {
     let input = "{\"value\":\"a\",\"partition\":1}\n{\"value\":\"b\",\"partition\":2}\n{\"value\":\"c\",\"partition\":-1}\n{\"value\":\"d\",\"partition\":0}\n";
     let ran = kprod(&["--json", &topic], input).code_is(3);
     let err = ran.stderr();
-    assert!(err.contains("line 2: partition 2 is out of range"), "{err}");
+    assert!(
+        err.contains("line 2: the topic has no partition 2"),
+        "{err}"
+    );
     assert!(err.contains("line 3: partition must be 0 or more"), "{err}");
     assert_eq!(reported_lines(&ran.json_lines()), vec![1, 4]);
     assert_eq!(positions(&records(&topic)), vec![(0, 0), (1, 0)]);
+}
+
+#[test]
+fn copying_to_a_topic_with_fewer_partitions_says_so_once_with_the_flag() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    let input: String = (0..60)
+        .map(|i| format!("{{\"value\":\"v{i}\",\"partition\":{}}}\n", i % 3))
+        .collect();
+    let ran = kprod(&["--json", &topic], input.as_str()).code_is(3);
+    let err = ran.stderr();
+    assert_eq!(err.matches("--ignore-partition").count(), 1, "{err}");
+    assert!(err.lines().count() <= 2, "one line per record: {err}");
+    assert!(
+        err.contains("40 named a partition the topic does not have"),
+        "{err}"
+    );
+    assert_eq!(ran.json_lines().len(), 20);
+    // And the flag it names does it.
+    kprod(&["--json", "--ignore-partition", &topic], input.as_str()).success();
+    assert_eq!(records(&topic).len(), 80);
+}
+
+#[test]
+fn json_documents_meant_as_values_are_told_how_to_send_them() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    for document in [
+        "{\"total\":3}",
+        "{\"value\":{\"total\":3}}",
+        "{\"value\":[1,2]}",
+    ] {
+        kprod(&["--json", &topic], format!("{document}\n"))
+            .code_is(3)
+            .one_error_line("kprod")
+            .stderr_has("--json reads records as kcons prints them")
+            .stderr_has("leave out --json");
+    }
+    assert!(records(&topic).is_empty());
+    // As the help says: without --json each line, a JSON document, is the value.
+    kprod(&[&topic], "{\"total\":3}\n").success();
+    assert_eq!(values(&records(&topic)), vec![json!("{\"total\":3}")]);
+    let help = run(tool("kprod").arg("--help")).success().stdout();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("leave out --json"), "{help}");
 }
 
 #[test]

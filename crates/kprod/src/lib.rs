@@ -468,9 +468,8 @@ pub fn run(cli: Cli) -> Result<()> {
     finish(&producer, &mut tally, delivery_timeout);
     progress.finish(|elapsed| status::summary(&counters, elapsed));
     if let Some(denied) = tally.denied.take() {
-        tally.denied = Some(format!(
-            "not authorized to write to topic '{topic}' (the cluster's ACLs): {denied}"
-        ));
+        tally.denied =
+            Some(Failure::denied(format!("cannot write to topic '{topic}'"), denied).message);
     }
     // Every record has its verdict and every report is written: destroying the producer
     // now (joining librdkafka's threads, closing connections) would only delay the exit,
@@ -560,6 +559,14 @@ fn line_parts<'a>(line: &'a [u8], cli: &'a Cli) -> Parts<'a> {
     }
 }
 
+/// What a `--json` line that is not a record is told (a JSON document meant as the value).
+pub const NOT_A_RECORD: &str = "--json reads records as kcons prints them \
+({\"key\":...,\"value\":\"...\"}); to send each line (a JSON document) as the value, leave out --json";
+
+/// How a `--json` record's partition the topic does not have begins (they are counted,
+/// and told once: see [`delivery::Tally::bad_line`]).
+pub const NO_SUCH_PARTITION: &str = "the topic has no partition ";
+
 /// Decode a `--json` line, or say what is wrong with it.
 fn json_parts<'a>(
     line: &'a [u8],
@@ -569,7 +576,14 @@ fn json_parts<'a>(
 ) -> Result<Parts<'a>, String> {
     let record = match encoder {
         Some(encoder) => encoder.parse_record(line)?,
-        None => parse_json_record(line)?,
+        None => parse_json_record(line).map_err(|why| {
+            // A JSON document meant as the value, not a record as kcons prints it.
+            if why.starts_with("invalid JSON") {
+                why
+            } else {
+                format!("{why}: {NOT_A_RECORD}")
+            }
+        })?,
     };
     let partition = if cli.ignore_partition {
         None
@@ -579,7 +593,7 @@ fn json_parts<'a>(
     if let Some(p) = partition {
         if p as usize >= partitions {
             return Err(format!(
-                "partition {p} is out of range: the topic has {partitions} partition(s), 0-{}",
+                "{NO_SUCH_PARTITION}{p}: the topic has {partitions} partition(s), 0-{}",
                 partitions - 1
             ));
         }
@@ -709,13 +723,9 @@ fn finish(producer: &BaseProducer<DeliveryContext>, tally: &mut Tally, delivery_
     tally.still_queued = tally.sent.saturating_sub(tally.delivered + tally.failed);
     // The ACLs refused the producer (the idempotent producer's id needs a right to write).
     let fatal = producer.client().fatal_error();
-    if let Some((code, why)) = fatal.filter(|(code, _)| {
-        matches!(
-            code,
-            RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-        )
-    }) {
+    if let Some((code, why)) =
+        fatal.filter(|(code, _)| kcore::failure::is_authorization_code(*code))
+    {
         tally.denied.get_or_insert(format!("{code}: {why}"));
     }
 }
