@@ -336,6 +336,41 @@ fn secure_cluster_end_to_end() {
         .success()
         .json_lines();
     same(&read);
+    // A peer that logs in with SCRAM too (Confluent's Python client: Debian's kcat cannot):
+    // it reads as reader what kpipes wrote as admin, and writes as admin what kcons reads.
+    let reader_arg = reader.display().to_string();
+    let admin_arg = cluster.properties("admin").display().to_string();
+    let brokers = cluster.brokers();
+    let peer_read = run(&mut peer_client(&[
+        "consume",
+        &brokers,
+        &reader_arg,
+        &topic,
+        &records.len().to_string(),
+    ]))
+    .success()
+    .json_lines();
+    same(&peer_read);
+    let peer_topic = unique_name("secure-peer");
+    cluster
+        .run(
+            cluster
+                .found("ktopic")
+                .args(["create", &peer_topic, "-p", "1", "-r", "1"]),
+        )
+        .success();
+    run(peer_client(&["produce", &brokers, &admin_arg, &peer_topic]).write_stdin(input.clone()))
+        .success();
+    same(
+        &cluster
+            .run(
+                cluster
+                    .with("kcons", Some(&reader))
+                    .args([&peer_topic, "-e"]),
+            )
+            .success()
+            .json_lines(),
+    );
 
     // kgroup as reader: the group, its commit at the end (lag 0); admin deletes it.
     let groups = cluster

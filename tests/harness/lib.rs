@@ -308,6 +308,28 @@ pub fn avro_client(command: &str, topic: &str, arg: &str) -> assert_cmd::Command
     cmd
 }
 
+/// Confluent's Python client (`tests/harness/peer_client.py`, from the Python that
+/// `scripts/setup --tests` installs into the kpipes cache), as a peer where kcat cannot be
+/// one (SCRAM logins to Kafka 4: Debian's kcat has librdkafka 2.0.2): `produce BROKERS
+/// PROPERTIES TOPIC` (stdin: kpipes records) or `consume BROKERS PROPERTIES TOPIC COUNT`
+/// (stdout: kpipes records). PROPERTIES is a librdkafka properties file, or `-`.
+pub fn peer_client(args: &[&str]) -> assert_cmd::Command {
+    let python = kcore::state::cache_root().join("python/bin/python");
+    assert!(
+        python.is_file(),
+        "no Python client in {} (scripts/setup --tests installs it)",
+        python.display()
+    );
+    let mut cmd = assert_cmd::Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/harness/peer_client.py"
+    ))
+    .args(args)
+    .timeout(Duration::from_secs(120));
+    cmd
+}
+
 /// A command for kcluster acting on `cluster`.
 pub fn kcluster(cluster: &str) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin_path("kcluster"));
