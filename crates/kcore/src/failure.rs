@@ -47,6 +47,56 @@ impl ExitCode {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// Every code, in order, for the man pages' EXIT STATUS.
+    pub const ALL: [ExitCode; 12] = [
+        ExitCode::Success,
+        ExitCode::Failure,
+        ExitCode::Usage,
+        ExitCode::Input,
+        ExitCode::Delivery,
+        ExitCode::Unreachable,
+        ExitCode::NotFound,
+        ExitCode::Unhealthy,
+        ExitCode::Environment,
+        ExitCode::Refused,
+        ExitCode::NotAuthorized,
+        ExitCode::Interrupted,
+    ];
+
+    /// What the code means, in one line (README.md's "Exit codes" says more).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Success => "success (also when stdout is closed early, as by head)",
+            ExitCode::Failure => "an unexpected failure",
+            ExitCode::Usage => {
+                "bad command line: unknown flag, malformed -X, bad broker address or value"
+            }
+            ExitCode::Input => {
+                "bad input data (a line of stdin); the valid records were still delivered"
+            }
+            ExitCode::Delivery => "not everything was delivered or done (the count is on stderr)",
+            ExitCode::Unreachable => {
+                "the brokers (or the schema registry) could not be reached in time, or TLS failed"
+            }
+            ExitCode::NotFound => "not found: unknown topic, group, cluster or broker",
+            ExitCode::Unhealthy => {
+                "the cluster is unhealthy: a broker is down or not ready in time"
+            }
+            ExitCode::Environment => {
+                "something needed is missing on this machine (Java, Kafka, Docker, a free port)"
+            }
+            ExitCode::Refused => {
+                "refused in the cluster's present state: the group has active members"
+            }
+            ExitCode::NotAuthorized => {
+                "not authorized: the ACLs refuse the request, or the credentials were refused"
+            }
+            ExitCode::Interrupted => {
+                "interrupted (SIGINT/SIGTERM); what was done was flushed first"
+            }
+        }
+    }
 }
 
 /// A failure with a meaning. The message is the whole error line after `tool: error: `.

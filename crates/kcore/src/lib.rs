@@ -85,7 +85,11 @@ pub fn use_colour(stream: &impl IsTerminal) -> bool {
 /// every other error (clap's own report spans several lines). Help and version print as usual.
 pub fn parse_cli<T: clap::Parser>(tool: &str) -> T {
     use clap::error::ErrorKind;
-    match T::try_parse() {
+    // The command as tidied for help (examples fitted to 80 columns), parsed as derived.
+    let parsed = generate::tidy(T::command())
+        .try_get_matches()
+        .and_then(|matches| T::from_arg_matches(&matches));
+    match parsed {
         Ok(cli) => cli,
         Err(err) => match err.kind() {
             ErrorKind::DisplayHelp
