@@ -761,8 +761,8 @@ fn interrupted_while_waiting_for_input_delivers_what_was_read() {
             .finish(Duration::from_secs(30))
             .no_panic()
             .code_is(130)
-            .one_error_line("kprod")
-            .stderr_has("the 3 records read so far were delivered");
+            .one_interrupted_line("kprod")
+            .stderr_has("interrupted after 3 records, all delivered");
         assert_eq!(reported_lines(&ran.json_lines()), vec![1, 2, 3]);
         assert_eq!(
             values(&records(&topic)),
@@ -806,9 +806,10 @@ fn interrupted_while_input_arrives_flushes_and_reports_what_it_read() {
             "{}",
             ran.explain("reported lines are not 1..N")
         );
-        let ran = ran
-            .one_error_line("kprod")
-            .stderr_has(&format!("the {count} records read so far were delivered"));
+        let ran = ran.one_interrupted_line("kprod").stderr_has(&format!(
+            "interrupted after {} records, all delivered",
+            thousands(count as u64)
+        ));
         let mut got: Vec<String> = records(&topic)
             .iter()
             .map(|r| r["value"].as_str().unwrap().to_string())
@@ -961,6 +962,12 @@ fn progress_on_a_terminal_ends_in_one_summary_line_and_stdout_is_unchanged() {
             .any(|f| f.contains("1,000 read, 1,000 delivered")),
         "the line while input pauses: {frames:#?}"
     );
+    // The first frame's rate is measured since the start (1,000 records in its first
+    // moments), not a 0 from a single sample.
+    assert!(
+        !frames[0].contains(" 0.0 records/s"),
+        "first frame: {frames:#?}"
+    );
     let screen = terminal_screen(&transcript);
     assert_eq!(
         screen.len(),
@@ -1068,4 +1075,17 @@ fn a_misspelt_cluster_name_reaches_no_cluster() {
         .reached_no_cluster("kprod");
     }
     assert_eq!(records(&topic), Vec::<Value>::new(), "records were written");
+}
+
+/// `1234567` as `1,234,567`, as the tools print counts.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

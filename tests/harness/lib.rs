@@ -714,6 +714,20 @@ impl Ran {
         );
         ran
     }
+    /// Assert stderr is one line `tool: interrupted ...`: an interruption is told, not
+    /// reported as an error.
+    pub fn one_interrupted_line(self, tool: &str) -> Self {
+        let err = self.stderr();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with(&format!("{tool}: interrupted")),
+            "{}",
+            self.explain(&format!(
+                "expected one `{tool}: interrupted ...` line on stderr"
+            ))
+        );
+        self
+    }
     /// Assert the process neither panicked nor died of a signal, and ended its last
     /// stdout line.
     pub fn no_panic(self) -> Self {

@@ -208,7 +208,8 @@ pub fn run(cli: Cli) -> Result<()> {
         let records = writer.records();
         let plural = if records == 1 { "" } else { "s" };
         return Err(Failure::interrupted(format!(
-            "interrupted after {records} record{plural}{committed}"
+            "interrupted after {} record{plural}{committed}",
+            kcore::progress::count(records)
         ))
         .into());
     }

@@ -26,7 +26,8 @@ pub use output::JsonLines;
 use std::io::IsTerminal;
 
 /// Run a tool's body and turn its result into the process exit status:
-/// `tool: error: <cause chain>` on stderr (and indented detail lines, if any) and the documented exit code on failure;
+/// `tool: error: <cause chain>` on stderr (and indented detail lines, if any) and the documented exit code on failure
+/// (an interruption, which is no error, as `tool: interrupted ...`);
 /// a closed stdout pipe (`| head -1`) ends quietly with status 0.
 pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     // OpenSSL, before librdkafka initialises it, without its clean-up at exit. The tools
@@ -41,14 +42,18 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
         Err(err) => {
             // An empty message means the tool has already reported the details itself.
             let line = failure::one_line(&err);
-            if !line.is_empty() {
+            let code = failure::exit_code_for(&err);
+            if code == ExitCode::Interrupted {
+                // The user asked for it: no error, just what was done.
+                progress::suspend(|| eprintln!("{tool}: {line}"));
+            } else if !line.is_empty() {
                 report_error(tool, &line);
                 // Detail (a log's cause line, a path) on lines of its own, indented.
                 for detail in failure::details(&err) {
                     eprintln!("  {detail}");
                 }
             }
-            std::process::ExitCode::from(failure::exit_code_for(&err) as u8)
+            std::process::ExitCode::from(code as u8)
         }
     }
 }

@@ -375,8 +375,8 @@ impl Tally {
         }
         if interrupted {
             return Err(Failure::interrupted(format!(
-                "interrupted: the {} records read so far were delivered; the rest of the input was not read",
-                self.delivered
+                "interrupted after {} records, all delivered; the rest of the input was not read",
+                kcore::progress::count(self.delivered)
             ))
             .into());
         }

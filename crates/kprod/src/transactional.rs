@@ -544,8 +544,8 @@ impl Copy<'_> {
         }
         if interrupted {
             return Err(Failure::interrupted(format!(
-                "interrupted: the {} records read so far were committed{}; the rest of the input was not read",
-                committed.records,
+                "interrupted after {} records, all committed{}; the rest of the input was not read",
+                kcore::progress::count(committed.records),
                 settings
                     .group
                     .as_deref()
