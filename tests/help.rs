@@ -265,3 +265,13 @@ fn example_comments_fit_an_80_column_terminal() {
         }
     }
 }
+
+#[test]
+fn a_tool_without_its_command_is_a_usage_error() {
+    for tool in ["ktopic", "kgroup", "kcluster"] {
+        let ran = run(&mut plain(tool)).code_is(2).one_error_line(tool);
+        assert_eq!(ran.stdout(), "", "{tool}: help on stdout");
+        let ran = ran.stderr_has("a command is needed: ");
+        assert!(ran.stderr().contains("list") || ran.stderr().contains("up"));
+    }
+}

@@ -937,3 +937,18 @@ fn a_misspelt_cluster_name_reaches_no_cluster() {
         assert_eq!(ran.stdout(), "");
     }
 }
+
+#[test]
+fn members_say_which_tool_on_which_host_they_are() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    let group = unique_name("kg-client-id");
+    let _kcons = background(bin_path("kcons"), &[&topic, "-g", &group]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let expected = format!("kcons@{}", host.trim());
+    let lines = describe_until(&group, "a member of the group", |lines| {
+        lines.iter().any(|l| l["kind"] == "member")
+    });
+    let member = lines.iter().find(|l| l["kind"] == "member").unwrap();
+    assert_eq!(member["client_id"], json!(expected), "{lines:?}");
+}

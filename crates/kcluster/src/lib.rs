@@ -36,10 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
     validate_name(&cli.name)?;
     let name = cli.name.as_str();
     match cli.command {
-        None => {
-            cli::cli().print_help()?;
-            Ok(())
-        }
+        None => Err(kcore::missing_command(&cli::cli())),
         Some(Command::Up(args)) => {
             let _lock = ClusterLock::acquire(name)?;
             commands::up(name, &args)

@@ -199,6 +199,8 @@ impl Connection {
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        // Which tool on which machine: `kgroup describe --members` tells consumers apart by it.
+        config.set("client.id", client_id());
         for (key, value) in COMMON_DEFAULTS.iter().chain(defaults) {
             config.set(*key, *value);
         }
@@ -280,6 +282,29 @@ impl Connection {
 
     pub fn timeout_ms(&self) -> String {
         self.timeout.as_millis().to_string()
+    }
+}
+
+/// `tool@host`: the program's own name (kcons, kprod, ...) and this machine's.
+pub fn client_id() -> String {
+    let tool = std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "kpipes".to_string());
+    format!("{tool}@{}", hostname())
+}
+
+/// This machine's host name ("localhost" if it has none).
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    if ok && !name.is_empty() {
+        name
+    } else {
+        "localhost".to_string()
     }
 }
 

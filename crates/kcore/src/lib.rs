@@ -147,3 +147,19 @@ fn suggestions(err: &clap::Error) -> Vec<String> {
     })
     .collect()
 }
+
+/// The error for a tool run without its command (`ktopic`, `kgroup`, `kcluster` alone):
+/// a usage error (exit 2) naming the commands, not the help on stdout with exit 0.
+pub fn missing_command(cmd: &clap::Command) -> anyhow::Error {
+    let tool = cmd.get_name();
+    let commands: Vec<&str> = cmd
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+        .map(|sub| sub.get_name())
+        .collect();
+    Failure::usage(format!(
+        "a command is needed: {} (see {tool} --help)",
+        commands.join(", ")
+    ))
+    .into()
+}

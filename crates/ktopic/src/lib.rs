@@ -23,8 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         return kcore::generate::generate(cli::cli(), what);
     }
     let Some(command) = cli.command else {
-        cli::cli().print_help()?;
-        return Ok(());
+        return Err(kcore::missing_command(&cli::cli()));
     };
     // Offsets come from a consumer-side client; every other command is an admin's.
     if let Command::Offsets(args) = &command {
