@@ -26,6 +26,7 @@ fn demo_runs_the_whole_walkthrough() {
         "$ kcluster kill",
         "still flowing",
         "$ kcluster start",
+        "$ ktopic elect my-topic --table",
         "$ kcluster down",
     ] {
         assert!(

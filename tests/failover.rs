@@ -4,10 +4,8 @@
 //! The brokers killed here belong to the fault-injection cluster ([`FaultCluster`]),
 //! never to the shared one other tests use.
 
-use std::collections::BTreeSet;
-use std::io::Write;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,120 +78,145 @@ fn start_right_after_kill_returns_once_the_broker_serves() {
 /// Kill and restart each broker twice while a producer and a consumer keep working on
 /// the cluster: every `start` succeeds, the producer delivers every line (exit 0), and
 /// the consumer (a group) receives every one of them.
-#[test]
-fn brokers_restarted_under_live_clients_lose_nothing() {
-    needs_cluster!();
-    let cluster = FaultCluster::acquire();
-    let topic = unique_name("failover");
+/// Wait until `topic` has no under-replicated partition (every restarted broker caught up).
+fn wait_fully_replicated(cluster: &FaultCluster, topic: &str, what: &str) {
+    eventually(what, Duration::from_secs(120), || {
+        let described = run(cluster.tool("ktopic").args(["describe", topic]));
+        let lines = described.json_lines();
+        (described.output.status.success()
+            && lines
+                .first()
+                .is_some_and(|t| t["under_replicated"] == false))
+        .then_some(())
+    });
+}
+
+fn create_replicated_topic(cluster: &FaultCluster, prefix: &str, partitions: u32) -> String {
+    let topic = unique_name(prefix);
     run(cluster.tool("ktopic").args([
         "create",
         &topic,
         "-p",
-        "3",
+        &partitions.to_string(),
         "-r",
         "3",
         "-c",
         "min.insync.replicas=2",
     ]))
     .success();
+    topic
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let consumed_path = dir.path().join("consumed.jsonl");
-    let mut consumer = Command::new(bin_path("kcons"))
-        .args([&topic, "-g", &unique_name("failover-group")])
-        .env("KAFKA_BROKERS", &cluster.brokers)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&consumed_path).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("kcons.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut producer = Command::new(bin_path("kprod"))
-        .args(["-q", &topic])
-        .env("KAFKA_BROKERS", &cluster.brokers)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // A steady trickle of numbered lines for as long as the brokers are being restarted.
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let mut stdin = producer.stdin.take().unwrap();
-    let feeder = {
-        let (stop, sent) = (stop.clone(), sent.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let n = sent.load(Ordering::Relaxed) + 1;
-                if writeln!(stdin, "record-{n}").is_err() {
-                    break;
-                }
-                sent.store(n, Ordering::Relaxed);
-                // Pacing, not synchronisation: a live client, not a bulk load.
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
-
+#[test]
+fn brokers_restarted_under_live_clients_lose_nothing() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let topic = create_replicated_topic(&cluster, "failover", 3);
+    let traffic = LiveTraffic::start(&cluster.brokers, &topic);
     let ids: Vec<u64> = broker_addresses(&cluster)
         .iter()
         .map(|(id, _)| *id)
         .collect();
     for round in 0..2 {
         for id in &ids {
-            let before = sent.load(Ordering::Relaxed);
+            let before = traffic.sent();
             run(cluster.kcluster().args(["kill", &id.to_string()])).success();
             run(cluster.kcluster().args(["start", &id.to_string()])).success();
             eprintln!("round {round}: broker {id} restarted ({before} lines sent before)");
             // As an operator would: the next broker goes down only once the restarted one is
             // back in every in-sync replica set (else two replicas of three are missing, and
             // min.insync.replicas=2 rightly refuses writes).
-            eventually(
+            wait_fully_replicated(
+                &cluster,
+                &topic,
                 &format!("broker {id} back in every ISR of {topic}"),
-                Duration::from_secs(120),
-                || {
-                    let described = run(cluster.tool("ktopic").args(["describe", &topic]));
-                    let lines = described.json_lines();
-                    (described.output.status.success()
-                        && lines
-                            .first()
-                            .is_some_and(|t| t["under_replicated"] == false))
-                    .then_some(())
-                },
             );
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    feeder.join().unwrap();
-    let produced = producer.wait_with_output().unwrap();
-    let total = sent.load(Ordering::Relaxed);
+    traffic.finish_losing_nothing();
+}
+
+/// Each partition's (leader, first replica) as Kafka's own kafka-topics tool describes it.
+fn leaders_by_kafka_topics(cluster: &FaultCluster, topic: &str) -> BTreeMap<i64, (i64, i64)> {
+    let described = run(kafka_java("org.apache.kafka.tools.TopicCommand").args([
+        "--bootstrap-server",
+        &cluster.brokers,
+        "--describe",
+        "--topic",
+        topic,
+    ]))
+    .success()
+    .stdout();
+    // "\tTopic: t\tPartition: 0\tLeader: 2\tReplicas: 1,2,3\tIsr: 2,3,1 ..."
+    let field = |line: &str, name: &str| -> Option<String> {
+        let rest = &line[line.find(&format!("{name}: "))? + name.len() + 2..];
+        Some(rest.split_whitespace().next()?.to_string())
+    };
+    described
+        .lines()
+        .filter_map(|line| {
+            let partition = field(line, "Partition")?.parse().ok()?;
+            let leader = field(line, "Leader")?.parse().ok()?;
+            let first = field(line, "Replicas")?.split(',').next()?.parse().ok()?;
+            Some((partition, (leader, first)))
+        })
+        .collect()
+}
+
+/// After a broker comes back it leads nothing (Kafka's own rebalance waits 300 s):
+/// `ktopic elect` gives every partition back to its preferred replica at once, as
+/// Kafka's own kafka-topics sees it, under live traffic that loses nothing.
+#[test]
+fn preferred_election_after_a_restart_puts_leaders_back_losing_nothing() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let topic = create_replicated_topic(&cluster, "elect", 6);
+    let traffic = LiveTraffic::start(&cluster.brokers, &topic);
+    let leaders = leaders_by_kafka_topics(&cluster, &topic);
+    assert_eq!(leaders.len(), 6, "kafka-topics described {leaders:?}");
+    // The broker that is the preferred leader of partition 0 goes down and comes back.
+    let victim = leaders[&0].1;
+    run(cluster.kcluster().args(["kill", &victim.to_string()])).success();
+    run(cluster.kcluster().args(["start", &victim.to_string()])).success();
+    wait_fully_replicated(
+        &cluster,
+        &topic,
+        &format!("broker {victim} back in every ISR of {topic}"),
+    );
+    let moved: Vec<i64> = leaders_by_kafka_topics(&cluster, &topic)
+        .iter()
+        .filter(|(_, (leader, first))| leader != first)
+        .map(|(p, _)| *p)
+        .collect();
     assert!(
-        produced.status.success(),
-        "kprod did not deliver all {total} lines: {:?}\n{}",
-        produced.status,
-        String::from_utf8_lossy(&produced.stderr)
+        !moved.is_empty(),
+        "broker {victim} got its leadership back by itself"
     );
 
-    let expected: BTreeSet<String> = (1..=total).map(|n| format!("record-{n}")).collect();
-    let received = eventually(
-        &format!("the consumer to receive all {total} records"),
-        Duration::from_secs(120),
-        || {
-            let text = std::fs::read_to_string(&consumed_path).unwrap_or_default();
-            let values: BTreeSet<String> = text
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                .filter_map(|record| record["value"].as_str().map(str::to_string))
-                .collect();
-            values.is_superset(&expected).then_some(values)
-        },
+    let elected = run(cluster.tool("ktopic").args(["elect", &topic])).success();
+    let lines = elected.json_lines();
+    assert_eq!(lines.len(), 6, "one line per partition");
+    for line in &lines {
+        let partition = line["partition"].as_i64().unwrap();
+        assert_eq!(
+            line["elected"],
+            moved.contains(&partition),
+            "partition {partition}: {line}"
+        );
+        assert_eq!(line["leader"], line["preferred_leader"], "{line}");
+    }
+    let after = leaders_by_kafka_topics(&cluster, &topic);
+    assert!(
+        after.values().all(|(leader, first)| leader == first),
+        "kafka-topics still shows partitions led by another replica: {after:?}"
     );
-    assert_eq!(
-        received, expected,
-        "the consumer received records nobody produced"
-    );
-    let _ = consumer.kill();
-    let _ = consumer.wait();
+    // Nothing left to do: a second election changes nothing and says so.
+    let again = run(cluster.tool("ktopic").args(["elect", &topic])).success();
+    assert!(again
+        .json_lines()
+        .iter()
+        .all(|l| l["elected"] == false && l["reason"] == "already led by its preferred replica"));
+    traffic.finish_losing_nothing();
 }
 
 /// Run `command` (bash) in a network namespace of its own, whose only ephemeral port is
@@ -408,5 +431,85 @@ fn close_abortively(fd: i32) {
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
         libc::close(fd);
+    }
+}
+
+/// Watching a failover: `kcluster status --watch` says when a broker goes down and comes
+/// back, `ktopic describe --watch` when its partitions lose and regain it (ISR, leader);
+/// each change once, as a JSON line naming the fields and their previous values;
+/// Ctrl-C ends both with status 0.
+#[test]
+fn watches_show_a_broker_leaving_and_coming_back() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let topic = create_replicated_topic(&cluster, "watch", 2);
+    let mut described = Proc::spawn(cluster.command("ktopic").args([
+        "describe",
+        &topic,
+        "--watch",
+        "--interval",
+        "0.2",
+    ]));
+    let mut status = Proc::spawn(
+        Command::new(bin_path("kcluster"))
+            .args(["status", "--watch", "--interval", "0.2"])
+            .env("KPIPES_CLUSTER", &cluster.name),
+    );
+    // Every row's current state first.
+    described.wait_lines(2, Duration::from_secs(30));
+    status.wait_lines(3, Duration::from_secs(30));
+    let victim = 2;
+    run(cluster.kcluster().args(["kill", &victim.to_string()])).success();
+    let has = |p: &Proc, check: &dyn Fn(&Value) -> bool| {
+        p.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| check(&l))
+    };
+    status.wait_until("broker 2 reported down", Duration::from_secs(30), |p| {
+        has(p, &|l| {
+            l["event"] == "changed"
+                && l["id"] == victim
+                && l["state"] == "down"
+                && l["previous"]["state"] == "up"
+        })
+    });
+    described.wait_until("the ISRs losing broker 2", Duration::from_secs(60), |p| {
+        has(p, &|l| {
+            l["event"] == "changed"
+                && l["changed"].as_array().unwrap().contains(&json!("isr"))
+                && !l["isr"].as_array().unwrap().contains(&json!(victim))
+        })
+    });
+    run(cluster.kcluster().args(["start", &victim.to_string()])).success();
+    status.wait_until("broker 2 reported up again", Duration::from_secs(30), |p| {
+        has(p, &|l| {
+            l["event"] == "changed" && l["id"] == victim && l["state"] == "up"
+        })
+    });
+    described.wait_until(
+        "the ISRs regaining broker 2",
+        Duration::from_secs(120),
+        |p| {
+            has(p, &|l| {
+                l["event"] == "changed"
+                    && l["isr"].as_array().unwrap().contains(&json!(victim))
+                    && l["status"] == "ok"
+            })
+        },
+    );
+    for watch in [described, status] {
+        watch.signal(libc::SIGINT);
+        let ran = watch.finish(Duration::from_secs(10)).success();
+        // No line repeats the one before it for the same row: only changes are printed.
+        let lines = ran.json_lines();
+        for line in lines.iter().filter(|l| l["event"] == "changed") {
+            let fields = line["changed"].as_array().unwrap();
+            assert!(!fields.is_empty(), "{line}");
+            for field in fields {
+                let field = field.as_str().unwrap();
+                assert_ne!(line[field], line["previous"][field], "{line}");
+            }
+        }
     }
 }

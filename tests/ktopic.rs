@@ -1,6 +1,6 @@
 //! ktopic against the live test cluster, cross-checked with kcat where it can be.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kpipes_e2e::*;
@@ -790,4 +790,357 @@ fn describe_configs_table_shows_the_configs() {
                 && line.contains("only the brokers' defaults")),
         "{out}"
     );
+}
+
+/// The earliest offset of each partition, as Kafka's own GetOffsetShell reads it.
+fn earliest_by_kafka(topic: &str) -> BTreeMap<i64, i64> {
+    let out = run(kafka_java("org.apache.kafka.tools.GetOffsetShell").args([
+        "--bootstrap-server",
+        &brokers(),
+        "--topic",
+        topic,
+        "--time",
+        "-2",
+    ]))
+    .success()
+    .stdout();
+    // "topic:partition:offset" per line
+    out.lines()
+        .filter_map(|line| {
+            let mut parts = line.rsplitn(3, ':');
+            let offset = parts.next()?.parse().ok()?;
+            let partition = parts.next()?.parse().ok()?;
+            Some((partition, offset))
+        })
+        .collect()
+}
+
+/// `ktopic trim` prints a plan and changes nothing; with --execute the records below the
+/// offset are gone for kcons and for Kafka's own GetOffsetShell; partitions not named and
+/// offsets past the end are left alone or clamped.
+#[test]
+fn trim_plans_then_deletes_records_before_an_offset() {
+    needs_cluster!();
+    let topic = create_topic(2, &[]);
+    let lines: String = (0..40)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({"partition": n % 2, "value": format!("r{n}")})
+            )
+        })
+        .collect();
+    run(tool("kprod")
+        .args([&topic, "-q", "--json"])
+        .write_stdin(lines))
+    .success();
+    let plan = run(tool("ktopic").args(["trim", &topic, "--before", "5"])).success();
+    assert_eq!(
+        plan.json_lines(),
+        vec![
+            json!({"topic": topic, "partition": 0, "low": 0, "high": 20, "new_low": 5, "deleted": 5, "dry_run": true}),
+            json!({"topic": topic, "partition": 1, "low": 0, "high": 20, "new_low": 5, "deleted": 5, "dry_run": true}),
+        ]
+    );
+    plan.stderr_has("nothing was deleted");
+    assert_eq!(earliest_by_kafka(&topic), BTreeMap::from([(0, 0), (1, 0)]));
+
+    let done = run(tool("ktopic").args(["trim", &topic, "-P", "1", "--before", "5", "--execute"]))
+        .success();
+    assert_eq!(
+        done.json_lines(),
+        vec![
+            json!({"topic": topic, "partition": 1, "low": 5, "high": 20, "previous_low": 0, "deleted": 5})
+        ]
+    );
+    assert_eq!(earliest_by_kafka(&topic), BTreeMap::from([(0, 0), (1, 5)]));
+    let remaining = records(&topic);
+    assert_eq!(remaining.len(), 35, "{remaining:?}");
+    assert!(remaining
+        .iter()
+        .all(|r| r["partition"] == 0 || r["offset"].as_i64().unwrap() >= 5));
+
+    // Past the end is clamped to it: every record of partition 0 goes.
+    let all =
+        run(tool("ktopic").args(["trim", &topic, "-P", "0", "--before", "1000", "--execute"]))
+            .success();
+    assert_eq!(all.json_lines()[0]["low"], 20);
+    assert_eq!(earliest_by_kafka(&topic), BTreeMap::from([(0, 20), (1, 5)]));
+    // A partition the topic lacks, and no bound: refused before anything is done.
+    run(tool("ktopic").args(["trim", &topic, "-P", "7", "--all"])).code_is(6);
+    run(tool("ktopic").args(["trim", &topic])).code_is(2);
+}
+
+/// `--before-time` deletes exactly the records older than the time: a record whose
+/// timestamp equals it stays.
+#[test]
+fn trim_before_a_time_keeps_the_record_at_that_time() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    let base: i64 = 1_700_000_000_000;
+    let input: String = (0..10)
+        .map(|n| {
+            format!(
+                "{}\n",
+                json!({"partition": 0, "timestamp": base + n * 1000, "value": format!("r{n}")})
+            )
+        })
+        .collect();
+    run(tool("kprod").args([&topic, "--json"]).write_stdin(input)).success();
+    let cut = (base + 4000).to_string();
+    let done =
+        run(tool("ktopic").args(["trim", &topic, "--before-time", &cut, "--execute"])).success();
+    assert_eq!(done.json_lines()[0]["low"], 4);
+    let kept = records(&topic);
+    assert_eq!(kept.first().unwrap()["timestamp"], base + 4000);
+    assert_eq!(kept.len(), 6);
+    // A time after every record: the whole partition goes.
+    let later = (base + 60_000).to_string();
+    let all = run(tool("ktopic").args(["trim", &topic, "--before-time", &later])).success();
+    assert_eq!(all.json_lines()[0]["new_low"], 10);
+}
+
+/// `ktopic elect` on a healthy topic changes nothing and says why, per partition; an
+/// unknown topic is exit 6.
+#[test]
+fn elect_on_a_balanced_topic_is_not_needed() {
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
+    let ran = run(tool("ktopic").args(["elect", &topic])).success();
+    let lines = ran.json_lines();
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        assert_eq!(line["elected"], false, "{line}");
+        assert_eq!(line["reason"], "already led by its preferred replica");
+        assert_eq!(line["leader"], line["preferred_leader"]);
+    }
+    run(tool("ktopic").args(["elect", &unique_name("missing")])).code_is(6);
+    run(tool("ktopic").args(["elect", &topic, "--preferred", "--unclean"])).code_is(2);
+}
+
+const REASSIGN: &str = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand";
+
+/// Each partition's (leader, replicas) as Kafka's own kafka-topics describes it.
+fn described_by_kafka(topic: &str) -> BTreeMap<i64, (i64, Vec<i64>)> {
+    let out = run(kafka_java("org.apache.kafka.tools.TopicCommand").args([
+        "--bootstrap-server",
+        &brokers(),
+        "--describe",
+        "--topic",
+        topic,
+    ]))
+    .success()
+    .stdout();
+    let field = |line: &str, name: &str| -> Option<String> {
+        let rest = &line[line.find(&format!("\t{name}: "))? + name.len() + 3..];
+        Some(rest.split_whitespace().next()?.to_string())
+    };
+    out.lines()
+        .filter_map(|line| {
+            let partition = field(line, "Partition")?.parse().ok()?;
+            let leader = field(line, "Leader")?.parse().ok()?;
+            let replicas = field(line, "Replicas")?
+                .split(',')
+                .map(|b| b.parse().unwrap())
+                .collect();
+            Some((partition, (leader, replicas)))
+        })
+        .collect()
+}
+
+/// A reassignment under live traffic: the replication factor grows from 2 to 3 and
+/// partition 0's leader moves (its new first replica leads it afterwards), as Kafka's
+/// own kafka-reassign-partitions --verify and kafka-topics see it; every record kprod
+/// acknowledged is read once, in order per partition.
+#[test]
+fn reassign_grows_the_replication_factor_and_moves_a_leader_losing_nothing() {
+    needs_cluster!();
+    let topic = create_topic(3, &[]);
+    // create_topic makes 3 replicas: bring the topic down to 2 first, explicitly.
+    let before = described_by_kafka(&topic);
+    let two: Vec<String> = before
+        .iter()
+        .map(|(p, (_, replicas))| format!("{p}={},{}", replicas[0], replicas[1]))
+        .collect();
+    let mut shrink = tool("ktopic");
+    shrink.args(["reassign", &topic, "--execute"]);
+    for spec in &two {
+        shrink.args(["--replicas", spec]);
+    }
+    run(&mut shrink).success();
+    assert!(described_by_kafka(&topic)
+        .values()
+        .all(|(_, r)| r.len() == 2));
+
+    let traffic = LiveTraffic::start(&brokers(), &topic);
+    // The plan: every partition on 3 brokers; partition 0 led by a broker that does not
+    // lead it now.
+    let plan = run(tool("ktopic").args(["reassign", &topic, "-r", "3", "--kafka-json"]))
+        .success()
+        .stdout();
+    let mut plan: Value = serde_json::from_str(&plan).unwrap();
+    let old_leader = described_by_kafka(&topic)[&0].0;
+    {
+        let replicas = plan["partitions"][0]["replicas"].as_array_mut().unwrap();
+        assert_eq!(replicas.len(), 3, "{plan}");
+        let other = replicas
+            .iter()
+            .position(|b| b.as_i64() != Some(old_leader))
+            .unwrap();
+        replicas.swap(0, other);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plan_file = dir.path().join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).unwrap();
+    let plan_path = plan_file.to_str().unwrap();
+
+    let dry = run(tool("ktopic").args(["reassign", "--plan", plan_path])).success();
+    assert!(dry
+        .json_lines()
+        .iter()
+        .all(|l| l["dry_run"] == true && l["moves"] == true));
+    assert!(
+        described_by_kafka(&topic)
+            .values()
+            .all(|(_, r)| r.len() == 2),
+        "a dry run moved something"
+    );
+
+    let done = run(tool("ktopic").args(["reassign", "--plan", plan_path, "--execute"])).success();
+    let finished = done.json_lines();
+    assert_eq!(finished.len(), 3, "a line per partition as it finishes");
+    assert!(finished.iter().all(|l| l["done"] == true));
+
+    let verify = run(kafka_java(REASSIGN).args([
+        "--bootstrap-server",
+        &brokers(),
+        "--verify",
+        "--reassignment-json-file",
+        plan_path,
+    ]))
+    .success()
+    .stdout();
+    for p in 0..3 {
+        assert!(
+            verify.contains(&format!(
+                "Reassignment of partition {topic}-{p} is completed"
+            )),
+            "kafka-reassign-partitions --verify says:\n{verify}"
+        );
+    }
+    let after = described_by_kafka(&topic);
+    for entry in plan["partitions"].as_array().unwrap() {
+        let p = entry["partition"].as_i64().unwrap();
+        let target: Vec<i64> = serde_json::from_value(entry["replicas"].clone()).unwrap();
+        assert_eq!(after[&p].1, target, "partition {p}");
+        assert_eq!(
+            after[&p].0, target[0],
+            "partition {p} is led by its new first replica"
+        );
+    }
+    assert_ne!(after[&0].0, old_leader, "partition 0's leader moved");
+    traffic.finish_losing_nothing();
+}
+
+/// A throttled move that cannot finish in time: exit 7 naming --list; `--list` agrees
+/// with kafka-reassign-partitions --list; `--cancel` puts the partition back and removes
+/// the throttle.
+#[test]
+fn reassign_lists_and_cancels_a_throttled_move() {
+    needs_cluster!();
+    let topic = unique_name("t");
+    run(tool("ktopic").args(["create", &topic, "-p", "1", "-r", "1"])).success();
+    // About 2 MB that a 20 kB/s throttle takes minutes to copy.
+    let mut rng = Rng::new(7);
+    let lines: String = (0..2000)
+        .map(|_| {
+            let bytes: Vec<u8> = (0..1000).map(|_| b'a' + rng.below(26) as u8).collect();
+            String::from_utf8(bytes).unwrap() + "\n"
+        })
+        .collect();
+    run(tool("kprod")
+        .args(["-q", &topic, "-X", "compression.type=none"])
+        .write_stdin(lines))
+    .success();
+    let leader = described_by_kafka(&topic)[&0].0;
+    let others: Vec<String> = (1..=3)
+        .filter(|b| *b != leader)
+        .map(|b| b.to_string())
+        .collect();
+    let target = format!("0={leader},{}", others.join(","));
+    let slow = run(tool("ktopic").args([
+        "reassign",
+        &topic,
+        "--replicas",
+        &target,
+        "--execute",
+        "--throttle",
+        "20000",
+        "--wait",
+        "1",
+    ]))
+    .code_is(7);
+    slow.stderr_has("--list");
+
+    let listed = run(tool("ktopic").args(["reassign", &topic, "--list"])).success();
+    let lines = listed.json_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["partition"], 0);
+    assert_eq!(lines[0]["adding"].as_array().unwrap().len(), 2);
+    let theirs = run(kafka_java(REASSIGN).args(["--bootstrap-server", &brokers(), "--list"]))
+        .success()
+        .stdout();
+    assert!(
+        theirs.contains(&format!("{topic}-0: replicas:")),
+        "kafka-reassign-partitions --list:\n{theirs}"
+    );
+    let configs = run(tool("ktopic").args(["config", &topic, "--overrides"]))
+        .success()
+        .json_lines();
+    assert!(
+        configs[0]["configs"]["follower.replication.throttled.replicas"].is_string(),
+        "{configs:?}"
+    );
+
+    let cancelled = run(tool("ktopic").args(["reassign", &topic, "--cancel"])).success();
+    assert_eq!(cancelled.json_lines()[0]["cancelled"], true);
+    assert_eq!(described_by_kafka(&topic)[&0].1, vec![leader]);
+    let configs = run(tool("ktopic").args(["config", &topic, "--overrides"]))
+        .success()
+        .json_lines();
+    assert_eq!(configs[0]["configs"], json!({}), "the throttle is gone");
+    assert!(run(tool("ktopic").args(["reassign", &topic, "--list"]))
+        .success()
+        .json_lines()
+        .is_empty());
+}
+
+/// A balanced plan over fewer brokers is a plan only: nothing moves without --execute,
+/// and impossible plans are refused before anything is sent.
+#[test]
+fn reassign_plans_are_dry_runs_and_checked() {
+    needs_cluster!();
+    let topic = create_topic(4, &[]);
+    let plan = run(tool("ktopic").args(["reassign", &topic, "--onto", "1,2", "-r", "2"])).success();
+    let lines = plan.json_lines();
+    assert_eq!(lines.len(), 4);
+    for line in &lines {
+        let target: Vec<i64> = serde_json::from_value(line["target"].clone()).unwrap();
+        assert!(target.iter().all(|b| *b == 1 || *b == 2), "{line}");
+        assert_eq!(target.len(), 2);
+    }
+    // Leaders spread evenly: two partitions each.
+    let firsts: Vec<i64> = lines
+        .iter()
+        .map(|l| l["target"][0].as_i64().unwrap())
+        .collect();
+    assert_eq!(firsts.iter().filter(|b| **b == 1).count(), 2, "{firsts:?}");
+    plan.stderr_has("a plan only");
+    assert!(described_by_kafka(&topic)
+        .values()
+        .all(|(_, r)| r.len() == 3));
+    run(tool("ktopic").args(["reassign", &topic, "--onto", "1,2", "-r", "3"])).code_is(2);
+    run(tool("ktopic").args(["reassign", &topic, "--onto", "1,99"])).code_is(6);
+    run(tool("ktopic").args(["reassign", &topic, "--replicas", "0=1,1"])).code_is(2);
+    run(tool("ktopic").args(["reassign", &unique_name("missing"), "--list"])).code_is(6);
 }

@@ -60,9 +60,9 @@ pub enum Command {
     Up(UpArgs),
     /// One JSON line per ZooKeeper node and broker: role, id, address, state (up, starting, down), pid; exit 7 unless all are up
     #[command(
-        after_help = "Examples:\n  kcluster status\n  kcluster status | jq -c 'select(.state==\"down\")'"
+        after_help = "Examples:\n  kcluster status\n  kcluster status | jq -c 'select(.state==\"down\")'\n  kcluster status --watch                # a JSON line each time a node goes down or comes up\n  kcluster status --watch --table        # a table redrawn in place, changes highlighted"
     )]
-    Status,
+    Status(StatusArgs),
     /// Stop one broker gracefully (SIGTERM, SIGKILL after --timeout seconds)
     #[command(after_help = "Examples:\n  kcluster stop 2\n  kcluster stop --zookeeper 1")]
     Stop(NodeArgs),
@@ -197,6 +197,25 @@ pub struct FetchArgs {
     /// Kafka version
     #[arg(env = "KAFKA_VERSION", default_value = crate::distribution::DEFAULT_KAFKA_VERSION)]
     pub version: String,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct StatusArgs {
+    /// Keep watching until Ctrl-C: every node's line first, then one JSON line per change
+    /// ("event": "changed", "changed": ["state"], "previous": {...})
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: a table redrawn in place (changes highlighted) instead of JSON lines
+    #[arg(long, requires = "watch")]
+    pub table: bool,
+    /// Seconds between two looks with --watch
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0,
+        requires = "watch"
+    )]
+    pub interval: f64,
 }
 
 /// The command definition, for completions and man pages.

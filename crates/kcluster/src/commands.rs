@@ -7,7 +7,7 @@ use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::Backend;
-use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, UpArgs};
+use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, StatusArgs, UpArgs};
 use crate::health::{self, Liveness};
 use crate::role::Role;
 use crate::wait::{self, Budget, DEREGISTRATION_WAIT};
@@ -230,10 +230,36 @@ pub fn stop(state: ClusterState, args: &NodeArgs, graceful: bool) -> Result<()> 
     print_status(backend.as_ref())
 }
 
-/// `kcluster status`: one line per node; exit 7 unless every node is up.
-pub fn status(state: ClusterState) -> Result<()> {
+/// `kcluster status`: one line per node; exit 7 unless every node is up. With `--watch`,
+/// a line per change until Ctrl-C.
+pub fn status(state: ClusterState, args: &StatusArgs) -> Result<()> {
     let backend = open_backend(state)?;
-    health::report(backend.state(), &statuses(backend.as_ref()))
+    if !args.watch {
+        return health::report(backend.state(), &statuses(backend.as_ref()));
+    }
+    let interrupt = kcore::signals::Interrupt::install()?;
+    let watch = kcore::watch::Watch {
+        tool: "kcluster",
+        interval: std::time::Duration::from_secs_f64(args.interval.max(0.05)),
+        table: args
+            .table
+            .then(|| vec!["role", "id", "address", "state", "pid"]),
+    };
+    let name = backend.state().name.clone();
+    watch.run(&interrupt, || {
+        let mut rows = kcore::watch::Rows::new();
+        for status in statuses(backend.as_ref()) {
+            if let serde_json::Value::Object(row) = status.to_json(&name) {
+                rows.insert(format!("{}\0{:05}", status.role.name(), status.id), row);
+            }
+        }
+        if let Some((serde_json::Value::Object(row), _)) =
+            crate::schema_registry::status_line(backend.state())
+        {
+            rows.insert("~schema-registry".into(), row);
+        }
+        Ok(rows)
+    })
 }
 
 /// `kcluster logs [N] [-f]`.

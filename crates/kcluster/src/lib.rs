@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let _lock = ClusterLock::acquire(name)?;
             commands::up(name, &args)
         }
-        Some(Command::Status) => commands::status(load(name)?),
+        Some(Command::Status(args)) => commands::status(load(name)?, &args),
         Some(Command::Stop(args)) => {
             let _lock = ClusterLock::acquire(name)?;
             commands::stop(load(name)?, &args, true)

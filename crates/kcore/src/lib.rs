@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod avro;
+pub mod broker_link;
 pub mod connection;
 pub mod context;
 pub mod failure;
@@ -10,13 +11,16 @@ pub mod generate;
 pub mod metadata;
 pub mod outcome;
 pub mod output;
+pub mod placement;
 pub mod progress;
+pub mod reassignments;
 pub mod record;
 pub mod schema_registry;
 pub mod self_connection;
 pub mod signals;
 pub mod state;
 pub mod table;
+pub mod watch;
 
 pub use connection::{Connection, ConnectionArgs, NativeHandle};
 pub use context::QuietContext;

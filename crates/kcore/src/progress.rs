@@ -188,6 +188,13 @@ impl Line {
     }
 }
 
+/// A plain line: one part, cut at the terminal's width.
+impl From<String> for Line {
+    fn from(text: String) -> Line {
+        Line::new().part("", text, 1)
+    }
+}
+
 impl std::fmt::Display for Line {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text(&vec![true; self.parts.len()]))
@@ -211,17 +218,17 @@ pub struct Status {
 
 impl Status {
     /// Start showing `render(elapsed)` as `mode` says (nothing when it is off).
-    pub fn start(
+    pub fn start<L: Into<Line>>(
         tool: &'static str,
         mode: Mode,
-        render: impl FnMut(Duration) -> Line + Send + 'static,
+        mut render: impl FnMut(Duration) -> L + Send + 'static,
     ) -> Status {
         let started = Instant::now();
         let (stop, stopped) = channel::<()>();
         let thread = (!mode.is_off()).then(|| {
             std::thread::Builder::new()
                 .name("progress".into())
-                .spawn(move || draw(tool, mode, started, render, &stopped))
+                .spawn(move || draw(tool, mode, started, move |d| render(d).into(), &stopped))
                 .expect("spawning the progress thread")
         });
         Status {
@@ -488,7 +495,9 @@ mod tests {
 
     #[test]
     fn off_shows_nothing_and_finishes_quietly() {
-        let status = Status::start("t", Mode::OFF, |_| unreachable!("never rendered"));
+        let status = Status::start("t", Mode::OFF, |_| -> Line {
+            unreachable!("never rendered")
+        });
         status.finish(|_| unreachable!("no summary when off"));
     }
 
@@ -499,7 +508,7 @@ mod tests {
             draw: Draw::Live,
             forced: false,
         };
-        let mut status = Status::start("t", mode, |_| unreachable!("not rendered yet"));
+        let mut status = Status::start("t", mode, |_| -> Line { unreachable!("not rendered yet") });
         assert!(!status.stop());
     }
 }

@@ -16,7 +16,7 @@ Examples:
 #[command(
     name = "ktopic",
     version,
-    about = "Create, describe, list, delete and reconfigure Kafka topics; read their offsets",
+    about = "Create, describe, list, delete and reconfigure Kafka topics; read their offsets; elect leaders; trim records",
     long_about = "Create, describe, list, delete and reconfigure Kafka topics, and read their \
 offsets.\n\nOutput is JSON lines on stdout (one object per topic or partition; --table for people); \
 messages go to stderr. Commands that change topics wait until the change is visible in the \
@@ -47,7 +47,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   ktopic describe my-topic
   ktopic describe --table                # every partition of every topic, as columns
-  ktopic describe | jq -r 'select(.under_replicated) | .topic'")]
+  ktopic describe | jq -r 'select(.under_replicated) | .topic'
+  ktopic describe my-topic --watch         # a JSON line per change of leader, replicas or ISR
+  ktopic describe my-topic --watch --table # the table, redrawn in place, changes highlighted")]
     Describe(DescribeArgs),
     /// One line per topic: partitions, replication factor, internal
     #[command(after_help = "Examples:
@@ -77,6 +79,34 @@ pub enum Command {
   ktopic offsets my-topic --table
   ktopic offsets my-topic --at $(( ($(date +%s) - 3600) * 1000 ))   # an hour ago")]
     Offsets(OffsetsArgs),
+    /// Move partitions' leadership back to their preferred replicas (or, unclean, to any live one)
+    #[command(after_help = "Examples:
+  kcluster kill 1 && kcluster start 1      # broker 1 is back, but leads nothing
+  ktopic elect my-topic                    # its preferred partitions are led by 1 again
+  ktopic elect                             # every partition of every topic
+  ktopic elect my-topic --partition 0 --table")]
+    Elect(ElectArgs),
+    /// Delete the records before an offset or a time (a plan unless --execute)
+    #[command(after_help = "Examples:
+  ktopic trim my-topic --before 1000                    # the plan: what would go, per partition
+  ktopic trim my-topic --before 1000 --execute          # delete offsets below 1000
+  ktopic trim my-topic --partition 0 --all --execute    # empty partition 0
+  ktopic trim my-topic --before-time $(( ($(date +%s) - 86400) * 1000 )) --execute  # older than a day")]
+    Trim(TrimArgs),
+    /// Move partitions' replicas: a balanced plan over a set of brokers, or an explicit one
+    /// (a plan unless --execute); list or cancel the moves in progress
+    #[command(after_help = "Examples:
+  ktopic reassign my-topic --onto 1,2,3,4              # the plan: spread it over brokers 1-4
+  ktopic reassign my-topic --onto 1,2,3,4 --execute    # do it, and wait until every move is done
+  ktopic reassign my-topic -r 3 --execute              # raise the replication factor to 3
+  ktopic reassign my-topic --onto 2,3,4 --execute --throttle 10000000   # at most 10 MB/s per broker
+  ktopic reassign --exclude 4 --execute                # every topic off broker 4 (draining it)
+  ktopic reassign my-topic --replicas 0=2,3,1 --execute
+  ktopic reassign my-topic --onto 1,2,3 --kafka-json > plan.json   # kafka-reassign-partitions' format
+  ktopic reassign --plan plan.json --execute           # a plan in that format
+  ktopic reassign --list                               # moves in progress
+  ktopic reassign my-topic --cancel                    # stop them")]
+    Reassign(ReassignArgs),
 }
 
 #[derive(Args, Debug)]
@@ -112,6 +142,19 @@ pub struct DescribeArgs {
     /// Aligned columns for people, one row per partition, instead of JSON lines
     #[arg(long)]
     pub table: bool,
+    /// Keep watching until Ctrl-C: each partition's state first, then one JSON line per
+    /// change ("event": "changed", "changed": [fields], "previous": {...}); with --table on
+    /// a terminal, the table redrawn in place
+    #[arg(long, conflicts_with = "configs")]
+    pub watch: bool,
+    /// Seconds between two looks with --watch
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1.0,
+        requires = "watch"
+    )]
+    pub interval: f64,
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +206,96 @@ pub struct OffsetsArgs {
     /// this time (milliseconds since 1970); the high watermark when no record is that recent
     #[arg(long, value_name = "TIMESTAMP_MS", value_parser = clap::value_parser!(i64).range(0..))]
     pub at: Option<i64>,
+    /// Aligned columns for people instead of JSON lines
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ElectArgs {
+    /// Topic names [default: every topic]
+    #[arg(value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Only these partitions of the named topics (repeatable)
+    #[arg(short = 'P', long = "partition", value_name = "N")]
+    pub partitions: Vec<i32>,
+    /// Elect the preferred replica, the first of each partition's replicas (the default)
+    #[arg(long, conflicts_with = "unclean")]
+    pub preferred: bool,
+    /// Elect any live replica, even one not in sync: records only the old leader had are lost
+    #[arg(long)]
+    pub unclean: bool,
+    /// Aligned columns for people instead of JSON lines
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("until").required(true).args(["before", "before_time", "all"])))]
+pub struct TrimArgs {
+    /// Topic name
+    pub topic: String,
+    /// Only these partitions (repeatable) [default: every partition]
+    #[arg(short = 'P', long = "partition", value_name = "N")]
+    pub partitions: Vec<i32>,
+    /// Delete the records below this offset (clamped to each partition's end)
+    #[arg(long, value_name = "OFFSET", value_parser = clap::value_parser!(i64).range(0..))]
+    pub before: Option<i64>,
+    /// Delete the records whose timestamps are before this time (milliseconds since 1970)
+    #[arg(long, value_name = "TIME", value_parser = clap::value_parser!(i64).range(0..))]
+    pub before_time: Option<i64>,
+    /// Delete every record (up to each partition's end offset)
+    #[arg(long)]
+    pub all: bool,
+    /// Do it; without this, only print the plan
+    #[arg(long)]
+    pub execute: bool,
+    /// Aligned columns for people instead of JSON lines
+    #[arg(long)]
+    pub table: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReassignArgs {
+    /// Topic names [default: every topic that is not internal]
+    #[arg(value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Spread the replicas evenly over these brokers [default: every broker]
+    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with_all = ["replicas", "plan"])]
+    pub onto: Vec<i32>,
+    /// Leave these brokers out of the set (draining them)
+    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with_all = ["replicas", "plan"])]
+    pub exclude: Vec<i32>,
+    /// Copies of each partition in the plan [default: as now]
+    #[arg(short = 'r', long, value_parser = clap::value_parser!(u16).range(1..), conflicts_with_all = ["replicas", "plan"])]
+    pub replication_factor: Option<u16>,
+    /// An explicit assignment for one partition of the one topic named (repeatable):
+    /// PARTITION=BROKER,BROKER,... (the first is the preferred leader)
+    #[arg(long, value_name = "P=IDS", conflicts_with = "plan")]
+    pub replicas: Vec<String>,
+    /// A plan in kafka-reassign-partitions' JSON format ({"partitions":[{"topic","partition","replicas"}]})
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<std::path::PathBuf>,
+    /// Do it, and wait until every partition has moved; without this, only print the plan
+    #[arg(long, conflicts_with_all = ["list", "cancel"])]
+    pub execute: bool,
+    /// With --execute: limit the replication the moves cause to this many bytes per second
+    /// per broker (Kafka's replication throttle; removed when the moves are done or cancelled)
+    #[arg(long, value_name = "BYTES_PER_SEC", requires = "execute")]
+    pub throttle: Option<u64>,
+    /// With --execute: give up waiting after this many seconds (the moves go on; --list shows them)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub wait: f64,
+    /// Print the plan in kafka-reassign-partitions' JSON format instead of JSON lines
+    #[arg(long, conflicts_with_all = ["table", "list", "cancel"])]
+    pub kafka_json: bool,
+    /// The moves in progress (of the named topics, or all)
+    #[arg(long, conflicts_with = "cancel")]
+    pub list: bool,
+    /// Cancel the moves in progress of the named topics (or all): partitions go back to
+    /// the replicas they had
+    #[arg(long)]
+    pub cancel: bool,
     /// Aligned columns for people instead of JSON lines
     #[arg(long)]
     pub table: bool,

@@ -1,17 +1,23 @@
 //! `ktopic describe` and `ktopic list`: what the metadata says about each topic.
 
+use std::time::Duration;
+
 use anyhow::Result;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use kcore::table::{join, Table};
+use kcore::watch::{Rows, Watch};
 use kcore::{Failure, JsonLines};
 
 use crate::cli::{DescribeArgs, ListArgs};
 use crate::session::{is_override, shown_value, unique, Session};
-use crate::snapshot::{is_internal, Snapshot, TopicState};
+use crate::snapshot::{is_internal, PartitionState, Snapshot, TopicState};
 use kcore::outcome::Outcome;
 
 pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
+    if args.watch {
+        return watch(session, args);
+    }
     let snapshot = session.snapshot()?;
     let named = unique(args.topics.iter().cloned());
     let mut outcome = Outcome::new("ktopic", "topics", "described", named.len());
@@ -39,13 +45,7 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
         let mut table = Table::new(["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "STATUS"]);
         for topic in &topics {
             for p in &topic.partitions {
-                let status = if p.offline() {
-                    "offline"
-                } else if p.under_replicated() {
-                    "under-replicated"
-                } else {
-                    "ok"
-                };
+                let status = status(p);
                 let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
                 table.row([
                     topic.name.clone(),
@@ -92,6 +92,65 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
     }
     out.flush()?;
     outcome.finish()
+}
+
+/// `describe --watch`: one row per partition, polled until Ctrl-C.
+fn watch(session: &Session, args: &DescribeArgs) -> Result<()> {
+    let interrupt = kcore::signals::Interrupt::install()?;
+    let named = unique(args.topics.iter().cloned());
+    // Named topics must exist when the watch starts; later they may come and go.
+    let first = session.snapshot()?;
+    let mut outcome = Outcome::new("ktopic", "topics", "watched", named.len());
+    select(&first, &named, args.all, &mut outcome);
+    outcome.finish()?;
+    let watch = Watch {
+        tool: "ktopic",
+        interval: Duration::from_secs_f64(args.interval.max(0.05)),
+        table: args
+            .table
+            .then(|| vec!["topic", "partition", "leader", "replicas", "isr", "status"]),
+    };
+    watch.run(&interrupt, || {
+        let snapshot = session.snapshot()?;
+        session.serve_events();
+        let mut ignored = Outcome::new("ktopic", "topics", "watched", 0);
+        let mut rows = Rows::new();
+        for topic in select(&snapshot, &named, args.all, &mut ignored) {
+            for p in &topic.partitions {
+                let row = json!({
+                    "topic": topic.name,
+                    "partition": p.id,
+                    "leader": p.leader,
+                    "replicas": p.replicas,
+                    "isr": sorted(&p.isr),
+                    "status": status(p),
+                });
+                let Value::Object(row) = row else {
+                    unreachable!()
+                };
+                rows.insert(format!("{}\0{:010}", topic.name, p.id), row);
+            }
+        }
+        Ok(rows)
+    })
+}
+
+/// The ISR in a stable order: brokers report it in the order replicas joined, which
+/// changes without anything else changing.
+fn sorted(isr: &[i32]) -> Vec<i32> {
+    let mut isr = isr.to_vec();
+    isr.sort_unstable();
+    isr
+}
+
+fn status(p: &PartitionState) -> &'static str {
+    if p.offline() {
+        "offline"
+    } else if p.under_replicated() {
+        "under-replicated"
+    } else {
+        "ok"
+    }
 }
 
 pub fn list(session: &Session, args: &ListArgs) -> Result<()> {

@@ -1,4 +1,5 @@
-//! ktopic: create, describe, list, delete and reconfigure Kafka topics; read their offsets.
+//! ktopic: create, describe, list, delete and reconfigure Kafka topics; read their offsets;
+//! elect leaders; trim records.
 //!
 //! Every command starts with a bounded metadata fetch, so unreachable brokers give one
 //! clear line and exit 5 before anything else is tried. Commands that change topics
@@ -9,10 +10,13 @@ mod config;
 mod create;
 mod delete;
 mod describe;
+mod elect;
 mod offsets;
 mod partitions;
+mod reassign;
 mod session;
 pub mod snapshot;
+mod trim;
 
 use anyhow::Result;
 use cli::{Cli, Command};
@@ -37,6 +41,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Delete(args) => delete::delete(&session, args),
         Command::Partitions(args) => partitions::partitions(&session, args),
         Command::Config(args) => config::config(&session, args),
+        Command::Elect(args) => elect::elect(&session, args),
+        Command::Trim(args) => trim::trim(&session, args),
+        Command::Reassign(args) => reassign::reassign(&session, args),
         Command::Offsets(_) => unreachable!("handled above"),
     }
 }

@@ -10,14 +10,18 @@
 //!
 //! - [`acls`]: CreateAcls (kcluster's secure clusters).
 //! - [`groups`]: consumer groups (list, describe, committed offsets, alter, delete).
+//! - [`leaders`]: ElectLeaders (preferred or unclean).
 //! - [`offsets`]: ListOffsets (earliest, latest, by time) for any set of partitions.
+//! - [`records`]: DeleteRecords (trimming partitions up to an offset).
 //! - [`topics`]: CreateTopics with the broker's message, IncrementalAlterConfigs,
 //!   DescribeTopics (topic ids), DescribeConfigs.
 //! - [`serve_events`]: hand the client's main-queue log lines and errors to its context.
 
 pub mod acls;
 pub mod groups;
+pub mod leaders;
 pub mod offsets;
+pub mod records;
 pub mod topics;
 
 use std::ffi::{CStr, CString};
@@ -399,6 +403,15 @@ fn log_level(level: c_int) -> RDKafkaLogLevel {
         6 => RDKafkaLogLevel::Info,
         _ => RDKafkaLogLevel::Debug,
     }
+}
+
+/// The broker id the cluster's metadata names as controller (in KRaft mode any broker,
+/// which forwards controller requests), or None when the brokers did not say in time.
+pub fn controller_id<C: ClientContext>(client: &Client<C>, timeout: Duration) -> Option<i32> {
+    // SAFETY: a live client handle; the call only reads librdkafka's metadata cache,
+    // asking the brokers when it has none.
+    let id = unsafe { rd::rd_kafka_controllerid(client.native_ptr(), millis(timeout)) };
+    (id >= 0).then_some(id)
 }
 
 #[cfg(test)]

@@ -18,7 +18,10 @@ use crate::failure::Failure;
 
 /// The operation timeout (how long the controller waits for the change to reach every
 /// broker) exists only for some requests; librdkafka refuses it for the others.
-fn operation_timeout(options: *mut rd::rd_kafka_AdminOptions_t, timeout: Duration) -> Result<()> {
+pub(crate) fn operation_timeout(
+    options: *mut rd::rd_kafka_AdminOptions_t,
+    timeout: Duration,
+) -> Result<()> {
     let mut errstr = [0 as c_char; 512];
     // SAFETY: live options and a writable buffer of the stated size.
     let err = unsafe {
@@ -148,15 +151,31 @@ pub enum ConfigChange {
 
 /// A config resource naming `topic`, for DescribeConfigs and IncrementalAlterConfigs.
 fn topic_resource(topic: &str) -> Result<Owned<rd::rd_kafka_ConfigResource_t>> {
-    let name = c_string(topic, "topic name")?;
+    config_resource(&ConfigTarget::Topic(topic))
+}
+
+/// Whose config an IncrementalAlterConfigs changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigTarget<'a> {
+    Topic(&'a str),
+    /// A broker's dynamic config, by broker id.
+    Broker(i32),
+}
+
+fn config_resource(target: &ConfigTarget<'_>) -> Result<Owned<rd::rd_kafka_ConfigResource_t>> {
+    let (kind, name) = match target {
+        ConfigTarget::Topic(topic) => (
+            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
+            c_string(topic, "topic name")?,
+        ),
+        ConfigTarget::Broker(id) => (
+            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_BROKER,
+            c_string(&id.to_string(), "broker id")?,
+        ),
+    };
     // SAFETY: a NUL-terminated name; librdkafka copies it.
     Owned::new(
-        unsafe {
-            rd::rd_kafka_ConfigResource_new(
-                rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
-                name.as_ptr(),
-            )
-        },
+        unsafe { rd::rd_kafka_ConfigResource_new(kind, name.as_ptr()) },
         rd::rd_kafka_ConfigResource_destroy,
         "a config resource",
     )
@@ -170,7 +189,17 @@ pub fn alter_topic_config<C: ClientContext>(
     changes: &[ConfigChange],
     timeout: Duration,
 ) -> Result<()> {
-    let resource = topic_resource(topic)?;
+    alter_config(client, ConfigTarget::Topic(topic), changes, timeout)
+}
+
+/// Apply `changes` to a topic's or a broker's config and nothing else.
+pub fn alter_config<C: ClientContext>(
+    client: &Client<C>,
+    target: ConfigTarget<'_>,
+    changes: &[ConfigChange],
+    timeout: Duration,
+) -> Result<()> {
+    let resource = config_resource(&target)?;
     for change in changes {
         let (key, value, op) = match change {
             ConfigChange::Set(key, value) => (
