@@ -513,3 +513,90 @@ fn watches_show_a_broker_leaving_and_coming_back() {
         }
     }
 }
+
+/// The brokers the cluster's metadata lists, as kcat (an independent client) reads it.
+fn brokers_listed_by_kcat(bootstrap: &str) -> BTreeSet<u64> {
+    let out = Command::new("kcat")
+        .args(["-b", bootstrap, "-L", "-J", "-m", "10"])
+        .output()
+        .expect("running kcat");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&out.stdout).unwrap();
+    metadata["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["id"].as_u64())
+        .collect()
+}
+
+/// A broker joins, a topic is spread onto it, then it is drained and removed, all under
+/// live traffic that loses nothing; kcat sees it come and go; the brokers `up` made (the
+/// KRaft controllers) are refused with exit 9.
+#[test]
+fn a_broker_joins_takes_replicas_and_is_drained_and_removed_losing_nothing() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let added = run(cluster.kcluster().arg("add")).success();
+    let new_id = added
+        .json_lines()
+        .iter()
+        .filter(|l| l["role"] == "broker")
+        .filter_map(|l| l["id"].as_u64())
+        .max()
+        .unwrap();
+    assert_eq!(new_id, 4, "{}", added.stdout());
+    assert!(brokers_listed_by_kcat(&cluster.brokers).contains(&4));
+
+    let topic = create_replicated_topic(&cluster, "grow", 6);
+    let traffic = LiveTraffic::start(&cluster.brokers, &topic);
+    // Spread over brokers 1-4 (whatever create did), then make sure 4 holds replicas.
+    run(cluster
+        .tool("ktopic")
+        .args(["reassign", &topic, "--onto", "1,2,3,4", "--execute"]))
+    .success();
+    let on_four = |cluster: &FaultCluster| -> usize {
+        let described = run(cluster.tool("ktopic").args(["describe", &topic])).success();
+        described.json_lines()[0]["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["replicas"].as_array().unwrap().contains(&json!(4)))
+            .count()
+    };
+    assert!(
+        on_four(&cluster) >= 4,
+        "18 replicas over 4 brokers: 4 or 5 on broker 4"
+    );
+
+    run(cluster.kcluster().args(["remove", "2"]))
+        .code_is(9)
+        .stderr_has("controller");
+    let removed = run(cluster.kcluster().args(["remove", "4"])).success();
+    assert!(removed.json_lines().iter().any(|l| l["removed"] == true));
+    assert_eq!(on_four(&cluster), 0, "broker 4 still holds replicas");
+    wait_fully_replicated(
+        &cluster,
+        &topic,
+        "every partition fully replicated without broker 4",
+    );
+    eventually(
+        "kcat to stop listing broker 4",
+        Duration::from_secs(30),
+        || (!brokers_listed_by_kcat(&cluster.brokers).contains(&4)).then_some(()),
+    );
+    let status = run(cluster.kcluster().arg("status")).success();
+    assert_eq!(
+        status
+            .json_lines()
+            .iter()
+            .filter(|l| l["role"] == "broker")
+            .count(),
+        3
+    );
+    traffic.finish_losing_nothing();
+}

@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::Result;
 use kcore::state::{ClusterState, NodeState};
 
+use crate::budget::Budget;
 use crate::health::Liveness;
 use crate::role::Role;
-use crate::wait::{Budget, Watch};
+use crate::wait::Watch;
 
 pub trait Backend {
     /// The cluster this backend runs.
@@ -64,15 +65,9 @@ pub trait Backend {
 /// Never one that starts with `-` (one in 64 would): Kafka's own tools would read it as
 /// an option, and Kafka's `Uuid.randomUuid()` avoids them for that reason.
 pub fn new_cluster_id() -> Result<String> {
-    use anyhow::Context;
     use base64::Engine;
-    use std::io::Read;
-    let mut urandom = std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
     loop {
-        let mut bytes = [0u8; 16];
-        urandom
-            .read_exact(&mut bytes)
-            .context("reading /dev/urandom")?;
+        let bytes = kcore::random::bytes(16)?;
         let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         if !id.starts_with('-') {
             return Ok(id);

@@ -72,6 +72,15 @@ pub enum Command {
     /// Start one stopped broker again and wait until it is back in the cluster
     #[command(after_help = "Examples:\n  kcluster start 3")]
     Start(NodeArgs),
+    /// Add a broker to a running local cluster: the next id, a free port, the same mode and security
+    #[command(after_help = "Examples:
+  kcluster add                              # broker 4 joins (it holds nothing yet)
+  ktopic reassign my-topic --execute        # spread my-topic over every broker, 4 included")]
+    Add(AddArgs),
+    /// Remove a broker that `add` joined: move its replicas to the others, stop it, unregister it
+    #[command(after_help = "Examples:
+  kcluster remove 4                         # drain broker 4 (a line per partition moved), then remove it")]
+    Remove(RemoveArgs),
     /// Print a broker's log (every broker's when no id is given)
     #[command(after_help = "Examples:\n  kcluster logs 1 | grep ERROR\n  kcluster logs 2 -f")]
     Logs(LogsArgs),
@@ -216,6 +225,22 @@ pub struct StatusArgs {
         requires = "watch"
     )]
     pub interval: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// Seconds to wait for the new broker to serve
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    /// The broker's id (see `kcluster status`)
+    pub id: u32,
+    /// Seconds to wait for its replicas to move to the other brokers
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub timeout: f64,
 }
 
 /// The command definition, for completions and man pages.

@@ -7,10 +7,11 @@ use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::Backend;
+use crate::budget::Budget;
 use crate::cli::{BackendChoice, DownArgs, LogsArgs, NodeArgs, StatusArgs, UpArgs};
 use crate::health::{self, Liveness};
 use crate::role::Role;
-use crate::wait::{self, Budget, DEREGISTRATION_WAIT};
+use crate::wait::{self, DEREGISTRATION_WAIT};
 
 /// `kcluster up`: make the cluster if it is new, start the nodes of it that are down,
 /// ZooKeeper first, and wait until they serve.
@@ -292,6 +293,11 @@ pub fn down(state: ClusterState, args: &DownArgs) -> Result<()> {
 }
 
 fn statuses(backend: &dyn Backend) -> Vec<health::NodeStatus> {
+    statuses_of(backend)
+}
+
+/// Every node's status, as a backend sees it.
+pub fn statuses_of(backend: &dyn Backend) -> Vec<health::NodeStatus> {
     let live = backend.liveness();
     health::statuses(backend.state(), &|role, id| {
         live.get(&(role, id)).cloned().unwrap_or_default()

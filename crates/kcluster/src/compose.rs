@@ -19,13 +19,14 @@ use kcore::state::{Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::{new_cluster_id, Backend};
+use crate::budget::Budget;
 use crate::cli::UpArgs;
 use crate::distribution;
 use crate::health::Liveness;
 use crate::node_log;
 use crate::role::Role;
 use crate::topology::{broker_ports, default_zookeeper_ports, free_ports};
-use crate::wait::{Budget, Watch};
+use crate::wait::Watch;
 
 /// The compose files, embedded so an installed kcluster needs no checkout.
 pub const KRAFT_FILE: &str = include_str!("../../../compose/kraft.yml");

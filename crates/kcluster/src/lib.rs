@@ -3,11 +3,21 @@
 //! Two backends run the same clusters: [`local`] (JVM processes on this machine) and
 //! [`compose`] (Docker containers through docker compose), each in KRaft or ZooKeeper
 //! mode, behind one interface ([`backend`]). The commands are written once on top of it
-//! ([`commands`]); which ports a node uses is [`topology`]'s, whether a node serves is
-//! [`health`]'s, waiting for it [`wait`]'s, why it failed [`node_log`]'s, where Kafka
-//! comes from [`distribution`]'s, and a secure cluster's TLS, users and ACLs [`security`]'s. This file dispatches a command line.
+//! ([`commands`]); this file dispatches a command line ([`cli`]) to them, one command at a
+//! time per cluster ([`lock`]).
+//!
+//! - [`topology`]: which ports a node uses. [`role`]: brokers and ZooKeeper nodes.
+//! - [`health`]: whether a node serves; [`wait`]: waiting for it, within a command's
+//!   time budget ([`budget`]).
+//! - [`process`]: starting a node's process detached, and stopping it.
+//! - [`log_files`]: a local node's log files; [`node_log`]: why a node failed, from its log.
+//! - [`distribution`]: where Kafka (and Java) come from.
+//! - [`security`]: a secure cluster's TLS, users and ACLs.
+//! - [`schema_registry`]: the schema-registry sidecar (`up --schema-registry`).
+//! - [`membership`]: brokers joining and leaving a running cluster (`add`, `remove`).
 
 pub mod backend;
+pub mod budget;
 pub mod cli;
 pub mod commands;
 pub mod compose;
@@ -15,7 +25,10 @@ pub mod distribution;
 pub mod health;
 pub mod local;
 pub mod lock;
+pub mod log_files;
+pub mod membership;
 pub mod node_log;
+pub mod process;
 pub mod role;
 pub mod schema_registry;
 pub mod security;
@@ -30,9 +43,6 @@ use lock::ClusterLock;
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(what) = cli.generate {
-        return kcore::generate::generate(cli::cli(), what);
-    }
     validate_name(&cli.name)?;
     let name = cli.name.as_str();
     match cli.command {
@@ -40,6 +50,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Up(args)) => {
             let _lock = ClusterLock::acquire(name)?;
             commands::up(name, &args)
+        }
+        Some(Command::Add(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            membership::add(load(name)?, &args)
+        }
+        Some(Command::Remove(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            membership::remove(load(name)?, &args)
         }
         Some(Command::Status(args)) => commands::status(load(name)?, &args),
         Some(Command::Stop(args)) => {

@@ -11,23 +11,24 @@
 pub mod zookeeper;
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::process::CommandExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kcore::state::{process_marker, Backend as Kind, ClusterState, Mode, NodeState};
 use kcore::Failure;
 
 use crate::backend::{new_cluster_id, Backend};
+use crate::budget::Budget;
 use crate::cli::UpArgs;
 use crate::distribution::{self, Distribution};
 use crate::health::Liveness;
+use crate::log_files::{copy_logs, log_file, log_text, LogMarks};
+use crate::process::{spawn_detached, terminate};
 use crate::role::Role;
-use crate::wait::{Budget, Watch};
+use crate::wait::Watch;
 use crate::{node_log, topology};
 
 /// JVM options for a small, quick-starting node on a 2-core machine.
@@ -93,29 +94,36 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
     if state.mode == Mode::Zookeeper {
         return zookeeper::broker_properties(state, node, node_dir);
     }
+    // The nodes `up` made are brokers and controllers (their controller port is their
+    // peer port); brokers `kcluster add` joins later are brokers only.
     let voters: Vec<String> = state
         .brokers
         .iter()
+        .filter(|v| is_controller(v))
         .map(|v| format!("{}@{}:{}", v.id, v.host, v.peer_ports[0]))
         .collect();
     let replication = state.brokers.len().min(3);
     let listeners = if state.secure {
         crate::security::listener_properties(state, node)?
     } else {
+        let controller_listener = node
+            .peer_ports
+            .first()
+            .map(|cport| format!(",CONTROLLER://{}:{cport}", node.host))
+            .unwrap_or_default();
         format!(
-            "listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}\n\
+            "listeners=PLAINTEXT://{host}:{port}{controller_listener}\n\
              advertised.listeners=PLAINTEXT://{host}:{port}\n\
              listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
              controller.listener.names=CONTROLLER\n\
              inter.broker.listener.name=PLAINTEXT\n",
             host = node.host,
             port = node.port,
-            cport = node.peer_ports[0],
         )
     };
     Ok(format!(
         "# Written by kcluster for cluster '{name}', node {id}. Regenerated at every start.\n\
-         process.roles=broker,controller\n\
+         process.roles={roles}\n\
          node.id={id}\n\
          controller.quorum.voters={voters}\n\
          {listeners}\
@@ -124,10 +132,86 @@ fn server_properties(state: &ClusterState, node: &NodeState, node_dir: &Path) ->
          {common}",
         name = state.name,
         id = node.id,
+        roles = if is_controller(node) {
+            "broker,controller"
+        } else {
+            "broker"
+        },
         voters = voters.join(","),
         min_isr = state.brokers.len().min(2),
         common = common_broker_properties(state, node_dir),
     ))
+}
+
+/// A KRaft node that is also a controller (one of the quorum's voters): every node `up`
+/// made; never a broker `kcluster add` joined later.
+pub fn is_controller(node: &NodeState) -> bool {
+    !node.peer_ports.is_empty()
+}
+
+/// `kcluster add`: a new broker for a running local cluster: the next id, a free port,
+/// the cluster's mode and security; its config written and (KRaft) its storage formatted,
+/// and the cluster's state saved with it. Starting it is the caller's.
+pub fn add_broker(state: &mut ClusterState) -> Result<NodeState> {
+    let id = state.brokers.iter().map(|n| n.id).max().unwrap_or(0) + 1;
+    let taken: Vec<u16> = state
+        .brokers
+        .iter()
+        .chain(&state.zookeepers)
+        .flat_map(node_ports)
+        .collect();
+    let port = match topology::default_broker_ports(id).filter(|_| state.name == "default") {
+        Some((port, _)) => port,
+        None => loop {
+            let port = topology::free_ports(1)?[0];
+            if !taken.contains(&port) {
+                break port;
+            }
+        },
+    };
+    let node = NodeState {
+        id,
+        host: "localhost".into(),
+        port,
+        peer_ports: Vec::new(),
+    };
+    let dir = Role::Broker.node_dir(state, id);
+    fs::create_dir_all(dir.join("logs"))?;
+    state.brokers.push(node.clone());
+    let written = (|| -> Result<()> {
+        crate::security::write_server_properties(
+            state,
+            &dir.join("server.properties"),
+            &server_properties(state, &node, &dir)?,
+        )?;
+        if state.mode == Mode::Kraft {
+            let dist = Distribution {
+                home: state.distribution.clone(),
+                version: state.kafka_version.clone().unwrap_or_default(),
+            };
+            let java = distribution::java()?;
+            let tool: Vec<String> = [
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "-t",
+                &state.cluster_id,
+                "-c",
+                &dir.join("server.properties").display().to_string(),
+            ]
+            .map(String::from)
+            .into();
+            let what = format!("formatting storage of broker {id}");
+            run_kafka_tool(&java, &dist, state, &dir.join("logs"), &tool, &what)?;
+        }
+        Ok(state.save()?)
+    })();
+    if let Err(err) = written {
+        state.brokers.pop();
+        let _ = fs::remove_dir_all(&dir);
+        return Err(err);
+    }
+    Ok(node)
 }
 
 /// What every local broker gets, in either mode: its data, internal topics replicated
@@ -396,34 +480,6 @@ impl Launcher {
     }
 }
 
-/// Spawn a node's process (`command`) in `dir`, output appended to `log`, detached in its
-/// own session so a Ctrl-C at the terminal spares it; its pid goes to `dir/pid`.
-pub(crate) fn spawn_detached(
-    command: &mut Command,
-    dir: &Path,
-    log: &Path,
-    what: &str,
-) -> Result<Child> {
-    let out = OpenOptions::new().create(true).append(true).open(log)?;
-    command
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = command
-        .spawn()
-        .with_context(|| format!("starting {what}"))?;
-    fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
-    Ok(child)
-}
-
 /// A local cluster, and the nodes this kcluster call launched (watched while it waits).
 pub struct Local {
     state: ClusterState,
@@ -651,82 +707,6 @@ impl Watch for Local {
     }
 }
 
-/// How long a node's log files were when it was launched.
-struct LogMarks {
-    server_log: u64,
-    console: u64,
-}
-
-impl LogMarks {
-    fn now(state: &ClusterState, role: Role, id: u32) -> LogMarks {
-        let logs = role.node_dir(state, id).join("logs");
-        let len = |name: &str| fs::metadata(logs.join(name)).map_or(0, |m| m.len());
-        LogMarks {
-            server_log: len("server.log"),
-            console: len("kafka.out"),
-        }
-    }
-
-    /// What the node wrote to its log and to its console since then.
-    fn written_since(&self, state: &ClusterState, role: Role, id: u32) -> String {
-        let logs = role.node_dir(state, id).join("logs");
-        let mut text = read_from(&logs.join("server.log"), self.server_log);
-        text.push_str(&read_from(&logs.join("kafka.out"), self.console));
-        text
-    }
-}
-
-/// A file's content from byte `offset` on (at most its last 256 KB); empty if unreadable.
-fn read_from(path: &Path, offset: u64) -> String {
-    const MAX: u64 = 256 * 1024;
-    let Ok(mut file) = File::open(path) else {
-        return String::new();
-    };
-    let len = file.metadata().map_or(0, |m| m.len());
-    // A log that shrank was rotated: read it from its start.
-    let start = if offset > len { 0 } else { offset }.max(len.saturating_sub(MAX));
-    let mut bytes = Vec::new();
-    if file.seek(SeekFrom::Start(start)).is_ok() {
-        let _ = file.read_to_end(&mut bytes);
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// A node's main log, whole (at most its last 256 KB).
-fn log_text(state: &ClusterState, role: Role, id: u32) -> String {
-    read_from(&log_file(state, role, id), 0)
-}
-
-/// A node's main log: log4j's server.log, else the JVM's captured stdout.
-fn log_file(state: &ClusterState, role: Role, id: u32) -> PathBuf {
-    let logs = role.node_dir(state, id).join("logs");
-    let server_log = logs.join("server.log");
-    if server_log.is_file() {
-        server_log
-    } else {
-        logs.join("kafka.out")
-    }
-}
-
-/// Send `signal`, wait up to `grace` for the process to go, then SIGKILL it.
-pub(crate) fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
-    // SAFETY: plain kill(2) on a pid we verified carries this node's marker.
-    unsafe { libc::kill(pid, signal) };
-    let deadline = Instant::now() + grace;
-    while kcore::state::pid_is_node(pid, dir) {
-        if Instant::now() >= deadline {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Its marker is gone a moment before its files are: a node is stopped once its
-    // ports are free (bounded: a process stuck in the kernel must not hang kcluster).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !kcore::state::process_ended(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// The heap the cluster's nodes run with.
 fn heap_of(state: &ClusterState) -> String {
     state.heap.clone().unwrap_or_else(|| DEFAULT_HEAP.into())
@@ -759,48 +739,6 @@ fn stop_all(state: &ClusterState, keep: bool) {
         }
         for (pid, dir) in &running {
             terminate(*pid, dir, signal, grace);
-        }
-    }
-}
-
-/// Copy nodes' logs to stdout, each line prefixed by its node when there are several.
-fn copy_logs(state: &ClusterState, role: Role, ids: &[u32], follow: bool) -> Result<()> {
-    let prefix = ids.len() > 1;
-    let mut readers: Vec<(u32, BufReader<File>)> = Vec::new();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    for id in ids {
-        let path = log_file(state, role, *id);
-        let Ok(file) = File::open(&path) else {
-            continue;
-        };
-        readers.push((*id, BufReader::new(file)));
-    }
-    loop {
-        let mut any = false;
-        for (id, reader) in &mut readers {
-            let mut line = String::new();
-            while reader.read_line(&mut line)? > 0 {
-                if !line.ends_with('\n') {
-                    // A partial line: read the rest later.
-                    let back = line.len() as i64;
-                    reader.seek(SeekFrom::Current(-back))?;
-                    break;
-                }
-                any = true;
-                if prefix {
-                    write!(out, "{} | ", role.service(*id))?;
-                }
-                out.write_all(line.as_bytes())?;
-                line.clear();
-            }
-        }
-        out.flush()?;
-        if !follow {
-            return Ok(());
-        }
-        if !any {
-            std::thread::sleep(Duration::from_millis(250));
         }
     }
 }

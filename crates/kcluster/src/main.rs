@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kcluster", || kcluster::run(kcore::parse_cli("kcluster")))
+    kcore::tool_main("kcluster", kcluster::run)
 }

@@ -19,7 +19,7 @@ use kcore::state::{process_marker, running_pid_in, ClusterState, RegistryState};
 use kcore::Failure;
 use serde_json::json;
 
-use crate::wait::Budget;
+use crate::budget::Budget;
 
 /// Apicurio Registry's last release line that runs on Java 17 (3.1+ needs Java 21).
 pub const APICURIO_VERSION: &str = "3.0.9";
@@ -203,14 +203,14 @@ fn start(state: &ClusterState, registry: &RegistryState, java: &Path, home: &Pat
         .arg("-jar")
         .arg(home.join(RUNNER_JAR));
     let log = logs.join("registry.log");
-    crate::local::spawn_detached(&mut command, &dir, &log, "the schema registry")?;
+    crate::process::spawn_detached(&mut command, &dir, &log, "the schema registry")?;
     Ok(())
 }
 
 /// Stop the registry if it runs (SIGKILL: its storage is in memory, nothing to save).
 pub fn stop(state: &ClusterState) {
     if let Some(pid) = running_pid(state) {
-        crate::local::terminate(pid, &dir(state), libc::SIGKILL, Duration::from_secs(10));
+        crate::process::terminate(pid, &dir(state), libc::SIGKILL, Duration::from_secs(10));
     }
 }
 

@@ -23,7 +23,7 @@
 //! a 0700 directory), and Kafka's tools read their arguments from an `@argfile`.
 
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -153,7 +153,7 @@ fn make_certificates(state: &ClusterState) -> Result<()> {
     let (ca, config) = (ca.to_string_lossy(), config.to_string_lossy());
     let ca_subject = format!("/CN=kcluster CA of cluster {}", state.name);
     let broker_subject = format!("/CN={BROKER_CN}");
-    let serial = format!("0x{}", hex(&random_bytes(16)?));
+    let serial = format!("0x{}", hex(&kcore::random::bytes(16)?));
     let rsa = ["-newkey", "rsa:2048", "-nodes"];
     let mut ca_args = vec!["req", "-x509", "-new"];
     ca_args.extend(rsa);
@@ -242,21 +242,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn random_bytes(count: usize) -> Result<Vec<u8>> {
-    let mut bytes = vec![0u8; count];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom")?;
-    Ok(bytes)
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 128 random bits as 32 hex digits: nothing to quote in JAAS or in `--add-scram`.
 fn random_password() -> Result<String> {
-    Ok(hex(&random_bytes(16)?))
+    Ok(hex(&kcore::random::bytes(16)?))
 }
 
 fn user_properties_text(state: &ClusterState, user: &str, password: &str) -> String {
@@ -347,7 +339,7 @@ pub fn listener_properties(state: &ClusterState, node: &NodeState) -> Result<Str
     Ok(format!(
         "# Secure cluster: SASL_SSL (SCRAM-SHA-512) for clients and between brokers; TLS with\n\
          # client certificates for the controllers; ACLs deny what they do not allow.\n\
-         listeners=SASL_SSL://{host}:{port},CONTROLLER://{host}:{cport}\n\
+         listeners=SASL_SSL://{host}:{port}{controller_listener}\n\
          advertised.listeners=SASL_SSL://{host}:{port}\n\
          listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL\n\
          controller.listener.names=CONTROLLER\n\
@@ -357,7 +349,12 @@ pub fn listener_properties(state: &ClusterState, node: &NodeState) -> Result<Str
          {common}",
         host = node.host,
         port = node.port,
-        cport = node.peer_ports[0],
+        // A broker `kcluster add` joined is no controller: it only talks to them.
+        controller_listener = node
+            .peer_ports
+            .first()
+            .map(|cport| format!(",CONTROLLER://{}:{cport}", node.host))
+            .unwrap_or_default(),
         common = common_properties(state)?,
     ))
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use kcore::Failure;
 
-use crate::wait::Budget;
+use crate::budget::Budget;
 
 /// The highest broker id the default cluster has ports for (59092 is the last below 65535).
 pub const DEFAULT_MAX_BROKERS: u32 = 4;
@@ -148,18 +148,13 @@ pub fn free_ports(count: usize) -> Result<Vec<u16>> {
 }
 
 fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    if fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .is_err()
-    {
+    kcore::random::u32().unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        return nanos ^ std::process::id();
-    }
-    u32::from_ne_bytes(bytes)
+        nanos ^ std::process::id()
+    })
 }
 
 /// Who keeps a port from being listened on.

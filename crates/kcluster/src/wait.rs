@@ -1,13 +1,16 @@
 //! Waiting for nodes to serve, within a command's `--timeout`, with a spinner on a terminal.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
+use kcore::progress::{Mode, Status};
 use kcore::state::{ClusterState, NodeState};
 use kcore::Failure;
 
+use crate::budget::Budget;
 use crate::health::{brokers_serving, listed_brokers, zookeeper_mode};
 use crate::role::Role;
 
@@ -18,31 +21,6 @@ pub const ZOOKEEPER_SESSION_TIMEOUT_MS: u64 = 6_000;
 
 /// How long `up` and `start` wait for a killed broker's old registration to go.
 pub const DEREGISTRATION_WAIT: Duration = Duration::from_millis(3 * ZOOKEEPER_SESSION_TIMEOUT_MS);
-
-/// How long a command may wait in all (`--timeout`), counted from its start.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    pub started: Instant,
-    pub timeout: Duration,
-}
-
-impl Budget {
-    pub fn new(timeout_secs: f64) -> Budget {
-        Budget {
-            started: Instant::now(),
-            timeout: Duration::from_secs_f64(timeout_secs.max(0.0)),
-        }
-    }
-
-    pub fn expired(&self) -> bool {
-        self.started.elapsed() >= self.timeout
-    }
-
-    /// What is left of it (zero once expired).
-    pub fn remaining(&self) -> Duration {
-        self.timeout.saturating_sub(self.started.elapsed())
-    }
-}
 
 /// What the readiness waits ask of a backend while they poll.
 pub trait Watch {
@@ -153,42 +131,34 @@ pub fn wait_deregistered(state: &ClusterState, id: u32, within: Duration) {
     }
 }
 
-/// A spinner on stderr while waiting, only when stderr is a terminal.
+/// kcore's spinner on stderr while waiting (on a terminal, for waits longer than
+/// [`kcore::progress::DELAY`]): how many of the nodes are ready.
 pub struct Progress {
-    bar: Option<ProgressBar>,
-    total: usize,
-    what: &'static str,
+    ready: Arc<AtomicUsize>,
+    status: Status,
 }
 
 impl Progress {
     /// `what`: the nodes waited for, singular ("broker"); the message makes it plural.
     pub fn new(total: usize, what: &'static str) -> Self {
-        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                    .expect("valid template"),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
+        let ready = Arc::new(AtomicUsize::new(0));
+        let shown = Arc::clone(&ready);
+        let status = Status::start("kcluster", Mode::terminal(), move |elapsed| {
+            let ready = shown.load(Ordering::Relaxed);
+            format!(
+                "waiting for {what}s: {ready}/{total} ready ({})",
+                kcore::progress::duration(elapsed)
+            )
         });
-        let progress = Progress { bar, total, what };
-        progress.update(0);
-        progress
+        Progress { ready, status }
     }
 
     pub fn update(&self, ready: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!(
-                "waiting for {}s: {ready}/{} ready",
-                self.what, self.total
-            ));
-        }
+        self.ready.store(ready, Ordering::Relaxed);
     }
 
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+    /// Clear the line.
+    pub fn finish(self) {
+        drop(self.status);
     }
 }

@@ -76,9 +76,6 @@ fn consumer_defaults(cli: &Cli) -> Vec<(&'static str, &'static str)> {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(what) = cli.generate {
-        return kcore::generate::generate(cli::cli(), what);
-    }
     let connection = cli.connection.resolve()?;
     validate(&cli)?;
     // Asked before any record: a registry that is down stops kcons here (exit 5).
@@ -113,13 +110,7 @@ pub fn run(cli: Cli) -> Result<()> {
     for topic in &cli.topics {
         let count = kcore::metadata::partition_count(&metadata, topic)? as i32;
         for &p in &cli.partitions {
-            if p < 0 || p >= count {
-                return Err(Failure::usage(format!(
-                    "partition {p} is out of range: topic '{topic}' has {count} partition(s), 0-{}",
-                    count - 1
-                ))
-                .into());
-            }
+            kcore::metadata::check_partition(topic, p, count as usize)?;
         }
         let wanted: Vec<i32> = if cli.partitions.is_empty() {
             (0..count).collect()

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kcons", || kcons::run(kcore::parse_cli("kcons")))
+    kcore::tool_main("kcons", kcons::run)
 }

@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod output;
 pub mod placement;
 pub mod progress;
+pub mod random;
 pub mod reassignments;
 pub mod record;
 pub mod schema_registry;
@@ -20,6 +21,7 @@ pub mod self_connection;
 pub mod signals;
 pub mod state;
 pub mod table;
+pub mod transactions;
 pub mod watch;
 
 pub use connection::{Connection, ConnectionArgs, NativeHandle};
@@ -90,47 +92,75 @@ pub fn use_colour(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Parse the command line; a mistake in it is one `tool: error: ...` line and exit 2, as
-/// every other error (clap's own report spans several lines). Help and version print as usual.
-pub fn parse_cli<T: clap::Parser>(tool: &str) -> T {
-    use clap::error::ErrorKind;
+/// A tool's whole `main`: parse its command line (a mistake in it is one line and exit 2,
+/// see [`parse_cli`]), answer `--generate` (completions or the man page, from the same
+/// definition), else run the tool; the result becomes the exit status ([`run_main`]).
+pub fn tool_main<T: clap::Parser>(
+    tool: &str,
+    run: impl FnOnce(T) -> anyhow::Result<()>,
+) -> std::process::ExitCode {
+    run_main(tool, || {
+        let (cli, generate) = parse_cli::<T>(tool);
+        match generate {
+            Some(what) => generate::generate(T::command(), what),
+            None => run(cli),
+        }
+    })
+}
+
+/// Parse the command line, and what its `--generate` asks for, if the tool has the flag;
+/// a mistake in it is one `tool: error: ...` line and exit 2, as every other error (clap's
+/// own report spans several lines). Help and version print as usual.
+pub fn parse_cli<T: clap::Parser>(tool: &str) -> (T, Option<generate::Generate>) {
     // The command as tidied for help (examples fitted to 80 columns), parsed as derived.
     let parsed = generate::tidy(T::command())
         .try_get_matches()
-        .and_then(|matches| T::from_arg_matches(&matches));
+        .and_then(|matches| Ok((T::from_arg_matches(&matches)?, matches)));
     match parsed {
-        Ok(cli) => cli,
-        Err(err) => match err.kind() {
-            ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
-            _ => {
-                // clap's first paragraph (it may wrap, e.g. a list of missing arguments), joined.
-                let text = err.to_string();
-                let paragraph: Vec<&str> = text
-                    .lines()
-                    .map(str::trim)
-                    .skip_while(|l| l.is_empty())
-                    .take_while(|l| !l.is_empty())
-                    .collect();
-                let joined = paragraph.join(" ");
-                let message = joined.trim_start_matches("error: ");
-                // clap's "did you mean" tip is in a paragraph of its own: kept, on the line.
-                let hint = match suggestions(&err).as_slice() {
-                    [] => String::new(),
-                    names => format!(
-                        "; did you mean {}?",
-                        names
-                            .iter()
-                            .map(|name| format!("'{name}'"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    ),
-                };
-                report_error(tool, &format!("{message}{hint} (see {tool} --help)"));
-                std::process::exit(ExitCode::Usage.code())
-            }
-        },
+        Ok((cli, matches)) => {
+            let generate = matches
+                .try_get_one::<generate::Generate>("generate")
+                .ok()
+                .flatten()
+                .copied();
+            (cli, generate)
+        }
+        Err(err) => exit_on_cli_error(tool, err),
+    }
+}
+
+fn exit_on_cli_error(tool: &str, err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
+        _ => {
+            // clap's first paragraph (it may wrap, e.g. a list of missing arguments), joined.
+            let text = err.to_string();
+            let paragraph: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect();
+            let joined = paragraph.join(" ");
+            let message = joined.trim_start_matches("error: ");
+            // clap's "did you mean" tip is in a paragraph of its own: kept, on the line.
+            let hint = match suggestions(&err).as_slice() {
+                [] => String::new(),
+                names => format!(
+                    "; did you mean {}?",
+                    names
+                        .iter()
+                        .map(|name| format!("'{name}'"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            };
+            report_error(tool, &format!("{message}{hint} (see {tool} --help)"));
+            std::process::exit(ExitCode::Usage.code())
+        }
     }
 }
 

@@ -153,3 +153,28 @@ pub fn partition_count(metadata: &Metadata, topic: &str) -> Result<usize> {
         .into()),
     }
 }
+
+/// Why `partition` is not one of the `partitions` of a topic (0 to partitions-1), or None
+/// if it is; the topic is named when given.
+pub fn partition_out_of_range(
+    partition: i32,
+    partitions: usize,
+    topic: Option<&str>,
+) -> Option<String> {
+    if usize::try_from(partition).is_ok_and(|p| p < partitions) {
+        return None;
+    }
+    let topic = topic.map_or_else(|| "the topic".to_string(), |t| format!("topic '{t}'"));
+    Some(format!(
+        "partition {partition} is out of range: {topic} has {partitions} partition(s), 0-{}",
+        partitions.saturating_sub(1)
+    ))
+}
+
+/// A partition asked for on the command line must be one of the topic's (exit 2).
+pub fn check_partition(topic: &str, partition: i32, partitions: usize) -> Result<()> {
+    match partition_out_of_range(partition, partitions, Some(topic)) {
+        Some(why) => Err(Failure::usage(why).into()),
+        None => Ok(()),
+    }
+}

@@ -67,3 +67,15 @@ pub fn stdout_closed() -> bool {
     let ready = unsafe { libc::poll(&mut fds, 1, 0) };
     ready > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
+
+/// A command's answer on stdout: as JSON lines, or as one table for people (`--table`).
+pub fn print(lines: &[serde_json::Value], table: Option<crate::table::Table>) -> Result<()> {
+    if let Some(table) = table {
+        return table.write(&mut io::stdout().lock());
+    }
+    let mut out = JsonLines::stdout();
+    for line in lines {
+        out.emit(line)?;
+    }
+    out.flush()
+}

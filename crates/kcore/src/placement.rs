@@ -121,6 +121,37 @@ fn balance_leaders(placement: &mut [Vec<i32>], current: &[Vec<i32>], brokers: &[
     }
 }
 
+/// The fewest moves that take `broker` out of a topic: in each partition that has a
+/// replica on it, that replica goes to the broker of `remaining` holding fewest of the
+/// topic's replicas (and not already one of the partition's), in the same position, so
+/// a preferred leader is replaced by a preferred leader. None for a partition that
+/// cannot keep its replica count.
+pub fn drained(current: &[Vec<i32>], broker: i32, remaining: &[i32]) -> Vec<Option<Vec<i32>>> {
+    let mut load: BTreeMap<i32, usize> = remaining.iter().map(|b| (*b, 0)).collect();
+    for replicas in current {
+        for b in replicas {
+            if let Some(n) = load.get_mut(b) {
+                *n += 1;
+            }
+        }
+    }
+    current
+        .iter()
+        .map(|replicas| {
+            let mut replicas = replicas.clone();
+            if let Some(at) = replicas.iter().position(|b| *b == broker) {
+                let to = *remaining
+                    .iter()
+                    .filter(|b| !replicas.contains(b))
+                    .min_by_key(|b| (load[b], **b))?;
+                *load.get_mut(&to).unwrap() += 1;
+                replicas[at] = to;
+            }
+            Some(replicas)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +213,18 @@ mod tests {
             vec![1, 2],
             "untouched partitions keep their replicas"
         );
+    }
+
+    #[test]
+    fn draining_replaces_only_the_drained_broker_in_place() {
+        let current = vec![vec![4, 1], vec![1, 2], vec![2, 4], vec![3, 1]];
+        let moved = drained(&current, 4, &[1, 2, 3]);
+        assert_eq!(moved[1], Some(vec![1, 2]));
+        assert_eq!(moved[3], Some(vec![3, 1]));
+        let first = moved[0].clone().unwrap();
+        assert!(first[0] != 4 && first[0] != 1 && first[1] == 1, "{first:?}");
+        assert!(!moved[2].clone().unwrap().contains(&4));
+        assert_eq!(drained(&[vec![1, 2]], 2, &[1]), vec![None]);
     }
 
     #[test]

@@ -151,9 +151,10 @@ fn refuse_if_failed(code: i16, message: Option<&str>, doing: &str) -> Result<()>
     ) {
         // The broker's own message here is a dump of its request object: the code says it.
         let _ = said;
-        return Err(Failure::not_authorized(format!(
-            "cannot {doing}: not authorized: {err} (the cluster's ACLs: ALTER on the cluster is needed)"
-        ))
+        return Err(Failure::denied(
+            format!("cannot {doing}"),
+            format!("{err}; ALTER on the cluster is needed"),
+        )
         .into());
     }
     Err(anyhow!("cannot {doing}: {err}{said}"))
@@ -161,4 +162,75 @@ fn refuse_if_failed(code: i16, message: Option<&str>, doing: &str) -> Result<()>
 
 fn millis(timeout: Duration) -> i32 {
     timeout.as_millis().clamp(1, i32::MAX as u128) as i32
+}
+
+/// Wait until every move is done: the controller lists it no more, and the metadata shows
+/// the partition on exactly its new replicas, all of them in sync. `finished` hears of
+/// each as it finishes. The moves still going at `deadline` (they go on) come back.
+pub fn wait_for<C: rdkafka::client::ClientContext>(
+    connection: &Connection,
+    client: &rdkafka::client::Client<C>,
+    controller: &str,
+    mut moves: Vec<Move>,
+    deadline: std::time::Instant,
+    mut finished: impl FnMut(&Move) -> Result<()>,
+) -> Result<Vec<Move>> {
+    while !moves.is_empty() {
+        let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for m in &moves {
+            topics.entry(m.topic.clone()).or_default().push(m.partition);
+        }
+        let ongoing = list(connection, controller, Some(&topics))?;
+        let metadata = client
+            .fetch_metadata(None, connection.timeout)
+            .map_err(|err| {
+                Failure::unreachable(format!("cannot read the cluster's metadata: {err}"))
+            })?;
+        let placed = |m: &Move| -> bool {
+            let Some(target) = &m.replicas else {
+                return true;
+            };
+            metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == m.topic)
+                .and_then(|t| t.partitions().iter().find(|p| p.id() == m.partition))
+                .is_some_and(|p| {
+                    p.replicas() == target.as_slice() && target.iter().all(|b| p.isr().contains(b))
+                })
+        };
+        let mut still = Vec::new();
+        for m in moves {
+            let moving = ongoing
+                .iter()
+                .any(|o| o.topic == m.topic && o.partition == m.partition);
+            if !moving && placed(&m) {
+                finished(&m)?;
+            } else {
+                still.push(m);
+            }
+        }
+        moves = still;
+        if moves.is_empty() || std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(moves)
+}
+
+/// Tell the controller that broker `id` is gone for good (KRaft's UnregisterBroker): it
+/// leaves the metadata at once instead of staying listed as fenced.
+pub fn unregister_broker(connection: &Connection, address: &str, id: i32) -> Result<()> {
+    use kafka_protocol::messages::{UnregisterBrokerRequest, UnregisterBrokerResponse};
+    let mut link = BrokerLink::open(connection, address)?;
+    let response: UnregisterBrokerResponse = link.send(
+        &UnregisterBrokerRequest::default().with_broker_id(BrokerId(id)),
+        0,
+    )?;
+    refuse_if_failed(
+        response.error_code,
+        response.error_message.as_deref(),
+        &format!("unregister broker {id}"),
+    )
 }

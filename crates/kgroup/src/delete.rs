@@ -6,7 +6,7 @@ use serde_json::json;
 use kcore::admin::groups;
 
 use crate::cli::{DeleteArgs, DeleteOffsetsArgs};
-use crate::session::{self, admin_failure, failure, require_inactive, unique, Session};
+use crate::session::{admin_failure, failure, require_inactive, unique, Session};
 use crate::spec;
 use kcore::outcome::Outcome;
 
@@ -31,7 +31,7 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
             )),
         }
     }
-    session::print(&lines, None)?;
+    kcore::output::print(&lines, None)?;
     outcome.finish()
 }
 
@@ -64,5 +64,5 @@ pub fn delete_offsets(session: &Session, args: &DeleteOffsetsArgs) -> Result<()>
             "deleted": true,
         }));
     }
-    session::print(&lines, None)
+    kcore::output::print(&lines, None)
 }

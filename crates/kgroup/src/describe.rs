@@ -15,7 +15,7 @@ use kcore::table::Table;
 
 use crate::cli::DescribeArgs;
 use crate::offsets::{watermarks, Partition};
-use crate::session::{self, admin_failure, check_description, failure, unique, Session};
+use crate::session::{admin_failure, check_description, failure, unique, Session};
 use kcore::outcome::Outcome;
 
 /// One group's description and commits, gathered before any offset is asked for.
@@ -103,7 +103,7 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
         lines.extend(group_lines(group, &offsets, args.members));
     }
     let table = args.table.then(|| table(&lines, args.members));
-    session::print(&lines, table)?;
+    kcore::output::print(&lines, table)?;
     outcome.finish()
 }
 

@@ -7,7 +7,7 @@ use kcore::admin::groups;
 use kcore::table::Table;
 
 use crate::cli::ListArgs;
-use crate::session::{self, admin_failure, failure, Session};
+use crate::session::{admin_failure, failure, Session};
 
 pub fn list(session: &Session, args: &ListArgs) -> Result<()> {
     let (mut listed, errors) = groups::list_groups(session.client(), session.timeout())
@@ -37,7 +37,7 @@ pub fn list(session: &Session, args: &ListArgs) -> Result<()> {
         }));
     }
     let table = args.table.then(|| Table::from_json_lines(&lines));
-    session::print(&lines, table)?;
+    kcore::output::print(&lines, table)?;
     // A broker that could not say which groups it coordinates: what was listed is
     // incomplete, so the listing is not a success.
     if let Some(error) = errors.first() {

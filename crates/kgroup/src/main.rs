@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kgroup", || kgroup::run(kcore::parse_cli("kgroup")))
+    kcore::tool_main("kgroup", kgroup::run)
 }

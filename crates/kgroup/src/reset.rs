@@ -13,7 +13,7 @@ use kcore::Failure;
 
 use crate::cli::ResetArgs;
 use crate::offsets::{self, watermarks, Partition};
-use crate::session::{self, admin_failure, failure, require_inactive, Session};
+use crate::session::{admin_failure, failure, require_inactive, Session};
 use crate::spec::{self, Bounds, Target};
 
 pub fn reset(session: &Session, args: &ResetArgs) -> Result<()> {
@@ -119,7 +119,7 @@ pub fn reset(session: &Session, args: &ResetArgs) -> Result<()> {
         .collect();
     drop(spinner);
     let table = args.table.then(|| Table::from_json_lines(&lines));
-    session::print(&lines, table)?;
+    kcore::output::print(&lines, table)?;
     if !args.execute {
         kcore::report_warning(
             "kgroup",

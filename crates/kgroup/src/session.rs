@@ -1,65 +1,37 @@
-//! One admin connection, the topics the cluster has, and what group failures mean.
+//! kgroup's side of the admin session (kcore's [`kcore::admin::session::Session`]): the
+//! topics the cluster has, and what group failures mean.
 
 use std::collections::BTreeMap;
-use std::mem::ManuallyDrop;
-use std::time::Duration;
+use std::ops::Deref;
 
 use anyhow::Result;
-use rdkafka::admin::AdminClient;
-use rdkafka::client::Client;
 use rdkafka::types::RDKafkaErrorCode;
-use serde_json::Value;
 
 use kcore::admin::groups::{self, GroupDescription};
 use kcore::admin::AdminError;
-use kcore::table::Table;
-use kcore::{Connection, ConnectionArgs, Failure, JsonLines, QuietContext};
+use kcore::{ConnectionArgs, Failure};
 
+/// The command's admin session, with the topics the cluster has.
 pub struct Session {
-    pub connection: Connection,
-    /// Never dropped: dropping an AdminClient joins rdkafka's polling thread, which sleeps
-    /// in 100 ms polls. A session lives for one command of a process that exits right
-    /// after it, with every request answered, so the operating system reclaims it.
-    admin: ManuallyDrop<AdminClient<QuietContext>>,
+    admin: kcore::admin::session::Session,
     /// Partition ids of every topic, from the metadata fetched at start.
     pub topics: BTreeMap<String, Vec<i32>>,
+}
+
+impl Deref for Session {
+    type Target = kcore::admin::session::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.admin
+    }
 }
 
 impl Session {
     /// Connect and fetch the metadata: exit 5 with one line when the brokers cannot be
     /// reached within --timeout.
     pub fn open(args: &ConnectionArgs) -> Result<Session> {
-        let connection = args.resolve()?;
-        let admin = connection.create::<AdminClient<QuietContext>, _>(
-            &[],
-            QuietContext::new("kgroup", connection.verbose),
-        )?;
-        let metadata = kcore::metadata::fetch_serving(admin.inner(), &connection, None, &|| {
-            kcore::admin::serve_events(admin.inner(), Duration::ZERO)
-        })?;
-        let topics = metadata
-            .topics()
-            .iter()
-            .filter(|topic| topic.error().is_none())
-            .map(|topic| {
-                let mut ids: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
-                ids.sort_unstable();
-                (topic.name().to_string(), ids)
-            })
-            .collect();
-        Ok(Session {
-            connection,
-            admin: ManuallyDrop::new(admin),
-            topics,
-        })
-    }
-
-    pub fn client(&self) -> &Client<QuietContext> {
-        self.admin.inner()
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.connection.timeout
+        let admin = kcore::admin::session::Session::open(args, "kgroup")?;
+        let topics = admin.topic_partitions()?;
+        Ok(Session { admin, topics })
     }
 
     /// The partitions of `topic`; exit 6 for a topic the cluster does not have.
@@ -79,13 +51,6 @@ impl Session {
             .ok_or_else(|| anyhow::anyhow!("the brokers did not describe group '{group}'"))?;
         check_description(&description)?;
         Ok(description)
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // The lines of the last request, for -v.
-        kcore::admin::serve_events(self.client(), Duration::ZERO);
     }
 }
 
@@ -158,18 +123,6 @@ pub fn admin_failure(error: &AdminError, doing: &str) -> anyhow::Error {
         .into(),
         _ => anyhow::anyhow!(message),
     }
-}
-
-/// Print lines as JSON lines, or as one table (`--table`).
-pub fn print(lines: &[Value], table: Option<Table>) -> Result<()> {
-    if let Some(table) = table {
-        return table.write(&mut std::io::stdout().lock());
-    }
-    let mut out = JsonLines::stdout();
-    for line in lines {
-        out.emit(line)?;
-    }
-    out.flush()
 }
 
 /// Names in the order given, each once.

@@ -25,11 +25,13 @@ pub fn topic_max_message_bytes<C: rdkafka::ClientContext>(
     topic: &str,
     timeout: Duration,
 ) -> Option<usize> {
-    let entries = kcore::admin::topics::topic_config(client, topic, timeout).ok()?;
+    let described = kcore::admin::topics::describe_topic_configs(client, &[topic], timeout).ok()?;
+    let (_, entries) = described.into_iter().next()?;
     entries
+        .ok()?
         .into_iter()
-        .find(|(key, _)| key == "max.message.bytes")
-        .and_then(|(_, value)| value?.trim().parse().ok())
+        .find(|entry| entry.name == "max.message.bytes")
+        .and_then(|entry| entry.value?.trim().parse().ok())
 }
 
 /// The most bytes the brokers may count for a batch holding just this record.

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    kcore::run_main("kprod", || kprod::run(kcore::parse_cli("kprod")))
+    kcore::tool_main("kprod", kprod::run)
 }

@@ -6,33 +6,24 @@
 //! `kcons -g G --no-commit a | FILTER | kprod --json --transactional --commit-group G b`
 //! restarted after a crash anywhere resumes exactly after what b holds.
 //!
-//! librdkafka's transactional calls go through `rdkafka::bindings`: rdkafka offers
-//! `send_offsets_to_transaction` only with the metadata of a consumer of its own, and has
-//! no way to make that metadata from a group id alone (`rd_kafka_consumer_group_metadata_new`).
+//! librdkafka's transactional calls are kcore's ([`kcore::transactions`]); this module
+//! decides when to make them and what a failure means for the run.
 
-use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use kcore::record::Loose;
-use kcore::signals::Interrupt;
+use kcore::transactions::{self, GroupMetadata, TxnError};
 use kcore::{ExitCode, Failure};
-use rdkafka::bindings as rdsys;
-use rdkafka::producer::{BaseProducer, Producer, PurgeConfig};
+use rdkafka::producer::{Producer, PurgeConfig};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::cli::{Cli, OnError};
-use crate::delivery::{DeliveryContext, Tally};
-use crate::input::{self, Chunk};
-use crate::status::Counters;
-use kcore::schema_registry::Encoder;
-
-use crate::Rejected;
-use crate::{base_record, complete, deliver_queued, json_parts, send, send_and_serve, serve_ready};
-use crate::{FullQueueNudge, Source, POLL_SLICE};
+use crate::cli::Cli;
+use crate::input_loop::Delivery;
+use crate::producer::{Sender, POLL_SLICE};
+use crate::record::Record;
+use crate::reports::Tally;
 
 /// How long a transaction stays open unless `--commit-interval` says otherwise.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -97,77 +88,6 @@ impl Settings {
     }
 }
 
-/// A failed transactional call, classified as librdkafka classifies it.
-struct TxnError {
-    code: RDKafkaErrorCode,
-    text: String,
-    retriable: bool,
-    abortable: bool,
-    fatal: bool,
-}
-
-impl TxnError {
-    /// Take ownership of a librdkafka error; Ok for none.
-    fn check(error: *mut rdsys::rd_kafka_error_t) -> Result<(), TxnError> {
-        if error.is_null() {
-            return Ok(());
-        }
-        // SAFETY: a non-null error librdkafka handed over to us; destroyed once read.
-        unsafe {
-            let text = CStr::from_ptr(rdsys::rd_kafka_error_string(error))
-                .to_string_lossy()
-                .into_owned();
-            let found = TxnError {
-                code: rdsys::rd_kafka_error_code(error).into(),
-                text,
-                retriable: rdsys::rd_kafka_error_is_retriable(error) != 0,
-                abortable: rdsys::rd_kafka_error_txn_requires_abort(error) != 0,
-                fatal: rdsys::rd_kafka_error_is_fatal(error) != 0,
-            };
-            rdsys::rd_kafka_error_destroy(error);
-            Err(found)
-        }
-    }
-
-    /// The failure to exit with when nothing more can be done.
-    fn failure(&self, doing: &str) -> Failure {
-        let message = format!("{doing}: {}", self.text);
-        match self.code {
-            code if kcore::failure::is_authorization_code(code) => {
-                Failure::denied(doing, &self.text)
-            }
-            RDKafkaErrorCode::Fenced
-            | RDKafkaErrorCode::ProducerFenced
-            | RDKafkaErrorCode::InvalidProducerEpoch => Failure::delivery(format!(
-                "{message} (another kprod with the same transactional id took over)"
-            )),
-            _ => Failure::delivery(message),
-        }
-    }
-}
-
-/// `rd_kafka_consumer_group_metadata_t` of a group id alone (no member, generation -1):
-/// the brokers accept transactional offset commits of it for a group without members, as
-/// `kcons --no-commit` leaves it.
-struct GroupMetadata(*mut rdsys::rd_kafka_consumer_group_metadata_t);
-
-impl GroupMetadata {
-    fn new(group: &str) -> Result<GroupMetadata> {
-        let id = CString::new(group).map_err(|_| Failure::usage("bad --commit-group"))?;
-        // SAFETY: a valid C string; librdkafka copies it.
-        let ptr = unsafe { rdsys::rd_kafka_consumer_group_metadata_new(id.as_ptr()) };
-        anyhow::ensure!(!ptr.is_null(), "librdkafka made no group metadata");
-        Ok(GroupMetadata(ptr))
-    }
-}
-
-impl Drop for GroupMetadata {
-    fn drop(&mut self) {
-        // SAFETY: made by rd_kafka_consumer_group_metadata_new, destroyed once.
-        unsafe { rdsys::rd_kafka_consumer_group_metadata_destroy(self.0) }
-    }
-}
-
 /// How long past its own deadline a transactional call may still take before kprod gives
 /// up on it.
 const STUCK_GRACE: Duration = Duration::from_secs(15);
@@ -185,7 +105,7 @@ const STUCK_GRACE: Duration = Duration::from_secs(15);
 /// progress, and destroying it would wait on it too); the open transaction is aborted by
 /// the next kprod with the same transactional id, or by the brokers once it times out.
 fn serving<T>(
-    producer: &BaseProducer<DeliveryContext>,
+    sender: &Sender,
     deadline: Instant,
     stuck: (kcore::ExitCode, &str),
     call: impl FnOnce() -> T,
@@ -195,7 +115,7 @@ fn serving<T>(
     std::thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
-                producer.poll(POLL_SLICE);
+                sender.producer.poll(POLL_SLICE);
                 if Instant::now() > give_up && !done.load(Ordering::Relaxed) {
                     kcore::report_error("kprod", stuck.1);
                     std::process::exit(stuck.0.code());
@@ -243,10 +163,6 @@ fn records_text(committed: &Committed) -> String {
     )
 }
 
-fn millis(duration: Duration) -> i32 {
-    duration.as_millis().min(i32::MAX as u128) as i32
-}
-
 /// The transaction being filled.
 struct Open {
     since: Instant,
@@ -282,52 +198,6 @@ impl Open {
     }
 }
 
-/// What the source fields of a `--commit-group` record must be; the position, or what is wrong.
-fn source_position<'s>(source: &'s Source<'_>) -> Result<(&'s str, i32, i64), String> {
-    let topic = match &source.topic {
-        Loose::Text(topic) if !topic.is_empty() => Some(topic.as_ref()),
-        _ => None,
-    };
-    let offset = match source.offset {
-        Loose::Int(offset) if offset >= 0 => Some(offset),
-        _ => None,
-    };
-    match (topic, source.partition, offset) {
-        (Some(topic), Some(partition), Some(offset)) => Ok((topic, partition, offset)),
-        (topic, partition, offset) => {
-            let missing: Vec<&str> = [
-                ("\"topic\" (a string)", topic.is_none()),
-                ("\"partition\"", partition.is_none()),
-                ("\"offset\" (an integer, 0 or more)", offset.is_none()),
-            ]
-            .iter()
-            .filter(|(_, missing)| *missing)
-            .map(|(name, _)| *name)
-            .collect();
-            Err(format!(
-                "no source position: --commit-group needs each record's \"topic\", \"partition\" \
-                 and \"offset\" as kcons prints them (missing or wrong: {}); nothing is committed for this line",
-                missing.join(", ")
-            ))
-        }
-    }
-}
-
-/// Everything the transactional copy needs from `run`.
-pub(crate) struct Copy<'a> {
-    pub producer: &'a BaseProducer<DeliveryContext>,
-    pub cli: &'a Cli,
-    pub topic: &'a str,
-    pub partitions: usize,
-    pub record_limit: Option<usize>,
-    pub fixed_headers: &'a [(String, Vec<u8>)],
-    pub message_max_bytes: usize,
-    pub delivery_timeout: Duration,
-    pub interrupt: &'a Interrupt,
-    pub counters: &'a Counters,
-    pub encoder: Option<&'a Encoder>,
-}
-
 /// Counts of what was committed, for the messages.
 #[derive(Default)]
 struct Committed {
@@ -337,216 +207,91 @@ struct Committed {
     offsets: Vec<(String, i32, i64)>,
 }
 
-impl Copy<'_> {
-    /// How long one transactional step may take, retries included.
-    fn step_deadline(&self) -> Instant {
-        Instant::now() + self.delivery_timeout + Duration::from_secs(5)
+/// Transactional delivery: the records go out in transactions, each committed once every
+/// record in it is delivered (with the group's offsets, with `--commit-group`).
+pub struct Transactional {
+    settings: Settings,
+    group: Option<GroupMetadata>,
+    topic: String,
+    delivery_timeout: Duration,
+    open: Option<Open>,
+    committed: Committed,
+}
+
+impl Delivery for Transactional {
+    fn tick(&mut self, sender: &Sender, tally: &mut Tally) -> Result<()> {
+        if (self.open.as_ref()).is_some_and(|o| o.since.elapsed() >= self.settings.interval) {
+            let done = self.open.take().expect("an open transaction");
+            self.commit(sender, done, tally)?;
+        }
+        Ok(())
     }
 
-    pub(crate) fn run(
-        &self,
-        settings: &Settings,
-        chunks: Receiver<Chunk>,
-        tally: &mut Tally,
-    ) -> Result<()> {
-        let producer = self.producer;
-        let native = producer.client().native_ptr();
-        let group = settings
-            .group
-            .as_deref()
-            .map(GroupMetadata::new)
-            .transpose()?;
-        // Fences any earlier producer with the same id, aborting what it left open.
-        let deadline = self.step_deadline();
-        let stuck = format!(
-            "initializing transactions (transactional id '{}') did not end within {} s \
-             (librdkafka never answered); nothing was produced",
-            settings.transactional_id,
-            self.stuck_after().as_secs()
-        );
-        serving(producer, deadline, (ExitCode::Unreachable, &stuck), || {
-            retrying(deadline, |left| {
-                // SAFETY: a live producer handle.
-                TxnError::check(unsafe { rdsys::rd_kafka_init_transactions(native, millis(left)) })
-            })
+    fn idle_wait(&self) -> Duration {
+        self.open.as_ref().map_or(Duration::from_millis(100), |o| {
+            self.settings.interval.saturating_sub(o.since.elapsed())
         })
-        .map_err(|err| {
-            if err.code == RDKafkaErrorCode::OperationTimedOut {
-                Failure::unreachable(format!(
-                    "initializing transactions (transactional id '{}'): {}",
-                    settings.transactional_id, err.text
-                ))
-            } else {
-                err.failure(&format!(
-                    "initializing transactions (transactional id '{}')",
-                    settings.transactional_id
-                ))
-            }
-        })?;
+    }
 
-        let cli = self.cli;
-        let mut open: Option<Open> = None;
-        let mut committed = Committed::default();
-        let mut full_queue = FullQueueNudge::new();
-        let (mut lines_read, mut bytes_read) = (0u64, 0u64);
-        let mut interrupted = false;
-        let mut stop = false;
-        'input: while !stop {
-            if self.interrupt.requested() {
-                interrupted = true;
-                break;
-            }
-            if open
-                .as_ref()
-                .is_some_and(|o| o.since.elapsed() >= settings.interval)
-            {
-                let done = open.take().expect("an open transaction");
-                self.commit(done, settings, group.as_ref(), tally, &mut committed)?;
-            }
-            let next = match chunks.try_recv() {
-                Ok(chunk) => Ok(chunk),
-                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
-                Err(TryRecvError::Empty) if tally.sent > producer.context().reports() => {
-                    // The input pauses: what is queued goes out now.
-                    send_and_serve(producer, POLL_SLICE);
-                    continue;
-                }
-                Err(TryRecvError::Empty) => {
-                    let wait = open.as_ref().map_or(Duration::from_millis(100), |o| {
-                        settings.interval.saturating_sub(o.since.elapsed())
-                    });
-                    chunks.recv_timeout(
-                        wait.clamp(Duration::from_millis(1), Duration::from_millis(100)),
-                    )
-                }
-            };
-            let (data, first_line) = match next {
-                Ok(Chunk::Lines { data, first_line }) => (data, first_line),
-                Ok(Chunk::TooLong { line, bytes }) => {
-                    (lines_read, bytes_read) = (line, bytes_read + bytes);
-                    tally.bad_line(line, &format!("line of {bytes} bytes is longer than any record the producer may send (message.max.bytes={})", self.message_max_bytes));
-                    stop = cli.on_error == OnError::Stop;
-                    continue;
-                }
-                Ok(Chunk::Failed(err)) => {
-                    // What was read is whole lines: commit them, then fail.
-                    if let Some(done) = open.take() {
-                        self.commit(done, settings, group.as_ref(), tally, &mut committed)?;
-                    }
-                    return Err(anyhow::Error::new(err).context("reading stdin"));
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    producer.poll(Duration::ZERO);
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            bytes_read += data.len() as u64;
-            for (line_no, line) in input::lines(&data, first_line) {
-                lines_read = line_no;
-                if self.interrupt.requested() {
-                    interrupted = true;
-                    break 'input;
-                }
-                let checked =
-                    json_parts(line, cli, self.partitions, self.encoder).and_then(|parts| {
-                        let position = match &settings.group {
-                            Some(_) => Some(
-                                source_position(&parts.source)
-                                    .map(|(t, p, o)| (t.to_string(), p, o))?,
-                            ),
-                            None => None,
-                        };
-                        let parts = complete(
-                            parts,
-                            cli,
-                            self.fixed_headers,
-                            self.record_limit,
-                            self.topic,
-                        )?;
-                        Ok((parts, position))
-                    });
-                let (mut parts, position) = match checked {
-                    Ok(checked) => checked,
-                    Err(why) => {
-                        tally.bad_line(line_no, &why);
-                        if cli.on_error == OnError::Stop {
-                            stop = true;
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                if open.is_none() {
-                    // SAFETY: a live producer handle.
-                    TxnError::check(unsafe { rdsys::rd_kafka_begin_transaction(native) })
-                        .map_err(|err| err.failure("beginning a transaction"))?;
-                    open = Some(Open {
-                        since: Instant::now(),
-                        first_line: line_no,
-                        last_line: line_no,
-                        records: 0,
-                        sent_before: tally.sent,
-                        failed_before: producer.context().failed(),
-                        offsets: Vec::new(),
-                    });
-                }
-                let txn = open.as_mut().expect("an open transaction");
-                let record = base_record(self.topic, line_no, &mut parts, cli.partition);
-                tally.sent += 1;
-                match send(
-                    producer,
-                    record,
-                    (&mut full_queue, tally.sent),
-                    self.interrupt,
-                    self.message_max_bytes,
-                ) {
-                    Ok(()) => {
-                        txn.records += 1;
-                        txn.last_line = line_no;
-                        if let Some((topic, partition, offset)) = &position {
-                            txn.note(topic, *partition, *offset);
-                        }
-                    }
-                    Err(rejection) => {
-                        tally.sent -= 1;
-                        match rejection {
-                            Rejected::Input(why) => {
-                                tally.bad_line(line_no, &why);
-                                if cli.on_error == OnError::Stop {
-                                    stop = true;
-                                    break;
-                                }
-                            }
-                            Rejected::Failed(why) => {
-                                let done = open.take().expect("an open transaction");
-                                let why = format!("line {line_no}: not sent: {why}");
-                                return Err(self.abort(done, &why, settings, tally, &committed));
-                            }
-                            Rejected::Interrupted => {
-                                interrupted = true;
-                                break 'input;
-                            }
-                        }
-                    }
-                }
-            }
-            self.counters.publish(lines_read, bytes_read, tally.sent);
-            serve_ready(producer);
+    fn before_send(&mut self, sender: &Sender, tally: &Tally, line_no: u64) -> Result<()> {
+        if self.open.is_none() {
+            transactions::begin(sender.producer.client())
+                .map_err(|err| err.failure("beginning a transaction"))?;
+            self.open = Some(Open {
+                since: Instant::now(),
+                first_line: line_no,
+                last_line: line_no,
+                records: 0,
+                sent_before: tally.sent,
+                failed_before: sender.context().failed(),
+                offsets: Vec::new(),
+            });
         }
-        self.counters.publish(lines_read, bytes_read, tally.sent);
-        if let Some(done) = open.take() {
-            self.commit(done, settings, group.as_ref(), tally, &mut committed)?;
+        Ok(())
+    }
+
+    fn sent(&mut self, line_no: u64, record: &Record<'_>) {
+        let txn = self.open.as_mut().expect("an open transaction");
+        txn.records += 1;
+        txn.last_line = line_no;
+        if let Some((topic, partition, offset)) = &record.position {
+            txn.note(topic, *partition, *offset);
         }
-        tally.absorb(producer.context());
-        if committed.transactions > 0 {
-            self.settle(settings, &committed)?;
+    }
+
+    fn not_sent(
+        &mut self,
+        sender: &Sender,
+        tally: &mut Tally,
+        line_no: u64,
+        why: &str,
+    ) -> Result<()> {
+        let done = self.open.take().expect("an open transaction");
+        let why = format!("line {line_no}: not sent: {why}");
+        Err(self.abort(sender, done, &why, tally))
+    }
+
+    fn input_failed(&mut self, sender: &Sender, tally: &mut Tally) -> Result<()> {
+        // What was read is whole lines: commit them, then fail.
+        if let Some(done) = self.open.take() {
+            self.commit(sender, done, tally)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, sender: Sender, tally: &mut Tally, interrupted: bool) -> Result<()> {
+        if let Some(done) = self.open.take() {
+            self.commit(&sender, done, tally)?;
+        }
+        tally.absorb(sender.context());
+        if self.committed.transactions > 0 {
+            self.settle(&sender)?;
         }
         if interrupted {
             return Err(Failure::interrupted(format!(
                 "interrupted after {} records, all committed{}; the rest of the input was not read",
-                kcore::progress::count(committed.records),
-                settings
+                kcore::progress::count(self.committed.records),
+                self.settings
                     .group
                     .as_deref()
                     .map(|g| format!(" with the offsets of group '{g}'"))
@@ -556,96 +301,104 @@ impl Copy<'_> {
         }
         tally.conclude(false)
     }
+}
+
+impl Transactional {
+    /// Initialise transactions on the producer: fences any earlier producer with the same
+    /// id, aborting what it left open.
+    pub fn start(
+        sender: &Sender,
+        settings: Settings,
+        topic: &str,
+        delivery_timeout: Duration,
+    ) -> Result<Transactional> {
+        let group = settings
+            .group
+            .as_deref()
+            .map(GroupMetadata::new)
+            .transpose()?;
+        let this = Transactional {
+            settings,
+            group,
+            topic: topic.to_string(),
+            delivery_timeout,
+            open: None,
+            committed: Committed::default(),
+        };
+        let id = &this.settings.transactional_id;
+        let deadline = this.step_deadline();
+        let stuck = format!(
+            "initializing transactions (transactional id '{id}') did not end within {} s \
+             (librdkafka never answered); nothing was produced",
+            this.stuck_after().as_secs()
+        );
+        let client = sender.producer.client();
+        serving(sender, deadline, (ExitCode::Unreachable, &stuck), || {
+            retrying(deadline, |left| transactions::init(client, left))
+        })
+        .map_err(|err| {
+            let doing = format!("initializing transactions (transactional id '{id}')");
+            if err.code == RDKafkaErrorCode::OperationTimedOut {
+                Failure::unreachable(format!("{doing}: {}", err.text))
+            } else {
+                err.failure(&doing)
+            }
+        })?;
+        Ok(this)
+    }
+
+    /// How long one transactional step may take, retries included.
+    fn step_deadline(&self) -> Instant {
+        Instant::now() + self.delivery_timeout + Duration::from_secs(5)
+    }
 
     /// Wait for every record of the transaction, commit the group's offsets in it and
     /// commit it; on failure abort it, and the error says so.
-    fn commit(
-        &self,
-        txn: Open,
-        settings: &Settings,
-        group: Option<&GroupMetadata>,
-        tally: &mut Tally,
-        committed: &mut Committed,
-    ) -> Result<()> {
-        let producer = self.producer;
-        let native = producer.client().native_ptr();
+    fn commit(&mut self, sender: &Sender, txn: Open, tally: &mut Tally) -> Result<()> {
+        let client = sender.producer.client();
         // Every record delivered (or failed) first: a failed one dooms the transaction.
         let deadline = self.step_deadline();
-        deliver_queued(producer, deadline, || {
-            producer.context().reports() >= tally.sent
-        });
-        let failed = producer.context().failed() - txn.failed_before;
+        sender.deliver_queued(deadline, || sender.context().reports() >= tally.sent);
+        let failed = sender.context().failed() - txn.failed_before;
         if failed > 0 {
             let why = format!("{failed} of its records not delivered (reasons above)");
-            return Err(self.abort(txn, &why, settings, tally, committed));
+            return Err(self.abort(sender, txn, &why, tally));
         }
-        let missing = tally.sent.saturating_sub(producer.context().reports());
+        let missing = tally.sent.saturating_sub(sender.context().reports());
         if missing > 0 {
             let why =
                 format!("{missing} of its records still undelivered after the delivery timeout");
-            return Err(self.abort(txn, &why, settings, tally, committed));
+            return Err(self.abort(sender, txn, &why, tally));
         }
-        if let (Some(group), false) = (group, txn.offsets.is_empty()) {
+        if let (Some(group), false) = (&self.group, txn.offsets.is_empty()) {
             let mut offsets = TopicPartitionList::with_capacity(txn.offsets.len());
             for (topic, partition, next) in &txn.offsets {
                 offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
             }
             let deadline = self.step_deadline();
-            let stuck = self.stuck(
-                "is not committed: committing the group's offsets",
-                &txn,
-                settings,
-                committed,
-            );
-            let sent = serving(producer, deadline, (ExitCode::Delivery, &stuck), || {
+            let stuck = self.stuck("is not committed: committing the group's offsets", &txn);
+            let sent = serving(sender, deadline, (ExitCode::Delivery, &stuck), || {
                 retrying(deadline, |left| {
-                    // SAFETY: live handles; librdkafka copies the list and the metadata.
-                    TxnError::check(unsafe {
-                        rdsys::rd_kafka_send_offsets_to_transaction(
-                            native,
-                            offsets.ptr(),
-                            group.0,
-                            millis(left),
-                        )
-                    })
+                    transactions::send_offsets(client, &offsets, group, left)
                 })
             });
             if let Err(err) = sent {
-                return Err(self.failed_step(
-                    txn,
-                    err,
-                    "committing the group's offsets",
-                    settings,
-                    tally,
-                    committed,
-                ));
+                let doing = "committing the group's offsets";
+                return Err(self.failed_step(sender, txn, err, doing, tally));
             }
         }
         let deadline = self.step_deadline();
         // Its end may have reached the coordinator: whether it commits is not known.
-        let stuck = self.stuck(
-            "may or may not be committed: committing it",
-            &txn,
-            settings,
-            committed,
-        );
-        let done = serving(producer, deadline, (ExitCode::Delivery, &stuck), || {
-            retrying(deadline, |left| {
-                // SAFETY: a live producer handle.
-                TxnError::check(unsafe { rdsys::rd_kafka_commit_transaction(native, millis(left)) })
-            })
+        let stuck = self.stuck("may or may not be committed: committing it", &txn);
+        let done = serving(sender, deadline, (ExitCode::Delivery, &stuck), || {
+            retrying(deadline, |left| transactions::commit(client, left))
         });
         if let Err(err) = done {
-            return Err(self.failed_step(
-                txn,
-                err,
-                "committing the transaction",
-                settings,
-                tally,
-                committed,
-            ));
+            let doing = "committing the transaction";
+            return Err(self.failed_step(sender, txn, err, doing, tally));
         }
         debug_assert_eq!(tally.sent - txn.sent_before, txn.records);
+        let committed = &mut self.committed;
         committed.records += txn.records;
         committed.transactions += 1;
         for (topic, partition, next) in txn.offsets {
@@ -654,7 +407,7 @@ impl Copy<'_> {
                 None => committed.offsets.push((topic, partition, next)),
             }
         }
-        producer.context().release_held();
+        sender.context().release_held();
         Ok(())
     }
 
@@ -664,13 +417,12 @@ impl Copy<'_> {
     /// after the commit could still miss it. Once this returns, `kcons b -e` sees every
     /// committed record (each partition's last stable offset is past them) and the group's
     /// offsets read as committed. Polled, within one step's deadline.
-    fn settle(&self, settings: &Settings, committed: &Committed) -> Result<()> {
+    fn settle(&self, sender: &Sender) -> Result<()> {
         const AGAIN_AFTER: Duration = Duration::from_millis(20);
-        let client = self.producer.client();
         let deadline = self.step_deadline();
-        let mut records = self.producer.context().written();
-        let mut offsets = match &settings.group {
-            Some(_) => committed.offsets.clone(),
+        let mut records = sender.context().written();
+        let mut offsets = match &self.settings.group {
+            Some(_) => self.committed.offsets.clone(),
             None => Vec::new(),
         };
         let mut why = String::new();
@@ -681,51 +433,14 @@ impl Copy<'_> {
                     "the {} of this run were committed, but are not yet visible to \
                      read_committed readers after {} s ({why}): the brokers make them visible \
                      once they have written the transactions' markers; do not send them again",
-                    records_text(committed),
+                    records_text(&self.committed),
                     (self.delivery_timeout + Duration::from_secs(5)).as_secs()
                 ))
                 .into());
             }
-            // The last stable offset (a producer asks with read_committed): past the
-            // records once no transaction holding them is still open.
-            let mut pending = Vec::new();
-            for &(partition, end) in &records {
-                match client.fetch_watermarks(self.topic, partition, left) {
-                    Ok((_, stable)) if stable >= end => {}
-                    Ok((_, stable)) => {
-                        why = format!(
-                            "{}/{partition}: last stable offset {stable}, records up to offset {}",
-                            self.topic,
-                            end - 1
-                        );
-                        pending.push((partition, end));
-                    }
-                    Err(err) => {
-                        why = format!("{}/{partition}: {err}", self.topic);
-                        pending.push((partition, end));
-                    }
-                }
-            }
-            records = pending;
-            if let (Some(group), false) = (&settings.group, offsets.is_empty()) {
-                let asked: Vec<(String, i32)> =
-                    offsets.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
-                match kcore::admin::groups::committed_offsets(client, group, Some(&asked), left) {
-                    Ok(found) => offsets.retain(|(topic, partition, next)| {
-                        let now = found
-                            .partitions
-                            .iter()
-                            .find(|e| e.partition == *partition && e.topic == *topic)
-                            .map_or(-1, |e| e.offset);
-                        if now < *next {
-                            why = format!(
-                                "group '{group}': {topic}/{partition} at {now}, committed {next}"
-                            );
-                        }
-                        now < *next
-                    }),
-                    Err(err) => why = format!("group '{group}': {err}"),
-                }
+            records = self.unstable_records(sender, records, left, &mut why);
+            if let (Some(group), false) = (&self.settings.group, offsets.is_empty()) {
+                offsets = unsettled_offsets(sender, group, offsets, left, &mut why);
             }
             if !records.is_empty() || !offsets.is_empty() {
                 std::thread::sleep(AGAIN_AFTER);
@@ -734,28 +449,52 @@ impl Copy<'_> {
         Ok(())
     }
 
+    /// Of (partition, end) pairs, those whose last stable offset (a producer asks with
+    /// read_committed) is not yet past the records; `why` says of one of them.
+    fn unstable_records(
+        &self,
+        sender: &Sender,
+        records: Vec<(i32, i64)>,
+        left: Duration,
+        why: &mut String,
+    ) -> Vec<(i32, i64)> {
+        let client = sender.producer.client();
+        let mut pending = Vec::new();
+        for (partition, end) in records {
+            match client.fetch_watermarks(&self.topic, partition, left) {
+                Ok((_, stable)) if stable >= end => {}
+                Ok((_, stable)) => {
+                    *why = format!(
+                        "{}/{partition}: last stable offset {stable}, records up to offset {}",
+                        self.topic,
+                        end - 1
+                    );
+                    pending.push((partition, end));
+                }
+                Err(err) => {
+                    *why = format!("{}/{partition}: {err}", self.topic);
+                    pending.push((partition, end));
+                }
+            }
+        }
+        pending
+    }
+
     /// A transactional step failed: abort if librdkafka says the transaction can be, else
     /// give up (a fatal error: fenced, not authorized...); the error to exit with.
     fn failed_step(
         &self,
+        sender: &Sender,
         txn: Open,
         err: TxnError,
         doing: &str,
-        settings: &Settings,
         tally: &mut Tally,
-        committed: &Committed,
     ) -> anyhow::Error {
         if err.abortable || !err.fatal {
-            return self.abort(
-                txn,
-                &format!("{doing}: {}", err.text),
-                settings,
-                tally,
-                committed,
-            );
+            return self.abort(sender, txn, &format!("{doing}: {}", err.text), tally);
         }
-        self.producer.context().discard_held();
-        tally.absorb(self.producer.context());
+        sender.context().discard_held();
+        tally.absorb(sender.context());
         let failure = err.failure(doing);
         Failure::new(
             failure.code,
@@ -765,7 +504,7 @@ impl Copy<'_> {
                 failure.message,
                 txn.lines(),
                 records(txn.records),
-                self.resume_hint(settings, committed)
+                self.resume_hint()
             ),
         )
         .into()
@@ -773,16 +512,8 @@ impl Copy<'_> {
 
     /// Abort the transaction (its records are never visible to read_committed readers,
     /// the group's offsets do not move); the error to exit with, naming it.
-    fn abort(
-        &self,
-        txn: Open,
-        why: &str,
-        settings: &Settings,
-        tally: &mut Tally,
-        committed: &Committed,
-    ) -> anyhow::Error {
-        let producer = self.producer;
-        let native = producer.client().native_ptr();
+    fn abort(&self, sender: &Sender, txn: Open, why: &str, tally: &mut Tally) -> anyhow::Error {
+        let producer = &sender.producer;
         // A fatal error (fenced by a newer kprod with the same id) fails every record and
         // every call: it, not its consequences, is what to name.
         if let Some((code, text)) = producer.client().fatal_error() {
@@ -793,24 +524,17 @@ impl Copy<'_> {
                 abortable: false,
                 fatal: true,
             };
-            return self.failed_step(txn, err, "producing", settings, tally, committed);
+            return self.failed_step(sender, txn, err, "producing", tally);
         }
         producer.purge(PurgeConfig::default().queue().inflight());
         let deadline = self.step_deadline();
-        let stuck = self.stuck(
-            &format!("is not committed: aborting it ({why})"),
-            &txn,
-            settings,
-            committed,
-        );
-        let aborted = serving(producer, deadline, (ExitCode::Delivery, &stuck), || {
-            retrying(deadline, |left| {
-                // SAFETY: a live producer handle.
-                TxnError::check(unsafe { rdsys::rd_kafka_abort_transaction(native, millis(left)) })
-            })
+        let stuck = self.stuck(&format!("is not committed: aborting it ({why})"), &txn);
+        let client = producer.client();
+        let aborted = serving(sender, deadline, (ExitCode::Delivery, &stuck), || {
+            retrying(deadline, |left| transactions::abort(client, left))
         });
-        producer.context().discard_held();
-        tally.absorb(producer.context());
+        sender.context().discard_held();
+        tally.absorb(sender.context());
         let outcome = match aborted {
             Ok(()) => "aborted".to_string(),
             // Unaborted, it is aborted by the brokers once it times out, or by the next
@@ -821,7 +545,7 @@ impl Copy<'_> {
             "the transaction of {} ({}) was {outcome}: {why}; read_committed readers never see it{}",
             txn.lines(),
             records(txn.records),
-            self.resume_hint(settings, committed)
+            self.resume_hint()
         ))
         .into()
     }
@@ -834,7 +558,7 @@ impl Copy<'_> {
 
     /// The error kprod ends with when a step never returns: `what` is the transaction's
     /// fate and the step, as in "is not committed: committing the group's offsets".
-    fn stuck(&self, what: &str, txn: &Open, settings: &Settings, committed: &Committed) -> String {
+    fn stuck(&self, what: &str, txn: &Open) -> String {
         format!(
             "the transaction of {} ({}) {what} did not end within {} s (librdkafka never \
              answered, after a broker or coordinator change?); read_committed readers see \
@@ -842,13 +566,13 @@ impl Copy<'_> {
             txn.lines(),
             records(txn.records),
             self.stuck_after().as_secs(),
-            self.resume_hint(settings, committed)
+            self.resume_hint()
         )
     }
 
-    fn resume_hint(&self, settings: &Settings, committed: &Committed) -> String {
-        let group = settings.group.as_deref();
-        match (committed.transactions, group) {
+    fn resume_hint(&self) -> String {
+        let committed = &self.committed;
+        match (committed.transactions, self.settings.group.as_deref()) {
             (0, None) => "; no transaction of this run was committed".to_string(),
             (0, Some(group)) => format!(
                 "; nothing of this run was committed, nor any offset of group '{group}': \
@@ -868,10 +592,36 @@ impl Copy<'_> {
     }
 }
 
+/// Of the group's offsets, those not yet read back as committed; `why` says of one of them.
+fn unsettled_offsets(
+    sender: &Sender,
+    group: &str,
+    mut offsets: Vec<(String, i32, i64)>,
+    left: Duration,
+    why: &mut String,
+) -> Vec<(String, i32, i64)> {
+    let client = sender.producer.client();
+    let asked: Vec<(String, i32)> = offsets.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+    match kcore::admin::groups::committed_offsets(client, group, Some(&asked), left) {
+        Ok(found) => offsets.retain(|(topic, partition, next)| {
+            let now = found
+                .partitions
+                .iter()
+                .find(|e| e.partition == *partition && e.topic == *topic)
+                .map_or(-1, |e| e.offset);
+            if now < *next {
+                *why = format!("group '{group}': {topic}/{partition} at {now}, committed {next}");
+            }
+            now < *next
+        }),
+        Err(err) => *why = format!("group '{group}': {err}"),
+    }
+    offsets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
 
     fn open() -> Open {
         Open {
@@ -901,34 +651,6 @@ mod tests {
                 ("a".to_string(), 1, 10),
                 ("b".to_string(), 0, 1)
             ]
-        );
-    }
-
-    #[test]
-    fn a_source_position_needs_topic_partition_and_offset() {
-        let full = Source {
-            topic: Loose::Text(Cow::Borrowed("a")),
-            partition: Some(2),
-            offset: Loose::Int(41),
-        };
-        assert_eq!(source_position(&full), Ok(("a", 2, 41)));
-        let none = Source::default();
-        let why = source_position(&none).unwrap_err();
-        assert!(
-            why.contains("\"topic\" (a string), \"partition\", \"offset\""),
-            "{why}"
-        );
-        let wrong = Source {
-            topic: Loose::Text(Cow::Borrowed("")),
-            partition: Some(0),
-            offset: Loose::Int(-1),
-        };
-        let why = source_position(&wrong).unwrap_err();
-        assert!(
-            why.contains(
-                "(missing or wrong: \"topic\" (a string), \"offset\" (an integer, 0 or more))"
-            ),
-            "{why}"
         );
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
-use rdkafka::admin::ConfigEntry;
+use kcore::admin::topics::ConfigEntry;
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::{json, Map, Value};
 
@@ -137,16 +137,13 @@ fn alter_failure(topic: &str, err: anyhow::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdkafka::admin::ConfigSource;
 
-    fn entry(name: &str, value: &str, source: ConfigSource) -> ConfigEntry {
+    fn entry(name: &str, value: &str, is_override: bool) -> ConfigEntry {
         ConfigEntry {
             name: name.into(),
             value: Some(value.into()),
-            source,
-            is_read_only: false,
-            is_default: false,
             is_sensitive: false,
+            is_override,
         }
     }
 
@@ -171,8 +168,8 @@ mod tests {
     #[test]
     fn a_change_shows_once_the_topic_carries_it() {
         let entries = vec![
-            entry("retention.ms", "12345", ConfigSource::DynamicTopic),
-            entry("cleanup.policy", "delete", ConfigSource::Default),
+            entry("retention.ms", "12345", true),
+            entry("cleanup.policy", "delete", false),
         ];
         assert!(shows(
             &entries,

@@ -12,7 +12,7 @@ use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::DeleteArgs;
-use crate::session::{block_on, unique, Session};
+use crate::session::{unique, Session};
 use kcore::outcome::Outcome;
 
 pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
@@ -44,8 +44,7 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
             "ktopic",
             "deleting, waiting until every broker has forgotten the topics",
         );
-        let results = block_on(session.admin.delete_topics(&known, &session.options()))
-            .map_err(|err| anyhow!("cannot delete topics: {err}"))?;
+        let results = session.delete_topics(&known)?;
         for result in results {
             match result {
                 Ok(name) => deleted.push(name),

@@ -161,14 +161,8 @@ pub fn list(session: &Session, args: &ListArgs) -> Result<()> {
         .filter(|t| args.all || !is_internal(&t.name))
         .map(TopicState::summary)
         .collect();
-    if args.table {
-        return Table::from_json_lines(&lines).write(&mut std::io::stdout().lock());
-    }
-    let mut out = JsonLines::stdout();
-    for line in &lines {
-        out.emit(line)?;
-    }
-    out.flush()
+    let table = args.table.then(|| Table::from_json_lines(&lines));
+    kcore::output::print(&lines, table)
 }
 
 /// The named topics in the order given (unknown ones become failures), or with no names

@@ -23,9 +23,6 @@ use cli::{Cli, Command};
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    if let Some(what) = cli.generate {
-        return kcore::generate::generate(cli::cli(), what);
-    }
     let Some(command) = cli.command else {
         return Err(kcore::missing_command(&cli::cli()));
     };

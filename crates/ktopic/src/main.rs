@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    kcore::run_main("ktopic", || ktopic::run(kcore::parse_cli("ktopic")))
+    kcore::tool_main("ktopic", ktopic::run)
 }

@@ -6,7 +6,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 
 use kcore::table::Table;
-use kcore::{Connection, Failure, JsonLines, QuietContext};
+use kcore::{Connection, Failure, QuietContext};
 
 use crate::cli::OffsetsArgs;
 use crate::snapshot::Snapshot;
@@ -71,14 +71,8 @@ pub fn offsets(connection: &Connection, args: &OffsetsArgs) -> Result<()> {
             lines
         }
     };
-    if args.table {
-        return Table::from_json_lines(&lines).write(&mut std::io::stdout().lock());
-    }
-    let mut out = JsonLines::stdout();
-    for line in &lines {
-        out.emit(line)?;
-    }
-    out.flush()
+    let table = args.table.then(|| Table::from_json_lines(&lines));
+    kcore::output::print(&lines, table)
 }
 
 /// The broker's answer to "first offset with a timestamp at or after T": that offset, or,

@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
-use rdkafka::admin::NewPartitions;
 use rdkafka::types::RDKafkaErrorCode;
 use serde_json::json;
 
@@ -11,7 +10,7 @@ use kcore::progress::Status;
 use kcore::{Failure, JsonLines};
 
 use crate::cli::PartitionsArgs;
-use crate::session::{block_on, Session};
+use crate::session::Session;
 
 pub fn partitions(session: &Session, args: &PartitionsArgs) -> Result<()> {
     let topic = args.topic.as_str();
@@ -36,13 +35,7 @@ pub fn partitions(session: &Session, args: &PartitionsArgs) -> Result<()> {
         "ktopic",
         format!("adding partitions to '{topic}', waiting until each has a leader"),
     );
-    let request = [NewPartitions::new(topic, wanted)];
-    let results = block_on(
-        session
-            .admin
-            .create_partitions(&request, &session.options()),
-    )
-    .map_err(|err| anyhow!("cannot add partitions to topic '{topic}': {err}"))?;
+    let results = session.create_partitions(topic, wanted)?;
     for result in results {
         match result {
             Ok(_) => {}

@@ -21,9 +21,6 @@ use crate::cli::ReassignArgs;
 use crate::session::{unique, Session};
 use crate::snapshot::{is_internal, Snapshot};
 
-/// Pause between two looks at the moves in progress.
-const POLL: Duration = Duration::from_millis(250);
-
 /// One partition of the plan.
 #[derive(Debug, Clone)]
 struct Planned {
@@ -353,44 +350,40 @@ fn execute(
         )
     };
     let mut finished: Vec<Planned> = Vec::new();
-    while !pending.is_empty() && Instant::now() < deadline {
-        let topics: BTreeMap<String, Vec<i32>> =
-            pending.iter().fold(BTreeMap::new(), |mut m, p| {
-                m.entry(p.topic.clone())
-                    .or_insert_with(Vec::new)
-                    .push(p.partition);
-                m
-            });
-        let ongoing = reassignments::list(&session.connection, controller, Some(&topics))?;
-        let snapshot = session.snapshot()?;
-        let (done, still): (Vec<Planned>, Vec<Planned>) = pending.into_iter().partition(|p| {
-            let moving = ongoing
+    let waiting: Vec<Move> = pending
+        .iter()
+        .map(|p| Move {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            replicas: Some(p.target.clone()),
+        })
+        .collect();
+    let left = reassignments::wait_for(
+        &session.connection,
+        session.client(),
+        controller,
+        waiting,
+        deadline,
+        |m| {
+            let p = pending
                 .iter()
-                .any(|o| o.topic == p.topic && o.partition == p.partition);
-            let state = snapshot
-                .topics
-                .get(&p.topic)
-                .and_then(|t| t.partitions.iter().find(|s| s.id == p.partition));
-            !moving
-                && state.is_some_and(|s| {
-                    s.replicas == p.target && p.target.iter().all(|b| s.isr.contains(b))
-                })
-        });
-        pending = still;
-        for p in done {
+                .find(|p| p.topic == m.topic && p.partition == m.partition)
+                .expect("a planned move");
             out.emit(&json!({
                 "topic": p.topic, "partition": p.partition, "replicas": p.target,
                 "previous": p.current, "done": true,
                 "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
             }))?;
             out.flush()?;
-            finished.push(p);
-        }
-        done_count.store(finished.len(), std::sync::atomic::Ordering::Relaxed);
-        if !pending.is_empty() {
-            std::thread::sleep(POLL);
-        }
-    }
+            finished.push(p.clone());
+            done_count.store(finished.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        },
+    )?;
+    pending.retain(|p| {
+        left.iter()
+            .any(|m| m.topic == p.topic && m.partition == p.partition)
+    });
     drop(spinner);
     elect_new_leaders(session, &finished)?;
     if let Some(throttle) = throttled {

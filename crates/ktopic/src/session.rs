@@ -1,17 +1,14 @@
-//! One admin connection to the cluster, and what every admin command needs from it.
+//! ktopic's side of the admin session (kcore's [`kcore::admin::session::Session`]): the
+//! cluster's snapshot, waiting until every broker shows a change, and topic configs.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::mem::ManuallyDrop;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use rdkafka::admin::{AdminClient, AdminOptions, ConfigEntry, ConfigSource, ResourceSpecifier};
-use rdkafka::client::Client;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
+use kcore::admin::topics::ConfigEntry;
 use kcore::{Connection, ConnectionArgs, Failure, QuietContext};
 
 use crate::snapshot::Snapshot;
@@ -19,52 +16,26 @@ use crate::snapshot::Snapshot;
 /// Pause between two metadata polls while waiting for a change to show.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-pub struct Session {
-    pub connection: Connection,
-    /// Never dropped: dropping an AdminClient joins rdkafka's polling thread, which sleeps
-    /// in 100 ms polls, and that was most of a `ktopic list`'s run time. A session lives
-    /// for one command of a process that exits right after it, with every request
-    /// answered, so the operating system reclaims the client.
-    pub admin: ManuallyDrop<AdminClient<QuietContext>>,
+/// The command's admin session, with what ktopic asks of it.
+pub struct Session(kcore::admin::session::Session);
+
+impl Deref for Session {
+    type Target = kcore::admin::session::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Session {
     pub fn open(args: &ConnectionArgs) -> Result<Session> {
-        let connection = args.resolve()?;
-        let admin = connection.create::<AdminClient<QuietContext>, _>(
-            &[],
-            QuietContext::new("ktopic", connection.verbose),
-        )?;
-        Ok(Session {
-            connection,
-            admin: ManuallyDrop::new(admin),
-        })
-    }
-
-    /// Show librdkafka's lines (with -v) that arrived since the last call.
-    pub fn serve_events(&self) {
-        kcore::admin::serve_events(self.client(), Duration::ZERO);
-    }
-
-    pub fn client(&self) -> &Client<QuietContext> {
-        self.admin.inner()
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.connection.timeout
+        Ok(Session(kcore::admin::session::Session::open(
+            args, "ktopic",
+        )?))
     }
 
     /// Every broker and topic; exit 5 with one line when the brokers cannot be reached.
     pub fn snapshot(&self) -> Result<Snapshot> {
         Snapshot::fetch(self.client(), &self.connection)
-    }
-
-    /// Admin requests wait no longer than the connection's --timeout, both for an answer
-    /// and for the controller to finish the operation.
-    pub fn options(&self) -> AdminOptions {
-        AdminOptions::new()
-            .request_timeout(Some(self.timeout()))
-            .operation_timeout(Some(self.timeout()))
     }
 
     /// Poll the metadata until `done` holds in every broker's answer, or `deadline`
@@ -147,27 +118,15 @@ impl Session {
 
     /// Every config entry of each topic, sorted by key.
     pub fn topic_configs(&self, topics: &[&str]) -> Result<BTreeMap<String, Vec<ConfigEntry>>> {
-        if topics.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let specifiers: Vec<ResourceSpecifier> =
-            topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
-        let results = block_on(self.admin.describe_configs(&specifiers, &self.options()))
-            .map_err(|err| anyhow!("cannot read topic configs: {err}"))?;
+        let described =
+            kcore::admin::topics::describe_topic_configs(self.client(), topics, self.timeout())
+                .map_err(|err| err.context("cannot read topic configs"))?;
         let mut configs = BTreeMap::new();
-        for (topic, result) in topics.iter().zip(results) {
-            let mut resource = result.map_err(|code| describe_failure(topic, code))?;
-            resource.entries.sort_by(|a, b| a.name.cmp(&b.name));
-            configs.insert(topic.to_string(), resource.entries);
+        for (topic, result) in described {
+            let entries = result.map_err(|err| describe_failure(&topic, err.code))?;
+            configs.insert(topic, entries);
         }
         Ok(configs)
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // The lines of the last request, for -v.
-        self.serve_events();
     }
 }
 
@@ -200,7 +159,7 @@ fn describe_failure(topic: &str, code: rdkafka::types::RDKafkaErrorCode) -> anyh
 
 /// The entries set on the topic itself, not inherited from the brokers' defaults.
 pub fn is_override(entry: &ConfigEntry) -> bool {
-    entry.source == ConfigSource::DynamicTopic
+    entry.is_override
 }
 
 /// A config entry's value as printed: null when the brokers hide it (sensitive) or have none.
@@ -208,27 +167,6 @@ pub fn shown_value(entry: &ConfigEntry) -> serde_json::Value {
     match &entry.value {
         Some(value) if !entry.is_sensitive => serde_json::Value::String(value.clone()),
         _ => serde_json::Value::Null,
-    }
-}
-
-/// Drive one of rdkafka's admin futures to completion on this thread. They resolve from
-/// rdkafka's own polling thread, which wakes us, so no async runtime is needed; librdkafka
-/// fails each request after its request timeout, so this never waits forever.
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => std::thread::park(),
-        }
     }
 }
 
@@ -282,30 +220,5 @@ mod tests {
     fn unique_keeps_first_order() {
         let names = unique(["b", "a", "b", "c", "a"].map(String::from));
         assert_eq!(names, ["b", "a", "c"]);
-    }
-
-    #[test]
-    fn block_on_waits_for_another_thread() {
-        let (tx, rx) = std::sync::mpsc::channel::<Waker>();
-        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = Arc::clone(&ready);
-        let waiter = std::thread::spawn(move || {
-            let waker = rx.recv().unwrap();
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            waker.wake();
-        });
-        let mut sent = false;
-        let value = block_on(std::future::poll_fn(|cx| {
-            if ready.load(std::sync::atomic::Ordering::SeqCst) {
-                return Poll::Ready(42);
-            }
-            if !sent {
-                tx.send(cx.waker().clone()).unwrap();
-                sent = true;
-            }
-            Poll::Pending
-        }));
-        assert_eq!(value, 42);
-        waiter.join().unwrap();
     }
 }

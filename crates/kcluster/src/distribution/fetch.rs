@@ -164,7 +164,35 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
     }
 
     let names = jar_names(&libs)?;
-    let configs: [(&str, &str); 2] = if major(version) >= 4 {
+    let configs = slf4j_binding(&maven, version, &names, &output_dir)?;
+    for (name, text) in configs {
+        let path = config.join(name);
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "kcluster: [3/{STEPS}] logging configuration: config/{}, config/{}",
+        configs[0].0, configs[1].0
+    );
+
+    let jars = jar_names(&libs)?.len();
+    let marker = dist.join(COMPLETE_MARKER);
+    fs::write(
+        &marker,
+        format!("version={version}\njars={jars}\ncreated={}\n", utc_now()),
+    )
+    .with_context(|| format!("writing {}", marker.display()))?;
+    Ok(jars)
+}
+
+/// Step 2: make sure Kafka logs through SLF4J (adding log4j 2's binding for Kafka 4, whose
+/// POMs lack it); the logging configuration files for the version, (name, text).
+fn slf4j_binding(
+    maven: &Maven<'_>,
+    version: &str,
+    names: &[String],
+    output_dir: &str,
+) -> Result<[(&'static str, &'static str); 2]> {
+    if major(version) >= 4 {
         // Kafka 4's POMs pull log4j-api and log4j-core but not the SLF4J 1.x binding:
         // add log4j-slf4j-impl in the version of log4j-core.
         let log4j = names
@@ -185,16 +213,16 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
                     maven.run(&[
                         "dependency:copy",
                         &format!("-Dartifact={artifact}"),
-                        &output_dir,
+                        output_dir,
                     ])
                 },
                 |()| format!("added log4j-slf4j-impl-{log4j}.jar"),
             )?;
         }
-        [
+        Ok([
             ("log4j2.xml", LOG4J2_XML),
             ("tools-log4j2.xml", TOOLS_LOG4J2_XML),
-        ]
+        ])
     } else {
         // Kafka 3.x: kafka-tools pulls the reload4j binding itself.
         if !names.iter().any(|name| name.starts_with("slf4j-reload4j-")) {
@@ -204,28 +232,11 @@ fn assemble(mvn: &Path, version: &str, build: &Path, dist: &Path) -> Result<usiz
             ));
         }
         eprintln!("kcluster: [2/{STEPS}] the SLF4J binding (slf4j-reload4j) is among Kafka's dependencies");
-        [
+        Ok([
             ("log4j.properties", LOG4J_PROPERTIES),
             ("tools-log4j.properties", TOOLS_LOG4J_PROPERTIES),
-        ]
-    };
-    for (name, text) in configs {
-        let path = config.join(name);
-        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        ])
     }
-    eprintln!(
-        "kcluster: [3/{STEPS}] logging configuration: config/{}, config/{}",
-        configs[0].0, configs[1].0
-    );
-
-    let jars = jar_names(&libs)?.len();
-    let marker = dist.join(COMPLETE_MARKER);
-    fs::write(
-        &marker,
-        format!("version={version}\njars={jars}\ncreated={}\n", utc_now()),
-    )
-    .with_context(|| format!("writing {}", marker.display()))?;
-    Ok(jars)
 }
 
 /// Move the assembled `dist` to `dest`. A directory already at `dest` without its marker is

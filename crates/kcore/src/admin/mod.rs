@@ -15,6 +15,8 @@
 //! - [`records`]: DeleteRecords (trimming partitions up to an offset).
 //! - [`topics`]: CreateTopics with the broker's message, IncrementalAlterConfigs,
 //!   DescribeTopics (topic ids), DescribeConfigs.
+//! - [`session`]: one admin connection for a command (ktopic, kgroup), and the topic
+//!   requests made through rdkafka's admin API (DeleteTopics, CreatePartitions).
 //! - [`serve_events`]: hand the client's main-queue log lines and errors to its context.
 
 pub mod acls;
@@ -22,6 +24,7 @@ pub mod groups;
 pub mod leaders;
 pub mod offsets;
 pub mod records;
+pub mod session;
 pub mod topics;
 
 use std::ffi::{CStr, CString};

@@ -1,7 +1,8 @@
 //! Topics: CreateTopics with the broker's own message ("Unknown topic config name: x";
 //! rdkafka's `create_topics` keeps only the error code), IncrementalAlterConfigs (rdkafka
 //! has only AlterConfigs, which resets every key it is not sent), DescribeTopics (the
-//! only way to a topic's id) and DescribeConfigs of one topic.
+//! only way to a topic's id) and DescribeConfigs of topics (the one route for kprod's
+//! record limit and ktopic's configs).
 
 use std::collections::HashMap;
 use std::os::raw::c_char;
@@ -359,15 +360,36 @@ pub fn format_topic_id(most_significant: i64, least_significant: i64) -> Option<
     Some(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Every config entry of `topic` as the brokers describe it: `(key, value)`, the value
-/// None where the brokers hide it (sensitive) or have none.
-pub fn topic_config<C: ClientContext>(
+/// One config entry of a topic, as the brokers describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub name: String,
+    /// None where the brokers hide it (sensitive) or have none.
+    pub value: Option<String>,
+    pub is_sensitive: bool,
+    /// Set on the topic itself, not inherited from the brokers' defaults.
+    pub is_override: bool,
+}
+
+/// Each topic with its config entries, or why the brokers would not describe it.
+pub type DescribedConfigs = Vec<(String, Result<Vec<ConfigEntry>, AdminError>)>;
+
+/// Every config entry of each of `topics` (DescribeConfigs, one request for all), sorted
+/// by name: one result per topic, in the order asked; a topic the brokers refuse to
+/// describe has its [`AdminError`].
+pub fn describe_topic_configs<C: ClientContext>(
     client: &Client<C>,
-    topic: &str,
+    topics: &[&str],
     timeout: Duration,
-) -> Result<Vec<(String, Option<String>)>> {
-    let resource = topic_resource(topic)?;
-    let mut pointers = [resource.ptr];
+) -> Result<DescribedConfigs> {
+    if topics.is_empty() {
+        return Ok(Vec::new());
+    }
+    let resources = topics
+        .iter()
+        .map(|topic| topic_resource(topic))
+        .collect::<Result<Vec<_>>>()?;
+    let mut pointers: Vec<_> = resources.iter().map(|r| r.ptr).collect();
     let event = submit(
         client,
         rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
@@ -375,40 +397,76 @@ pub fn topic_config<C: ClientContext>(
         timeout,
         no_options,
         |rk, options, queue| {
-            // SAFETY: live handles; librdkafka copies the resource.
-            unsafe { rd::rd_kafka_DescribeConfigs(rk, pointers.as_mut_ptr(), 1, options, queue) }
+            // SAFETY: live handles; librdkafka copies the resources.
+            unsafe {
+                rd::rd_kafka_DescribeConfigs(
+                    rk,
+                    pointers.as_mut_ptr(),
+                    pointers.len(),
+                    options,
+                    queue,
+                )
+            }
         },
     )?
     .wait()?;
     // SAFETY: the event is a DescribeConfigs result, alive while we read it.
-    unsafe {
+    let described = unsafe {
         let result = rd::rd_kafka_event_DescribeConfigs_result(event.ptr());
         let mut count = 0usize;
         let resources = rd::rd_kafka_DescribeConfigs_result_resources(result, &mut count);
-        let Some(&resource) = slice(resources, count).first() else {
+        slice(resources, count)
+            .iter()
+            .map(|&resource| read_config_resource(resource))
+            .collect::<Vec<_>>()
+    };
+    let mut answers = Vec::with_capacity(topics.len());
+    for topic in topics {
+        let found = described.iter().find(|(name, _)| name == topic);
+        let Some((_, entries)) = found else {
             anyhow::bail!("the brokers described no config for topic '{topic}'");
         };
+        answers.push((topic.to_string(), entries.clone()));
+    }
+    Ok(answers)
+}
+
+/// A described resource's name, and its entries sorted by name or its error.
+///
+/// # Safety
+/// `resource` must be a resource of a live DescribeConfigs result.
+unsafe fn read_config_resource(
+    resource: *const rd::rd_kafka_ConfigResource_t,
+) -> (String, Result<Vec<ConfigEntry>, AdminError>) {
+    // SAFETY: the caller's promise: a live resource, and its entries live as long.
+    unsafe {
+        let name = text(rd::rd_kafka_ConfigResource_name(resource)).unwrap_or_default();
         let err = rd::rd_kafka_ConfigResource_error(resource);
         if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
             let message = text(rd::rd_kafka_ConfigResource_error_string(resource));
-            return Err(AdminError::new(err, message).into());
+            return (name, Err(AdminError::new(err, message)));
         }
         let mut count = 0usize;
         let entries = rd::rd_kafka_ConfigResource_configs(resource, &mut count);
-        Ok(slice(entries, count)
+        let mut entries: Vec<ConfigEntry> = slice(entries, count)
             .iter()
             .map(|&entry| {
-                let sensitive = rd::rd_kafka_ConfigEntry_is_sensitive(entry) != 0;
-                (
-                    text(rd::rd_kafka_ConfigEntry_name(entry)).unwrap_or_default(),
-                    if sensitive {
+                let is_sensitive = rd::rd_kafka_ConfigEntry_is_sensitive(entry) != 0;
+                ConfigEntry {
+                    name: text(rd::rd_kafka_ConfigEntry_name(entry)).unwrap_or_default(),
+                    value: if is_sensitive {
                         None
                     } else {
                         text(rd::rd_kafka_ConfigEntry_value(entry))
                     },
-                )
+                    is_sensitive,
+                    is_override: rd::rd_kafka_ConfigEntry_source(entry)
+                        == rd::rd_kafka_ConfigSource_t::RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG,
+                }
             })
-            .collect())
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        (name, Ok(entries))
     }
 }
 

@@ -316,7 +316,7 @@ impl Tally {
         self.bad_lines += 1;
         // Copying from a topic with more partitions: said once, with the way out, not
         // once per record.
-        if why.starts_with(crate::NO_SUCH_PARTITION) {
+        if crate::record::is_no_such_partition(why) {
             self.no_such_partition += 1;
             if self.no_such_partition == 1 {
                 kcore::report_error(
