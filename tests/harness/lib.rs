@@ -234,7 +234,11 @@ fn avro_python() -> &'static Result<PathBuf, String> {
     FOUND.get_or_init(|| {
         let python = kcore::state::cache_root().join("python/bin/python");
         let works = Command::new(&python)
-            .args(["-c", "import confluent_kafka.schema_registry.avro"])
+            .args([
+                "-c",
+                "import confluent_kafka.schema_registry.avro, confluent_kafka.schema_registry.protobuf, \
+                 confluent_kafka.schema_registry.json_schema, grpc_tools.protoc",
+            ])
             .output()
             .is_ok_and(|out| out.status.success());
         if works {
@@ -326,6 +330,39 @@ pub fn peer_client(args: &[&str]) -> assert_cmd::Command {
         "/tests/harness/peer_client.py"
     ))
     .args(args)
+    .timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// The tests' Python (the venv `scripts/setup --tests` makes), after [`needs_registry!()`].
+pub fn test_python() -> PathBuf {
+    avro_python().clone().expect("needs_registry!() first")
+}
+
+/// Confluent's Python Protobuf and JSON Schema clients (`tests/harness/schema_client.py`):
+/// `produce TOPIC SPEC` (stdin: one `{"key","value"}` JSON line per record) or `consume
+/// TOPIC SPEC COUNT` (stdout: the same), SPEC saying each part's format (see the script).
+pub fn schema_client(
+    command: &str,
+    topic: &str,
+    spec: &Value,
+    count: Option<usize>,
+) -> assert_cmd::Command {
+    let python = avro_python().clone().expect("needs_registry!() first");
+    let mut cmd = assert_cmd::Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/harness/schema_client.py"
+    ))
+    .args([
+        command,
+        &brokers(),
+        &schema_registry(),
+        topic,
+        &spec.to_string(),
+    ])
+    .args(count.map(|c| c.to_string()))
+    .env("PYTHONWARNINGS", "ignore")
     .timeout(Duration::from_secs(120));
     cmd
 }

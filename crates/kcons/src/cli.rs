@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 use kcore::generate::Generate;
 use kcore::progress::ProgressArgs;
+use kcore::protobuf::ProtoArgs;
 use kcore::schema_registry::RegistryArgs;
 use kcore::ConnectionArgs;
 
@@ -17,7 +18,8 @@ Examples:
   kcons -g billing orders | ./process        # a consumer group: restarts resume, nothing skipped
   kcons -g copy --no-commit a | grep -v x | kprod --json --transactional --commit-group copy b   # exactly-once copy
   kcons a -e | jq -c 'select(.key!=null)' | kprod --json b   # copy records between topics
-  kcons orders -e --schema-registry http://localhost:8081    # Avro in the wire format, decoded to JSON";
+  kcons orders -e --schema-registry http://localhost:8081    # Avro, Protobuf, JSON Schema in the wire format, decoded to JSON
+  kcons events -e --proto events.proto --value-type shop.Event   # plain Protobuf values, no registry";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,6 +88,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub proto: ProtoArgs,
 
     /// Print shell completions or the man page to stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]

@@ -1,5 +1,6 @@
 //! kcons: Kafka to stdout as JSON lines, committing only what was written out.
 
+pub mod bad_batch;
 pub mod cli;
 pub mod ends;
 pub mod offset;
@@ -79,10 +80,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let connection = cli.connection.resolve()?;
     validate(&cli)?;
     // Asked before any record: a registry that is down stops kcons here (exit 5).
-    let decoder = match cli.registry.resolve(&connection)? {
-        Some(registry) => Some(kcore::schema_registry::Decoder::new(registry)?),
-        None => None,
-    };
+    let decoder =
+        kcore::schema_registry::Decoder::from_args(&cli.registry, &cli.proto, &connection)?;
     let interrupt = Interrupt::install()?;
 
     let mut config = connection.client_config(&consumer_defaults(&cli));
@@ -187,6 +186,12 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     progress.finish(|elapsed| status::summary(&counters, elapsed));
     writer.report();
+    let outcome = outcome.map_err(|err| match err.downcast_ref::<bad_batch::Undecodable>() {
+        Some(bad_batch::Undecodable(code)) => {
+            bad_batch::locate(&consumer, &connection, cli.group.as_deref(), *code).into()
+        }
+        None => err,
+    });
     let interrupted = outcome?;
     flushed?;
     let finished = ends.all_done() || cli.count.is_some_and(|c| writer.records() >= c);
@@ -467,6 +472,10 @@ fn consume(
                 // Retrying cannot help: the ACLs refuse this client the topic or its group.
                 Some(code) if kcore::failure::is_authorization_code(code) => {
                     return Err(Failure::denied("cannot consume", err).into());
+                }
+                // librdkafka would fetch it again forever: stop, and say where it is.
+                Some(code) if bad_batch::is_undecodable(code) => {
+                    return Err(bad_batch::Undecodable(code).into());
                 }
                 // Broker failures and the like are retried by librdkafka; -v shows them.
                 _ => consumer.context().on_error(err, ""),

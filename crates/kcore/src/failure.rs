@@ -39,6 +39,10 @@ pub enum ExitCode {
     /// The cluster's ACLs do not allow this client to do it, or the brokers refused its
     /// credentials (SASL authentication failed).
     NotAuthorized = 10,
+    /// A batch of records could not be decompressed or parsed (corrupt on disk, or in a
+    /// format this build does not know); everything before it was written out (and with
+    /// `kcons -g`, committed).
+    Undecodable = 11,
     /// Interrupted by SIGINT/SIGTERM before the work was complete (what was done is flushed).
     Interrupted = 130,
 }
@@ -49,7 +53,7 @@ impl ExitCode {
     }
 
     /// Every code, in order, for the man pages' EXIT STATUS.
-    pub const ALL: [ExitCode; 12] = [
+    pub const ALL: [ExitCode; 13] = [
         ExitCode::Success,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -61,6 +65,7 @@ impl ExitCode {
         ExitCode::Environment,
         ExitCode::Refused,
         ExitCode::NotAuthorized,
+        ExitCode::Undecodable,
         ExitCode::Interrupted,
     ];
 
@@ -91,6 +96,9 @@ impl ExitCode {
             }
             ExitCode::NotAuthorized => {
                 "not authorized: the ACLs refuse the request, or the credentials were refused"
+            }
+            ExitCode::Undecodable => {
+                "kcons: a batch of records could not be decompressed or parsed"
             }
             ExitCode::Interrupted => {
                 "interrupted (SIGINT/SIGTERM); what was done was flushed first"
@@ -146,6 +154,9 @@ impl Failure {
         Self::not_authorized(format!(
             "{doing}: not authorized by the cluster's ACLs ({why})"
         ))
+    }
+    pub fn undecodable(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Undecodable, message)
     }
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Interrupted, message)

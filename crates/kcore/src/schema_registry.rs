@@ -1,7 +1,9 @@
 //! Schema Registry support shared by kcons (decoding) and kprod (encoding): where the
 //! registry is, a client for its Confluent-compatible REST API, and records in its wire
-//! format (byte 0, the schema id as 4 big-endian bytes, then the Avro body). Documented in
-//! README.md ("Schema Registry").
+//! format (byte 0, the schema id as 4 big-endian bytes, then the body: Avro, Protobuf with
+//! its message-index list first, or a JSON document). Keys and values of topics without a
+//! registry can be Protobuf messages of local `.proto` files ([`crate::protobuf`]).
+//! Documented in README.md ("Schema Registry").
 //!
 //! The registry comes from, first to last: `--schema-registry URL`, `KPIPES_SCHEMA_REGISTRY`,
 //! the running kcluster cluster's (only when the brokers were found there too).
@@ -24,6 +26,8 @@ use serde_json::Value as Json;
 use crate::avro::AvroCodec;
 use crate::connection::{Connection, FROM_CLUSTER};
 use crate::failure::Failure;
+use crate::json_schema::JsonSchema;
+use crate::protobuf::{LocalTypes, ProtoArgs, ProtobufSchema};
 use crate::record::{write_bytes, write_int, write_str, Bytes, Header, JsonRecord, Loose};
 
 /// The environment variable naming the registry (`kcluster env` sets it).
@@ -87,8 +91,71 @@ impl RegistryArgs {
     }
 }
 
+/// A registry schema, in one of its three formats.
+pub enum Codec {
+    Avro(Box<AvroCodec>),
+    Protobuf(ProtobufSchema),
+    Json(JsonSchema),
+}
+
+impl Codec {
+    /// A schema's text as the registry has it (`schemaType`: AVRO when absent), with the
+    /// schemas it imports (Protobuf), by the names it imports them as.
+    pub fn parse(
+        kind: &str,
+        text: &str,
+        imports: &HashMap<String, String>,
+    ) -> std::result::Result<Codec, String> {
+        match kind {
+            "AVRO" => AvroCodec::parse(text).map(|avro| Codec::Avro(Box::new(avro))),
+            "PROTOBUF" => ProtobufSchema::from_registry(text, imports).map(Codec::Protobuf),
+            "JSON" => JsonSchema::parse(text, imports).map(Codec::Json),
+            other => Err(format!("its type {other} is not one kpipes knows")),
+        }
+    }
+
+    /// The registry's name for the format.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Codec::Avro(_) => "AVRO",
+            Codec::Protobuf(_) => "PROTOBUF",
+            Codec::Json(_) => "JSON",
+        }
+    }
+
+    /// Append a body's JSON to `out` (unchanged on error); for Protobuf, the message type's
+    /// full name when it is not the schema's first.
+    pub fn decode_json(
+        &self,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<Option<String>, String> {
+        match self {
+            Codec::Avro(avro) => avro.decode_json(body, out).map(|()| None),
+            Codec::Protobuf(proto) => proto.decode_json(body, out),
+            Codec::Json(json) => json.decode_json(body, out).map(|()| None),
+        }
+    }
+
+    /// Encode a value's JSON text as a body; `message_type` picks a Protobuf schema's type.
+    pub fn encode_json(
+        &self,
+        json: &str,
+        message_type: Option<&str>,
+    ) -> std::result::Result<Vec<u8>, String> {
+        match self {
+            Codec::Avro(avro) => {
+                let value: Json = serde_json::from_str(json).map_err(|err| err.to_string())?;
+                avro.encode_json(&value)
+            }
+            Codec::Protobuf(proto) => proto.encode_json(json, message_type),
+            Codec::Json(schema) => schema.encode_json(json),
+        }
+    }
+}
+
 /// A schema fetched by id, or why a record written with it cannot be decoded.
-type Fetched = Result<Arc<AvroCodec>, String>;
+type Fetched = Result<Arc<Codec>, String>;
 
 /// A client of one registry, with the schemas it fetched (one call per id per run).
 pub struct Registry {
@@ -255,14 +322,14 @@ impl Registry {
         }
         let fetched = match self.get(&format!("/schemas/ids/{id}"))? {
             Err(why) => Err(format!("schema {id} is not in the registry ({why})")),
-            Ok(json) => codec_of(id, &json),
+            Ok(json) => self.codec_of(id, &json)?,
         };
         self.schemas.insert(id, fetched.clone());
         Ok(fetched)
     }
 
     /// The id and schema of a subject's latest version; None when there is no such subject.
-    pub fn latest(&mut self, subject: &str) -> Result<Option<(u32, Arc<AvroCodec>)>> {
+    pub fn latest(&mut self, subject: &str) -> Result<Option<(u32, Arc<Codec>)>> {
         let json = match self.get(&format!(
             "/subjects/{}/versions/latest",
             path_segment(subject)
@@ -276,16 +343,25 @@ impl Registry {
                 self.base
             )
         })?;
-        let codec = codec_of(id, &json)
+        let codec = self
+            .codec_of(id, &json)?
             .map_err(|why| Failure::usage(format!("subject '{subject}': {why}")))?;
         self.schemas.insert(id, Ok(Arc::clone(&codec)));
         Ok(Some((id, codec)))
     }
 
     /// Register a schema under a subject (or find it there: registering is idempotent); its id.
-    pub fn register(&mut self, subject: &str, schema: &str) -> Result<(u32, Arc<AvroCodec>)> {
-        let codec = Arc::new(AvroCodec::parse(schema).map_err(Failure::usage)?);
-        let body = serde_json::json!({ "schema": schema });
+    pub fn register(
+        &mut self,
+        subject: &str,
+        kind: &str,
+        schema: &str,
+    ) -> Result<(u32, Arc<Codec>)> {
+        let codec = Arc::new(Codec::parse(kind, schema, &HashMap::new()).map_err(Failure::usage)?);
+        let body = match kind {
+            "AVRO" => serde_json::json!({ "schema": schema }),
+            _ => serde_json::json!({ "schema": schema, "schemaType": kind }),
+        };
         let path = format!("/subjects/{}/versions", path_segment(subject));
         match self.post(&path, &body)? {
             Ok(json) => {
@@ -301,39 +377,85 @@ impl Registry {
             .into()),
         }
     }
+
+    /// The codec for a registry's answer (`{"schema": "...", "schemaType": ...,
+    /// "references": [...]}`), with the schemas it refers to fetched (Err outside: the
+    /// registry cannot be asked).
+    fn codec_of(&self, id: u32, json: &Json) -> Result<Fetched> {
+        let kind = json
+            .get("schemaType")
+            .and_then(Json::as_str)
+            .unwrap_or("AVRO");
+        let Some(text) = json.get("schema").and_then(Json::as_str) else {
+            return Ok(Err(format!(
+                "the registry's answer for schema {id} has no schema"
+            )));
+        };
+        let mut imports = HashMap::new();
+        if let Err(why) = self.references(json, &mut imports)? {
+            return Ok(Err(format!("schema {id}: {why}")));
+        }
+        if kind == "AVRO" && !imports.is_empty() {
+            return Ok(Err(format!(
+                "schema {id} refers to other subjects' Avro schemas, which kpipes does not resolve"
+            )));
+        }
+        Ok(Codec::parse(kind, text, &imports)
+            .map(Arc::new)
+            .map_err(|why| format!("schema {id} ({kind}): {why}")))
+    }
+
+    /// The schemas a schema refers to (`references`: other subjects' versions, by the name
+    /// the schema imports them as), and theirs, into `imports`.
+    fn references(
+        &self,
+        json: &Json,
+        imports: &mut HashMap<String, String>,
+    ) -> Result<std::result::Result<(), String>> {
+        let Some(references) = json.get("references").and_then(Json::as_array) else {
+            return Ok(Ok(()));
+        };
+        for reference in references {
+            let field = |name: &str| reference.get(name).cloned().unwrap_or(Json::Null);
+            let (name, subject, version) = (field("name"), field("subject"), field("version"));
+            let (Some(name), Some(subject)) = (name.as_str(), subject.as_str()) else {
+                return Ok(Err(format!(
+                    "a reference without name or subject: {reference}"
+                )));
+            };
+            if imports.contains_key(name) {
+                continue;
+            }
+            let version = match version {
+                Json::Number(n) => n.to_string(),
+                Json::String(s) => s,
+                _ => "latest".to_string(),
+            };
+            let path = format!("/subjects/{}/versions/{version}", path_segment(subject));
+            let referred = match self.get(&path)? {
+                Ok(json) => json,
+                Err(why) => {
+                    return Ok(Err(format!(
+                        "the schema it imports as {name} (subject '{subject}' version {version}) is not in the registry ({why})"
+                    )))
+                }
+            };
+            let Some(text) = referred.get("schema").and_then(Json::as_str) else {
+                return Ok(Err(format!(
+                    "subject '{subject}' version {version} has no schema"
+                )));
+            };
+            imports.insert(name.to_string(), text.to_string());
+            if let Err(why) = self.references(&referred, imports)? {
+                return Ok(Err(why));
+            }
+        }
+        Ok(Ok(()))
+    }
 }
 
 fn schema_id(json: &Json) -> Option<u32> {
     json.get("id")?.as_u64()?.try_into().ok()
-}
-
-/// An Avro codec for a registry's answer (`{"schema": "...", "schemaType": ...}`).
-fn codec_of(id: u32, json: &Json) -> Fetched {
-    let kind = json
-        .get("schemaType")
-        .and_then(Json::as_str)
-        .unwrap_or("AVRO");
-    if kind != "AVRO" {
-        return Err(format!(
-            "schema {id} is {kind}: kpipes decodes and encodes Avro only"
-        ));
-    }
-    if json
-        .get("references")
-        .and_then(Json::as_array)
-        .is_some_and(|r| !r.is_empty())
-    {
-        return Err(format!(
-            "schema {id} refers to other subjects' schemas, which kpipes does not resolve"
-        ));
-    }
-    let text = json
-        .get("schema")
-        .and_then(Json::as_str)
-        .ok_or_else(|| format!("the registry's answer for schema {id} has no schema"))?;
-    AvroCodec::parse(text)
-        .map(Arc::new)
-        .map_err(|why| format!("schema {id}: {why}"))
 }
 
 /// A subject as one URL path segment.
@@ -402,34 +524,75 @@ impl Part {
     }
 }
 
-/// kcons's side: keys and values in the wire format printed as JSON.
+/// kcons's side: keys and values in the wire format (or plain Protobuf messages of local
+/// types) printed as JSON.
 pub struct Decoder {
-    registry: Registry,
+    registry: Option<Registry>,
     subjects: Vec<String>,
+    local: LocalTypes,
     /// The schema decoded last: most topics carry one schema, so most records need no lookup.
-    last: Option<(u32, Arc<AvroCodec>)>,
+    last: Option<(u32, Arc<Codec>)>,
     undecoded: u64,
     first_reason: Option<String>,
 }
 
+/// How a part was decoded: the schema id (none for a local type) and, for Protobuf, the
+/// message type when it is not the schema's first.
+struct Decoded {
+    id: Option<u32>,
+    message_type: Option<String>,
+}
+
 impl Decoder {
     /// Ask the registry for its subjects (a registry that is down fails here, before any record).
-    pub fn new(registry: Registry) -> Result<Decoder> {
-        let subjects = registry.subjects()?;
+    pub fn new(registry: Option<Registry>, local: LocalTypes) -> Result<Decoder> {
+        let subjects = match &registry {
+            Some(registry) => registry.subjects()?,
+            None => Vec::new(),
+        };
         Ok(Decoder {
             registry,
             subjects,
+            local,
             last: None,
             undecoded: 0,
             first_reason: None,
         })
     }
 
-    /// Whether the registry has the topic's subject for this part (`TOPIC-value`, `TOPIC-key`):
-    /// then a record of it that is not in the wire format gets a reason.
+    /// kcons's decoder for its flags; None when there is nothing to decode with.
+    pub fn from_args(
+        registry: &RegistryArgs,
+        proto: &ProtoArgs,
+        connection: &Connection,
+    ) -> Result<Option<Decoder>> {
+        let local = proto.resolve()?.unwrap_or_default();
+        let registry = registry.resolve(connection)?;
+        if registry.is_none() && local.key.is_none() && local.value.is_none() {
+            if proto.key_type.is_some() || proto.value_type.is_some() {
+                return Err(Failure::usage(
+                    "--key-type and --value-type name message types of --proto or --descriptor-set files: give one",
+                )
+                .into());
+            }
+            return Ok(None);
+        }
+        Decoder::new(registry, local).map(Some)
+    }
+
+    fn local(&self, part: Part) -> Option<&prost_reflect::MessageDescriptor> {
+        match part {
+            Part::Key => self.local.key.as_ref(),
+            Part::Value => self.local.value.as_ref(),
+        }
+    }
+
+    /// Whether the topic's keys or values are to be decoded: a local type for them, or the
+    /// registry has the topic's subject (`TOPIC-value`, `TOPIC-key`). Then a record of it
+    /// that does not decode gets a reason.
     pub fn has_subject(&self, topic: &str, part: Part) -> bool {
         let subject = format!("{topic}-{}", part.name());
-        self.subjects.contains(&subject)
+        self.local(part).is_some() || self.subjects.contains(&subject)
     }
 
     fn codec(&mut self, id: u32) -> Result<Fetched> {
@@ -438,34 +601,54 @@ impl Decoder {
                 return Ok(Ok(Arc::clone(codec)));
             }
         }
-        let fetched = self.registry.schema(id)?;
+        let Some(registry) = self.registry.as_mut() else {
+            return Ok(Err(format!(
+                "written with schema {id} of a schema registry, and kcons has none (--schema-registry)"
+            )));
+        };
+        let fetched = registry.schema(id)?;
         if let Ok(codec) = &fetched {
             self.last = Some((id, Arc::clone(codec)));
         }
         Ok(fetched)
     }
 
-    /// Decode `bytes` into `out` as JSON: Ok(Ok(id)) when decoded, Ok(Err(why)) when it was
+    /// Decode `bytes` into `out` as JSON: Ok(Ok(..)) when decoded, Ok(Err(why)) when it was
     /// left alone (nothing appended), Err when the registry cannot be asked.
     fn decode(
         &mut self,
+        part: Part,
         bytes: &[u8],
         expected: bool,
         out: &mut Vec<u8>,
-    ) -> Result<std::result::Result<u32, Option<String>>> {
+    ) -> Result<std::result::Result<Decoded, Option<String>>> {
+        if let Some(descriptor) = self.local(part) {
+            return Ok(crate::protobuf::decode_json(descriptor, bytes, out)
+                .map(|()| Decoded {
+                    id: None,
+                    message_type: None,
+                })
+                .map_err(Some));
+        }
         let Some((id, body)) = split_wire(bytes) else {
             return Ok(Err(expected.then(|| {
                 "not in the schema registry's wire format (byte 0 and a 4-byte schema id first)"
                     .to_string()
             })));
         };
+        if self.registry.is_none() {
+            return Ok(Err(None));
+        }
         let codec = match self.codec(id)? {
             Ok(codec) => codec,
             Err(why) => return Ok(Err(Some(why))),
         };
         Ok(codec
             .decode_json(body, out)
-            .map(|()| id)
+            .map(|message_type| Decoded {
+                id: Some(id),
+                message_type,
+            })
             .map_err(|why| Some(format!("schema {id}: {why}"))))
     }
 
@@ -476,8 +659,9 @@ impl Decoder {
         }
     }
 
-    /// Append `"key":...` or `"value":...`: the decoded JSON and `"key_schema_id":N`, or the
-    /// bytes as the record format has them and, when they should have decoded,
+    /// Append `"key":...` or `"value":...`: the decoded JSON and `"key_schema_id":N` (and
+    /// `"key_message_type":"pkg.Type"` for a Protobuf schema's type other than its first),
+    /// or the bytes as the record format has them and, when they should have decoded,
     /// `"value_decode_error":"why"`.
     pub fn write_part(
         &mut self,
@@ -495,19 +679,27 @@ impl Decoder {
             out.extend_from_slice(b"null");
             return Ok(());
         };
-        match self.decode(bytes, expected, out)? {
-            Ok(id) => {
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(name.as_bytes());
-                out.extend_from_slice(b"_schema_id\":");
-                write_int(out, id);
+        let field = |out: &mut Vec<u8>, suffix: &str| {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(suffix.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        match self.decode(part, bytes, expected, out)? {
+            Ok(decoded) => {
+                if let Some(id) = decoded.id {
+                    field(out, "_schema_id");
+                    write_int(out, id);
+                }
+                if let Some(message_type) = decoded.message_type {
+                    field(out, "_message_type");
+                    write_str(out, &message_type);
+                }
             }
             Err(why) => {
                 write_bytes(out, Some(bytes));
                 if let Some(why) = why {
-                    out.extend_from_slice(b",\"");
-                    out.extend_from_slice(name.as_bytes());
-                    out.extend_from_slice(b"_decode_error\":");
+                    field(out, "_decode_error");
                     write_str(out, &why);
                     self.undecoded(&why, at);
                 }
@@ -524,7 +716,7 @@ impl Decoder {
         expected: bool,
         at: impl FnOnce() -> String,
     ) -> Result<()> {
-        if let Err(why) = self.decode(bytes, expected, out)? {
+        if let Err(why) = self.decode(Part::Value, bytes, expected, out)? {
             out.extend_from_slice(bytes);
             if let Some(why) = why {
                 self.undecoded(&why, at);
@@ -559,7 +751,7 @@ pub struct EncodeArgs {
     /// With --json: encode values with the schema of this id
     #[arg(long, value_name = "ID", conflicts_with = "value_schema_file")]
     pub value_schema_id: Option<u32>,
-    /// With --json: encode values with the Avro schema in FILE, registered under the value subject (TOPIC-value unless --value-subject)
+    /// With --json: encode values with the schema in FILE (.proto: Protobuf; JSON with "$schema": JSON Schema; else Avro), registered under the value subject (TOPIC-value unless --value-subject)
     #[arg(long, value_name = "FILE")]
     pub value_schema_file: Option<PathBuf>,
     /// With --json: encode keys with this subject's latest schema [default: TOPIC-key, when the registry has it]
@@ -568,7 +760,7 @@ pub struct EncodeArgs {
     /// With --json: encode keys with the schema of this id
     #[arg(long, value_name = "ID", conflicts_with = "key_schema_file")]
     pub key_schema_id: Option<u32>,
-    /// With --json: encode keys with the Avro schema in FILE, registered under TOPIC-key
+    /// With --json: encode keys with the schema in FILE (as --value-schema-file), registered under TOPIC-key
     #[arg(long, value_name = "FILE")]
     pub key_schema_file: Option<PathBuf>,
     /// With --json: ignore each record's "key_schema_id" and "value_schema_id" (encode with the flags' or the subjects' schemas)
@@ -588,17 +780,21 @@ impl EncodeArgs {
     }
 }
 
-/// The schema a run encodes one part with, and how it was chosen (for error messages).
+/// The schema a run encodes one part with.
 struct RunSchema {
     id: u32,
-    codec: Arc<AvroCodec>,
+    codec: Arc<Codec>,
 }
 
-/// kprod's side: `--json` records whose key or value is JSON, encoded in the wire format.
+/// kprod's side: `--json` records whose key or value is JSON, encoded in the wire format
+/// (or as plain Protobuf messages of local types).
 pub struct Encoder {
-    registry: RefCell<Registry>,
+    registry: Option<RefCell<Registry>>,
     key: Option<RunSchema>,
     value: Option<RunSchema>,
+    local: LocalTypes,
+    key_type: Option<String>,
+    value_type: Option<String>,
     ignore_ids: bool,
 }
 
@@ -623,33 +819,118 @@ struct SchemaLine<'a> {
     key_schema_id: Option<u32>,
     #[serde(default)]
     value_schema_id: Option<u32>,
+    #[serde(default)]
+    key_message_type: Option<String>,
+    #[serde(default)]
+    value_message_type: Option<String>,
+}
+
+/// The schema format of a `--value-schema-file`: by its name, else by its content.
+fn file_kind(path: &std::path::Path, text: &str) -> &'static str {
+    if path.extension().is_some_and(|e| e == "proto") {
+        return "PROTOBUF";
+    }
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(map)) if map.contains_key("$schema") => "JSON",
+        _ => "AVRO",
+    }
 }
 
 impl Encoder {
-    /// Settle the run's schemas: the flags', else the topic's subjects' latest (when the
-    /// registry has them).
-    pub fn new(mut registry: Registry, topic: &str, args: &EncodeArgs) -> Result<Encoder> {
-        registry.subjects()?;
-        let value = run_schema(
-            &mut registry,
-            topic,
-            Part::Value,
-            args.value_subject.as_deref(),
-            args.value_schema_id,
-            args.value_schema_file.as_ref(),
-        )?;
-        let key = run_schema(
-            &mut registry,
-            topic,
-            Part::Key,
-            args.key_subject.as_deref(),
-            args.key_schema_id,
-            args.key_schema_file.as_ref(),
-        )?;
+    /// kprod's encoder for its flags, settled before any input is read (a registry that is
+    /// down stops kprod here, exit 5); None when records go as they are.
+    pub fn from_args(
+        json: bool,
+        registry: &RegistryArgs,
+        proto: &ProtoArgs,
+        encode: &EncodeArgs,
+        connection: &Connection,
+        topic: &str,
+    ) -> Result<Option<Encoder>> {
+        let local = proto.resolve()?;
+        let registry = registry.resolve(connection)?;
+        let uses = encode.any()
+            || local.is_some()
+            || proto.key_type.is_some()
+            || proto.value_type.is_some();
+        if !json {
+            if uses {
+                return Err(Failure::usage(
+                    "the schema flags (--value-subject, --value-schema-id, --proto, --value-type, ...) encode --json records: add --json",
+                )
+                .into());
+            }
+            return Ok(None);
+        }
+        if registry.is_none() && local.is_none() {
+            if uses {
+                return Err(Failure::usage(format!(
+                    "the schema flags (--value-subject, --value-schema-id, --value-type, ...) need a schema registry (--schema-registry URL or {REGISTRY_VAR}) or .proto files (--proto)"
+                ))
+                .into());
+            }
+            return Ok(None);
+        }
+        Encoder::new(registry, local.unwrap_or_default(), topic, encode, proto).map(Some)
+    }
+
+    /// Settle the run's schemas: local types, else the flags', else the topic's subjects'
+    /// latest (when the registry has them).
+    fn new(
+        registry: Option<Registry>,
+        local: LocalTypes,
+        topic: &str,
+        args: &EncodeArgs,
+        proto: &ProtoArgs,
+    ) -> Result<Encoder> {
+        if let Some(mut registry) = registry {
+            registry.subjects()?;
+            let (mut key, mut value) = (None, None);
+            if local.value.is_none() {
+                value = run_schema(
+                    &mut registry,
+                    topic,
+                    Part::Value,
+                    args.value_subject.as_deref(),
+                    args.value_schema_id,
+                    args.value_schema_file.as_ref(),
+                )?;
+            }
+            if local.key.is_none() {
+                key = run_schema(
+                    &mut registry,
+                    topic,
+                    Part::Key,
+                    args.key_subject.as_deref(),
+                    args.key_schema_id,
+                    args.key_schema_file.as_ref(),
+                )?;
+            }
+            let key_type = match local.key {
+                Some(_) => None,
+                None => checked_type("--key-type", &key, proto.key_type.as_deref())?,
+            };
+            let value_type = match local.value {
+                Some(_) => None,
+                None => checked_type("--value-type", &value, proto.value_type.as_deref())?,
+            };
+            return Ok(Encoder {
+                registry: Some(RefCell::new(registry)),
+                key,
+                value,
+                local,
+                key_type,
+                value_type,
+                ignore_ids: args.ignore_schema_id,
+            });
+        }
         Ok(Encoder {
-            registry: RefCell::new(registry),
-            key,
-            value,
+            registry: None,
+            key: None,
+            value: None,
+            local,
+            key_type: None,
+            value_type: None,
             ignore_ids: args.ignore_schema_id,
         })
     }
@@ -660,8 +941,18 @@ impl Encoder {
         crate::record::check_object(line)?;
         let parsed: SchemaLine<'a> =
             serde_json::from_slice(line).map_err(crate::record::describe_json_error)?;
-        let key = self.encode(Part::Key, parsed.key, parsed.key_schema_id)?;
-        let value = self.encode(Part::Value, Some(parsed.value), parsed.value_schema_id)?;
+        let key = self.encode(
+            Part::Key,
+            parsed.key,
+            parsed.key_schema_id,
+            parsed.key_message_type.as_deref(),
+        )?;
+        let value = self.encode(
+            Part::Value,
+            Some(parsed.value),
+            parsed.value_schema_id,
+            parsed.value_message_type.as_deref(),
+        )?;
         let record = JsonRecord {
             partition: parsed.partition,
             timestamp: parsed.timestamp,
@@ -680,19 +971,25 @@ impl Encoder {
         part: Part,
         raw: Option<&'a RawValue>,
         record_id: Option<u32>,
+        record_type: Option<&str>,
     ) -> std::result::Result<Bytes<'a>, String> {
         let name = part.name();
         let Some(raw) = raw.filter(|r| r.get() != "null") else {
             // null stays null: a tombstone, as the registry's serializers do it.
             return Ok(Bytes(None));
         };
-        let run = match part {
-            Part::Key => &self.key,
-            Part::Value => &self.value,
+        let (run, local, flag_type) = match part {
+            Part::Key => (&self.key, &self.local.key, self.key_type.as_deref()),
+            Part::Value => (&self.value, &self.local.value, self.value_type.as_deref()),
         };
-        let chosen = match record_id.filter(|_| !self.ignore_ids) {
-            Some(id) => {
-                let fetched = self.registry.borrow_mut().schema(id).map_err(|err| {
+        if let Some(descriptor) = local {
+            let body = crate::protobuf::encode_json(descriptor, raw.get())
+                .map_err(|why| format!("{name} {why}"))?;
+            return Ok(Bytes(Some(body.into())));
+        }
+        let chosen = match (record_id.filter(|_| !self.ignore_ids), &self.registry) {
+            (Some(id), Some(registry)) => {
+                let fetched = registry.borrow_mut().schema(id).map_err(|err| {
                     format!("{name}_schema_id {id}: {}", crate::failure::one_line(&err))
                 })?;
                 Some((
@@ -700,20 +997,40 @@ impl Encoder {
                     fetched.map_err(|why| format!("{name}_schema_id {id}: {why}"))?,
                 ))
             }
-            None => run.as_ref().map(|r| (r.id, Arc::clone(&r.codec))),
+            _ => run.as_ref().map(|r| (r.id, Arc::clone(&r.codec))),
         };
         match chosen {
             None => serde_json::from_str::<Bytes<'a>>(raw.get())
                 .map_err(|err| format!("{name}: {}", crate::record::describe_json_error(err))),
             Some((id, codec)) => {
-                let json: Json =
-                    serde_json::from_str(raw.get()).map_err(|err| format!("{name}: {err}"))?;
                 let body = codec
-                    .encode_json(&json)
+                    .encode_json(raw.get(), record_type.or(flag_type))
                     .map_err(|why| format!("{name} does not match schema {id}: {why}"))?;
                 Ok(Bytes(Some(frame(id, &body).into())))
             }
         }
+    }
+}
+
+/// A `--key-type`/`--value-type` for a registry schema: it must be one of its Protobuf types.
+fn checked_type(flag: &str, run: &Option<RunSchema>, name: Option<&str>) -> Result<Option<String>> {
+    let Some(name) = name else { return Ok(None) };
+    match run.as_ref().map(|r| (r.id, r.codec.as_ref())) {
+        Some((id, Codec::Protobuf(schema))) => {
+            schema
+                .message_named(Some(name))
+                .map_err(|why| Failure::usage(format!("{flag} {name}: schema {id}: {why}")))?;
+            Ok(Some(name.to_string()))
+        }
+        Some((id, other)) => Err(Failure::usage(format!(
+            "{flag} names a Protobuf message type, and schema {id} is {}",
+            other.kind()
+        ))
+        .into()),
+        None => Err(Failure::usage(format!(
+            "{flag} {name}: no Protobuf schema for it (no subject, --*-schema-id or --proto)"
+        ))
+        .into()),
     }
 }
 
@@ -741,7 +1058,7 @@ fn run_schema(
             ))
         })?;
         let subject = subject.unwrap_or(&default_subject);
-        let (id, codec) = registry.register(subject, &text)?;
+        let (id, codec) = registry.register(subject, file_kind(path, &text), &text)?;
         return Ok(Some(RunSchema { id, codec }));
     }
     match subject {

@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser, ValueEnum};
 use kcore::generate::Generate;
 use kcore::progress::ProgressArgs;
+use kcore::protobuf::ProtoArgs;
 use kcore::schema_registry::{EncodeArgs, RegistryArgs};
 use kcore::ConnectionArgs;
 
@@ -15,6 +16,8 @@ Examples:
   echo '{\"key\":\"k\",\"value\":null}' | kprod --json my-topic  # a tombstone
   kprod -q -X compression.type=zstd my-topic < big.txt   # any librdkafka property
   echo '{\"value\":{\"id\":1}}' | kprod --json orders --value-schema-file order.avsc   # Avro, via the schema registry
+  echo '{\"value\":{\"id\":\"1\"}}' | kprod --json orders --value-subject orders-value --value-type shop.Order   # Protobuf via the registry
+  echo '{\"value\":{\"id\":\"1\"}}' | kprod --json events --proto shop.proto --value-type shop.Order   # plain Protobuf, no registry
   kcons -g G --no-commit a | grep -v x | kprod --json --transactional --commit-group G b   # exactly once";
 
 #[derive(Parser, Debug)]
@@ -118,6 +121,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub encode: EncodeArgs,
+
+    #[command(flatten)]
+    pub proto: ProtoArgs,
 
     /// Print shell completions or the man page to stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]

@@ -144,21 +144,16 @@ impl Plan {
     }
 }
 
-/// The schema registry's encoder for `--json` records, when a registry is given.
+/// The encoder for `--json` records (a schema registry, local .proto files), if any.
 fn encoder(cli: &Cli, connection: &Connection, topic: &str) -> Result<Option<Encoder>> {
-    match cli.registry.resolve(connection)? {
-        Some(registry) if cli.json => Ok(Some(Encoder::new(registry, topic, &cli.encode)?)),
-        Some(_) if cli.encode.any() => Err(Failure::usage(
-            "the schema flags (--value-subject, --value-schema-id, ...) encode --json records: add --json",
-        )
-        .into()),
-        None if cli.encode.any() => Err(Failure::usage(format!(
-            "the schema flags (--value-subject, --value-schema-id, ...) need a schema registry: --schema-registry URL or {}",
-            kcore::schema_registry::REGISTRY_VAR
-        ))
-        .into()),
-        _ => Ok(None),
-    }
+    Encoder::from_args(
+        cli.json,
+        &cli.registry,
+        &cli.proto,
+        &cli.encode,
+        connection,
+        topic,
+    )
 }
 
 /// Producer settings kprod starts from; any `-X` overrides them.
