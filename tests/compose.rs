@@ -268,6 +268,13 @@ fn check_broker_listeners(broker: &Service) -> u16 {
         "2",
         "{name}"
     );
+    // Topics made without -r too: 3 copies, writes need 2 (as kcluster's local clusters).
+    assert_eq!(
+        broker.env("KAFKA_DEFAULT_REPLICATION_FACTOR"),
+        "3",
+        "{name}"
+    );
+    assert_eq!(broker.env("KAFKA_MIN_INSYNC_REPLICAS"), "2", "{name}");
 
     // A healthcheck that proves the broker answers Kafka requests on one of its listeners.
     let health = broker.healthcheck();

@@ -315,3 +315,13 @@ impl Drop for OwnCluster {
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
+
+#[test]
+fn a_misspelt_cluster_name_is_not_found_and_the_clusters_are_listed() {
+    needs_cluster!();
+    for command in ["status", "env", "logs"] {
+        run(kcluster(&misspelt_cluster()).arg(command)).reached_no_cluster("kcluster");
+    }
+    run(kcluster("default").args(["status", "--name", &misspelt_cluster()]))
+        .reached_no_cluster("kcluster");
+}

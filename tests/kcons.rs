@@ -453,7 +453,7 @@ fn signals_end_a_follow_cleanly() {
     waiting
         .finish(Duration::from_secs(30))
         .code_is(130)
-        .one_error_line("kcons")
+        .one_interrupted_line("kcons")
         .stderr_has("interrupted after 1 record");
 }
 
@@ -655,8 +655,13 @@ fn progress_on_a_terminal_shows_how_far_to_the_end_and_stdout_is_unchanged() {
         assert!(
             frames.iter().any(|f| f.contains(" records; ")
                 && f.contains(" records/s, ")
-                && f.contains("% of 3,000 to the end, ETA ")),
+                && f.contains("% of 3,000 to the end")),
             "{args}: no line saying how far to the end among {frames:#?}"
+        );
+        // An ETA not known (nothing written while the reader sleeps) is left out, never "?".
+        assert!(
+            frames.iter().all(|f| !f.contains("ETA ?")),
+            "{args}: an unknown ETA shown: {frames:#?}"
         );
         let screen = terminal_screen(&transcript);
         assert_eq!(screen.len(), 1, "{args}: {screen:#?}\n{transcript:?}");
@@ -666,6 +671,38 @@ fn progress_on_a_terminal_shows_how_far_to_the_end_and_stdout_is_unchanged() {
             "{args}: {screen:#?}"
         );
     }
+}
+
+#[test]
+fn progress_fits_a_narrow_terminal_keeping_how_far_to_the_end() {
+    needs_cluster!();
+    let topic = topic_of_3000();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out").display().to_string();
+    let ran = on_terminal(
+        &format!("stty cols 50; kcons {topic} -e | (sleep 1.5; cat > {file})"),
+        &[],
+    )
+    .success();
+    let frames: Vec<String> = terminal_frames(&ran.stdout())
+        .into_iter()
+        .filter(|f| !f.starts_with("kcons: wrote"))
+        .collect();
+    assert!(!frames.is_empty(), "no progress shown");
+    for frame in &frames {
+        assert!(
+            frame.chars().count() < 50,
+            "wider than the terminal: {frame:?}"
+        );
+    }
+    // The byte rate goes first, what matters most stays.
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains(" records; ") && f.contains("% of 3,000 to the end")),
+        "{frames:#?}"
+    );
+    assert!(frames.iter().all(|f| !f.contains("MB/s")), "{frames:#?}");
 }
 
 #[test]
@@ -1229,4 +1266,16 @@ fn a_killed_group_consumer_re_delivers_about_a_second_of_records() {
         seconds <= 2.0,
         "{again} records re-delivered: {seconds:.2} s at {rate:.0} records/s (commits every 1 s)"
     );
+}
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    kprod(&[&topic], "x\n").success();
+    for with_brokers in [false, true] {
+        let ran =
+            run(misnamed("kcons", with_brokers).args([&topic, "-e"])).reached_no_cluster("kcons");
+        assert_eq!(ran.stdout(), "", "records were read");
+    }
 }

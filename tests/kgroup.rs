@@ -898,7 +898,7 @@ fn not_authorized_is_one_line_and_exit_10() {
         run(acl.as_user("kgroup", "alice").args(&args))
             .code_is(10)
             .one_error_line("kgroup")
-            .stderr_has("not authorized");
+            .stderr_has("not authorized by the cluster's ACLs");
     }
     // Listing shows only the groups one may see: none, and no error.
     let listed = run(acl.as_user("kgroup", "alice").arg("list")).success();
@@ -908,4 +908,28 @@ fn not_authorized_is_one_line_and_exit_10() {
     let (_, partitions) = split_describe(&ran.json_lines(), group);
     assert_eq!(partitions[&(topic.to_string(), 0)]["committed"], 2);
     drop(acl.broker);
+}
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    for with_brokers in [false, true] {
+        let ran = run(misnamed("kgroup", with_brokers).arg("list")).reached_no_cluster("kgroup");
+        assert_eq!(ran.stdout(), "");
+    }
+}
+
+#[test]
+fn members_say_which_tool_on_which_host_they_are() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    let group = unique_name("kg-client-id");
+    let _kcons = background(bin_path("kcons"), &[&topic, "-g", &group]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let expected = format!("kcons@{}", host.trim());
+    let lines = describe_until(&group, "a member of the group", |lines| {
+        lines.iter().any(|l| l["kind"] == "member")
+    });
+    let member = lines.iter().find(|l| l["kind"] == "member").unwrap();
+    assert_eq!(member["client_id"], json!(expected), "{lines:?}");
 }

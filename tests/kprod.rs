@@ -328,6 +328,51 @@ fn partition_out_of_range_in_json_is_bad_input() {
 }
 
 #[test]
+fn copying_to_a_topic_with_fewer_partitions_says_so_once_with_the_flag() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    let input: String = (0..60)
+        .map(|i| format!("{{\"value\":\"v{i}\",\"partition\":{}}}\n", i % 3))
+        .collect();
+    let ran = kprod(&["--json", &topic], input.as_str()).code_is(3);
+    let err = ran.stderr();
+    assert_eq!(err.matches("--ignore-partition").count(), 1, "{err}");
+    assert!(err.lines().count() <= 2, "one line per record: {err}");
+    assert!(
+        err.contains("40 named a partition the topic does not have"),
+        "{err}"
+    );
+    assert_eq!(ran.json_lines().len(), 20);
+    // And the flag it names does it.
+    kprod(&["--json", "--ignore-partition", &topic], input.as_str()).success();
+    assert_eq!(records(&topic).len(), 80);
+}
+
+#[test]
+fn json_documents_meant_as_values_are_told_how_to_send_them() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    for document in [
+        "{\"total\":3}",
+        "{\"value\":{\"total\":3}}",
+        "{\"value\":[1,2]}",
+    ] {
+        kprod(&["--json", &topic], format!("{document}\n"))
+            .code_is(3)
+            .one_error_line("kprod")
+            .stderr_has("--json reads records as kcons prints them")
+            .stderr_has("leave out --json");
+    }
+    assert!(records(&topic).is_empty());
+    // As the help says: without --json each line, a JSON document, is the value.
+    kprod(&[&topic], "{\"total\":3}\n").success();
+    assert_eq!(values(&records(&topic)), vec![json!("{\"total\":3}")]);
+    let help = run(tool("kprod").arg("--help")).success().stdout();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("leave out --json"), "{help}");
+}
+
+#[test]
 fn partition_flag_out_of_range_is_a_usage_error() {
     needs_cluster!();
     let topic = create_topic(2, &[]);
@@ -713,8 +758,8 @@ fn interrupted_while_waiting_for_input_delivers_what_was_read() {
             .finish(Duration::from_secs(30))
             .no_panic()
             .code_is(130)
-            .one_error_line("kprod")
-            .stderr_has("the 3 records read so far were delivered");
+            .one_interrupted_line("kprod")
+            .stderr_has("interrupted after 3 records, all delivered");
         assert_eq!(reported_lines(&ran.json_lines()), vec![1, 2, 3]);
         assert_eq!(
             values(&records(&topic)),
@@ -758,9 +803,10 @@ fn interrupted_while_input_arrives_flushes_and_reports_what_it_read() {
             "{}",
             ran.explain("reported lines are not 1..N")
         );
-        let ran = ran
-            .one_error_line("kprod")
-            .stderr_has(&format!("the {count} records read so far were delivered"));
+        let ran = ran.one_interrupted_line("kprod").stderr_has(&format!(
+            "interrupted after {} records, all delivered",
+            thousands(count as u64)
+        ));
         let mut got: Vec<String> = records(&topic)
             .iter()
             .map(|r| r["value"].as_str().unwrap().to_string())
@@ -913,6 +959,12 @@ fn progress_on_a_terminal_ends_in_one_summary_line_and_stdout_is_unchanged() {
             .any(|f| f.contains("1,000 read, 1,000 delivered")),
         "the line while input pauses: {frames:#?}"
     );
+    // The first frame's rate is measured since the start (1,000 records in its first
+    // moments), not a 0 from a single sample.
+    assert!(
+        !frames[0].contains(" 0.0 records/s"),
+        "first frame: {frames:#?}"
+    );
     let screen = terminal_screen(&transcript);
     assert_eq!(
         screen.len(),
@@ -1007,4 +1059,30 @@ fn forced_progress_off_a_terminal_prints_plain_lines_and_the_summary() {
         &[],
     );
     assert_eq!(off.success().stderr(), "");
+}
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    let topic = create_topic(1, &[]);
+    for with_brokers in [false, true] {
+        run(misnamed("kprod", with_brokers)
+            .arg(&topic)
+            .write_stdin("x\n"))
+        .reached_no_cluster("kprod");
+    }
+    assert_eq!(records(&topic), Vec::<Value>::new(), "records were written");
+}
+
+/// `1234567` as `1,234,567`, as the tools print counts.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

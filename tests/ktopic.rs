@@ -429,7 +429,7 @@ fn config_changes_touch_only_the_named_keys() {
         &topic,
         &[
             "-r",
-            "1",
+            "3",
             "-c",
             "retention.ms=12345",
             "-c",
@@ -484,7 +484,7 @@ fn config_changes_touch_only_the_named_keys() {
 fn config_errors() {
     needs_cluster!();
     let topic = unique_name("t-config-bad");
-    create(&topic, &["-r", "1", "-c", "retention.ms=12345"]);
+    create(&topic, &["-r", "3", "-c", "retention.ms=12345"]);
     run(ktopic().args(["config", &topic, "--set", "no.such.key=1"]))
         .code_is(2)
         .one_error_line("ktopic")
@@ -767,6 +767,80 @@ fn a_killed_broker_shrinks_the_isr_until_it_returns() {
                 .all(|p| ids(&p["isr"]).len() == 3);
             (whole && described["under_replicated"] == json!(false)).then_some(())
         },
+    );
+}
+
+#[test]
+fn a_misspelt_cluster_name_reaches_no_cluster() {
+    needs_cluster!();
+    // Named by KPIPES_CLUSTER alone, and beside the brokers in KAFKA_BROKERS.
+    for with_brokers in [false, true] {
+        run(misnamed("ktopic", with_brokers).arg("list")).reached_no_cluster("ktopic");
+        let topic = unique_name("misnamed");
+        run(misnamed("ktopic", with_brokers).args(["create", &topic, "-p", "1"]))
+            .reached_no_cluster("ktopic");
+        assert!(!topics().contains(&topic), "{topic} was created");
+    }
+    let topic = create_topic(1, &[]);
+    run(misnamed("ktopic", true).args(["delete", &topic])).reached_no_cluster("ktopic");
+    assert!(topics().contains(&topic), "{topic} was deleted");
+    // Named rightly, but not the cluster KAFKA_BROKERS points at: which one is meant?
+    run(ktopic()
+        .arg("list")
+        .env("KPIPES_CLUSTER", test_cluster())
+        .env("KAFKA_BROKERS", "localhost:1"))
+    .code_is(2)
+    .one_error_line("ktopic")
+    .stderr_has("unset one of them");
+}
+
+#[test]
+fn create_without_a_factor_says_which_it_got_and_kcluster_defaults_to_three_and_two() {
+    needs_cluster!();
+    let topic = unique_name("default-rf");
+    let ran = run(ktopic().args(["create", &topic, "-p", "1"])).success();
+    assert_eq!(
+        ran.json_lines()[0]["replication_factor"],
+        3,
+        "{}",
+        ran.stderr()
+    );
+    ran.stderr_has(&format!(
+        "created '{topic}' with replication factor 3 (the brokers' default.replication.factor"
+    ));
+    let config = run(ktopic().args(["config", &topic]))
+        .success()
+        .json_lines();
+    assert_eq!(
+        config[0]["configs"]["min.insync.replicas"], "2",
+        "{config:?}"
+    );
+    // With -r: nothing to say; one copy still takes writes (min.insync.replicas 1 for it).
+    let single = unique_name("single-copy");
+    run(ktopic().args(["create", &single, "-r", "1"]))
+        .success()
+        .quiet();
+    kprod(&[&single], "x\n").success();
+}
+
+#[test]
+fn describe_configs_table_shows_the_configs() {
+    needs_cluster!();
+    let topic = create_topic(1, &["-c", "retention.ms=12345"]);
+    let plain_topic = create_topic(1, &[]);
+    let out = run(ktopic().args(["describe", &topic, &plain_topic, "--configs", "--table"]))
+        .success()
+        .stdout();
+    let row = out
+        .lines()
+        .find(|line| line.contains("retention.ms"))
+        .unwrap_or_else(|| panic!("no config row:\n{out}"));
+    assert!(row.starts_with(&topic) && row.contains("12345"), "{out}");
+    assert!(
+        out.lines()
+            .any(|line| line.starts_with(&plain_topic)
+                && line.contains("only the brokers' defaults")),
+        "{out}"
     );
 }
 
@@ -1086,7 +1160,12 @@ fn reassign_lists_and_cancels_a_throttled_move() {
     let configs = run(tool("ktopic").args(["config", &topic, "--overrides"]))
         .success()
         .json_lines();
-    assert_eq!(configs[0]["configs"], json!({}), "the throttle is gone");
+    // What is left set on the topic: ktopic create -r 1's min.insync.replicas=1 alone.
+    assert_eq!(
+        configs[0]["configs"],
+        json!({"min.insync.replicas": "1"}),
+        "the throttle is gone"
+    );
     assert!(run(tool("ktopic").args(["reassign", &topic, "--list"]))
         .success()
         .json_lines()

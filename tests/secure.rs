@@ -163,6 +163,9 @@ fn altered(from: &Path, dir: &Path, name: &str, key: &str, value: &str) -> PathB
     path
 }
 
+/// How every refusal by the ACLs reads, in every tool.
+const DENIED: &str = "not authorized by the cluster's ACLs";
+
 /// Run a command that must fail with `code`, within `within`, naming `cause`, with
 /// nothing on stdout (nothing reported as delivered or read).
 fn refused(
@@ -333,6 +336,41 @@ fn secure_cluster_end_to_end() {
         .success()
         .json_lines();
     same(&read);
+    // A peer that logs in with SCRAM too (Confluent's Python client: Debian's kcat cannot):
+    // it reads as reader what kpipes wrote as admin, and writes as admin what kcons reads.
+    let reader_arg = reader.display().to_string();
+    let admin_arg = cluster.properties("admin").display().to_string();
+    let brokers = cluster.brokers();
+    let peer_read = run(&mut peer_client(&[
+        "consume",
+        &brokers,
+        &reader_arg,
+        &topic,
+        &records.len().to_string(),
+    ]))
+    .success()
+    .json_lines();
+    same(&peer_read);
+    let peer_topic = unique_name("secure-peer");
+    cluster
+        .run(
+            cluster
+                .found("ktopic")
+                .args(["create", &peer_topic, "-p", "1", "-r", "1"]),
+        )
+        .success();
+    run(peer_client(&["produce", &brokers, &admin_arg, &peer_topic]).write_stdin(input.clone()))
+        .success();
+    same(
+        &cluster
+            .run(
+                cluster
+                    .with("kcons", Some(&reader))
+                    .args([&peer_topic, "-e"]),
+            )
+            .success()
+            .json_lines(),
+    );
 
     // kgroup as reader: the group, its commit at the end (lag 0); admin deletes it.
     let groups = cluster
@@ -379,7 +417,7 @@ fn secure_cluster_end_to_end() {
             .arg(&topic)
             .write_stdin("not allowed\n"),
         10,
-        &format!("not authorized to write to topic '{topic}'"),
+        &format!("cannot write to topic '{topic}': {DENIED}"),
         Duration::from_secs(15),
     );
     ran.stderr_has("Cluster authorization failed");
@@ -413,7 +451,7 @@ fn secure_cluster_end_to_end() {
             "5",
         ]),
         10,
-        "not authorized",
+        &format!("cannot create topic '{denied_topic}': {DENIED}"),
         Duration::from_secs(15),
     )
     .one_error_line("ktopic");
@@ -422,6 +460,37 @@ fn secure_cluster_end_to_end() {
         .success()
         .stdout();
     assert!(!topics.contains(&denied_topic), "{topics}");
+    // Nor change, grow or delete one: every refusal exit 10, in the one wording.
+    for (args, doing) in [
+        (
+            vec!["config", &topic, "--set", "retention.ms=3600000"],
+            format!("cannot change the config of topic '{topic}'"),
+        ),
+        (
+            vec!["config", &topic, "--unset", "retention.ms"],
+            format!("cannot change the config of topic '{topic}'"),
+        ),
+        (
+            vec!["partitions", &topic, "4"],
+            format!("cannot add partitions to topic '{topic}'"),
+        ),
+        (
+            vec!["delete", &topic],
+            format!("cannot delete topic '{topic}'"),
+        ),
+    ] {
+        refused(
+            &cluster,
+            cluster
+                .with("ktopic", Some(&reader))
+                .args(&args)
+                .args(["--timeout", "5"]),
+            10,
+            &format!("{doing}: {DENIED}"),
+            Duration::from_secs(15),
+        )
+        .one_error_line("ktopic");
+    }
     // And nothing reader tried landed: admin still reads exactly the records it wrote.
     same(
         &cluster
@@ -661,7 +730,7 @@ fn secure_zookeeper_mode_cluster() {
             .arg(&topic)
             .write_stdin("no\n"),
         10,
-        &format!("not authorized to write to topic '{topic}'"),
+        &format!("cannot write to topic '{topic}': {DENIED}"),
         Duration::from_secs(15),
     );
     refused(
@@ -675,7 +744,7 @@ fn secure_zookeeper_mode_cluster() {
             "5",
         ]),
         10,
-        "not authorized",
+        DENIED,
         Duration::from_secs(15),
     );
     let wrong = cluster.state_dir.join("wrong.properties");

@@ -89,6 +89,38 @@ impl Ran {
         );
         self
     }
+    /// The tool refused a misspelt cluster name ([`misnamed`]): exit 6, one error line
+    /// naming it and the clusters that exist (the test cluster among them).
+    pub fn reached_no_cluster(self, tool: &str) -> Self {
+        let ran = self
+            .code_is(6)
+            .one_error_line(tool)
+            .stderr_has(&format!("no cluster named '{}'", misspelt_cluster()));
+        let stderr = ran.stderr();
+        let listed = stderr
+            .split_once("the clusters are: ")
+            .map(|(_, list)| list.trim().split(", ").any(|name| name == test_cluster()));
+        assert!(
+            listed == Some(true),
+            "{}",
+            ran.explain("expected the clusters that exist to be listed")
+        );
+        ran
+    }
+    /// Assert stderr is one line `tool: interrupted ...`: an interruption is told, not
+    /// reported as an error.
+    pub fn one_interrupted_line(self, tool: &str) -> Self {
+        let err = self.stderr();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with(&format!("{tool}: interrupted")),
+            "{}",
+            self.explain(&format!(
+                "expected one `{tool}: interrupted ...` line on stderr"
+            ))
+        );
+        self
+    }
     /// Assert the process neither panicked nor died of a signal, and ended its last
     /// stdout line.
     pub fn no_panic(self) -> Self {

@@ -115,6 +115,28 @@ pub fn avro_client(command: &str, topic: &str, arg: &str) -> assert_cmd::Command
     cmd
 }
 
+/// Confluent's Python client (`tests/harness/peer_client.py`, from the Python that
+/// `scripts/setup --tests` installs into the kpipes cache), as a peer where kcat cannot be
+/// one (SCRAM logins to Kafka 4: Debian's kcat has librdkafka 2.0.2): `produce BROKERS
+/// PROPERTIES TOPIC` (stdin: kpipes records) or `consume BROKERS PROPERTIES TOPIC COUNT`
+/// (stdout: kpipes records). PROPERTIES is a librdkafka properties file, or `-`.
+pub fn peer_client(args: &[&str]) -> assert_cmd::Command {
+    let python = kcore::state::cache_root().join("python/bin/python");
+    assert!(
+        python.is_file(),
+        "no Python client in {} (scripts/setup --tests installs it)",
+        python.display()
+    );
+    let mut cmd = assert_cmd::Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/harness/peer_client.py"
+    ))
+    .args(args)
+    .timeout(Duration::from_secs(120));
+    cmd
+}
+
 /// The tests' Python (the venv `scripts/setup --tests` makes), after [`needs_registry!()`].
 pub fn test_python() -> PathBuf {
     avro_python().clone().expect("needs_registry!() first")
@@ -146,6 +168,23 @@ pub fn schema_client(
     .env("PYTHONWARNINGS", "ignore")
     .timeout(Duration::from_secs(120));
     cmd
+}
+
+/// One of our tools told to use a cluster that does not exist: `KPIPES_CLUSTER` set to a
+/// misspelling of the test cluster's name, with `KAFKA_BROKERS` (the test cluster's) set
+/// or not. Check the result with [`Ran::reached_no_cluster`].
+pub fn misnamed(name: &str, with_brokers: bool) -> assert_cmd::Command {
+    let mut cmd = tool(name);
+    cmd.env("KPIPES_CLUSTER", misspelt_cluster());
+    if !with_brokers {
+        cmd.env_remove("KAFKA_BROKERS");
+    }
+    cmd
+}
+
+/// The name [`misnamed`] gives: the test cluster's, misspelt.
+pub fn misspelt_cluster() -> String {
+    format!("{}x", test_cluster())
 }
 
 /// A command for kcluster acting on `cluster`.

@@ -53,10 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let name = cli.name.as_str();
     match cli.command {
         Some(Command::Profile(_)) => unreachable!("handled above"),
-        None => {
-            cli::cli().print_help()?;
-            Ok(())
-        }
+        None => Err(kcore::missing_command(&cli::cli())),
         Some(Command::Up(args)) => {
             let _lock = ClusterLock::acquire(name)?;
             commands::up(name, &args)
@@ -87,8 +84,10 @@ pub fn run(cli: Cli) -> Result<()> {
             let _lock = ClusterLock::acquire(name)?;
             match ClusterState::load(name) {
                 Some(state) => commands::down(state, &args),
+                // Nothing to stop: not an error (a script's clean-up may run twice).
                 None => {
-                    eprintln!("kcluster: no cluster named '{name}'; nothing to do");
+                    let why = kcore::state::no_such_cluster(name, NAMED_BY);
+                    eprintln!("kcluster: {why}; nothing to do");
                     Ok(())
                 }
             }
@@ -145,13 +144,11 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Where kcluster's cluster name comes from, for errors.
+const NAMED_BY: &str = "-n/--name or KPIPES_CLUSTER";
+
 fn load(name: &str) -> Result<ClusterState> {
-    ClusterState::load(name).ok_or_else(|| {
-        Failure::not_found(format!(
-            "no cluster named '{name}' (start one with `kcluster up --name {name}`)"
-        ))
-        .into()
-    })
+    Ok(kcore::state::named_cluster(name, NAMED_BY)?)
 }
 
 /// Cluster names become directory names: keep them to a safe alphabet.

@@ -223,8 +223,13 @@ pub fn add_broker(state: &mut ClusterState) -> Result<NodeState> {
 /// like the seed's my-topic (so one broker may fail), and a small footprint.
 pub(crate) fn common_broker_properties(state: &ClusterState, node_dir: &Path) -> String {
     let replication = state.brokers.len().min(3);
+    // Topics made without -r: as the seed's my-topic (3 copies, writes need 2), so that one
+    // broker may fail without losing or refusing anything; 1 below 3 brokers.
+    let topic_min_isr = if state.brokers.len() >= 3 { 2 } else { 1 };
     format!(
         "log.dirs={data}\n\
+         default.replication.factor={replication}\n\
+         min.insync.replicas={topic_min_isr}\n\
          offsets.topic.replication.factor={replication}\n\
          transaction.state.log.replication.factor={replication}\n\
          transaction.state.log.min.isr={min_isr}\n\

@@ -239,7 +239,8 @@ pub fn run(cli: Cli) -> Result<()> {
         let records = writer.records();
         let plural = if records == 1 { "" } else { "s" };
         return Err(Failure::interrupted(format!(
-            "interrupted after {records} record{plural}{committed}"
+            "interrupted after {} record{plural}{committed}",
+            kcore::progress::count(records)
         ))
         .into());
     }
@@ -538,6 +539,10 @@ fn consume(
                     RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic,
                 ) => {
                     return Err(Failure::not_found(format!("consuming: {err}")).into());
+                }
+                // Retrying cannot help: the ACLs refuse this client the topic or its group.
+                Some(code) if kcore::failure::is_authorization_code(code) => {
+                    return Err(Failure::denied("cannot consume", err).into());
                 }
                 // librdkafka would fetch it again forever: stop, and say where it is.
                 Some(code) if bad_batch::is_undecodable(code) => {

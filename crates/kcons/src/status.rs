@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kcore::progress::{self, Mode, Rate, Status};
+use kcore::progress::{self, Line, Mode, Rate, Status};
 use kcore::QuietContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Offset;
@@ -172,12 +172,23 @@ pub fn start(
     Status::start("kcons", mode, move |_| {
         let c = &counters;
         let records = get(&c.records);
-        let mut line = format!(
-            "{} records; {} records/s, {}",
-            progress::count(records),
-            progress::rate(records_rate.per_second(records)),
-            progress::megabytes_per_second(bytes_rate.per_second(get(&c.bytes))),
-        );
+        // Dropped first on a narrow terminal: the byte rate, then the record rate.
+        let mut line = Line::new()
+            .part("", format!("{} records", progress::count(records)), 9)
+            .maybe(
+                "; ",
+                records_rate
+                    .per_second(records)
+                    .map(|r| format!("{} records/s", progress::rate(r))),
+                5,
+            )
+            .maybe(
+                ", ",
+                bytes_rate
+                    .per_second(get(&c.bytes))
+                    .map(progress::megabytes_per_second),
+                4,
+            );
         let total = get(&c.total);
         let by_offsets =
             (exit_at_end && total > 0).then(|| (get(&c.covered) as f64 / total as f64, total));
@@ -189,24 +200,36 @@ pub fn start(
         if let Some((fraction, of)) = towards_end {
             let fraction = fraction.min(1.0);
             // The fraction in billionths, as a growing count.
-            let per_second = fraction_rate.per_second((fraction * 1e9) as u64) / 1e9;
-            let eta = if per_second > 0.0 {
-                progress::duration(Duration::from_secs_f64(
-                    ((1.0 - fraction) / per_second).min(360_000.0),
-                ))
-            } else {
-                "?".to_string()
-            };
-            line.push_str(&format!(
-                "; {:.0}% of {} to the end, ETA {eta}",
-                fraction * 100.0,
-                progress::count(of)
-            ));
+            let per_second = fraction_rate
+                .per_second((fraction * 1e9) as u64)
+                .map(|r| r / 1e9);
+            // No ETA until there is a rate to tell it from (never "ETA ?").
+            let eta = per_second.filter(|r| *r > 0.0).map(|per_second| {
+                let left = ((1.0 - fraction) / per_second).min(360_000.0);
+                format!("ETA {}", progress::duration(Duration::from_secs_f64(left)))
+            });
+            line = line
+                .part(
+                    "; ",
+                    format!(
+                        "{:.0}% of {} to the end",
+                        fraction * 100.0,
+                        progress::count(of)
+                    ),
+                    8,
+                )
+                .maybe(", ", eta, 7);
         } else if !exit_at_end && count.is_none() {
             match get(&c.behind) {
                 UNKNOWN => {}
-                0 => line.push_str("; at the end"),
-                behind => line.push_str(&format!("; {} behind the end", progress::count(behind))),
+                0 => line = line.part("; ", "at the end", 8),
+                behind => {
+                    line = line.part(
+                        "; ",
+                        format!("{} behind the end", progress::count(behind)),
+                        8,
+                    )
+                }
             }
         }
         line

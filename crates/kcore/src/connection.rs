@@ -5,6 +5,8 @@
 //! directly. Brokers come from, first found wins: `-b/--brokers`, the `--profile`'s
 //! `bootstrap.servers`, `KAFKA_BROKERS`, the `KPIPES_PROFILE`'s, a running cluster
 //! started by kcluster, the seed cluster's default ports.
+//! A cluster named by `KPIPES_CLUSTER` must exist (exit 6), and must be the one
+//! `KAFKA_BROKERS` names when both are set.
 //! Properties come from, first to last (later wins): the tool's own defaults, a
 //! kcluster cluster's own (when the brokers were found that way), the `KPIPES_PROFILE`'s,
 //! the file named by `KPIPES_CONFIG_FILE`, the `--profile`'s, `-F/--config-file`, then each
@@ -141,6 +143,9 @@ impl ChosenProfile {
 impl ConnectionArgs {
     /// Validate the flags and settle where the brokers are.
     pub fn resolve(&self) -> Result<Connection> {
+        // A cluster named by KPIPES_CLUSTER must exist, whatever else says where the
+        // brokers are: a misspelt name never reaches another cluster.
+        let named = crate::state::cluster_from_env()?;
         let chosen = match &self.profile {
             Some(name) => Some(ChosenProfile {
                 profile: Profile::load(name)?,
@@ -172,7 +177,19 @@ impl ConnectionArgs {
         } else if let Some((list, c)) = profile_brokers(flag_profile) {
             (list, leak(c.source()))
         } else if let Some(list) = env("KAFKA_BROKERS") {
-            (list.to_string_lossy().into_owned(), "KAFKA_BROKERS")
+            let list = list.to_string_lossy().into_owned();
+            if let Some(state) = &named {
+                if !same_brokers(&list, &state.bootstrap()) {
+                    return Err(Failure::usage(format!(
+                        "{} names cluster '{}' ({}), but KAFKA_BROKERS is {list}: unset one of them",
+                        crate::state::CLUSTER_VAR,
+                        state.name,
+                        state.bootstrap()
+                    ))
+                    .into());
+                }
+            }
+            (list, "KAFKA_BROKERS")
         } else if let Some((list, c)) = profile_brokers(env_profile) {
             (list, leak(c.source()))
         } else if let Some(c) = &chosen {
@@ -183,7 +200,7 @@ impl ConnectionArgs {
             ))
             .into());
         } else {
-            match crate::state::running_cluster() {
+            match named.or(crate::state::running_cluster()?) {
                 Some(state) => {
                     cluster_properties = state.client_properties();
                     (state.bootstrap(), FROM_CLUSTER)
@@ -272,6 +289,8 @@ impl Connection {
     pub fn client_config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        // Which tool on which machine: `kgroup describe --members` tells consumers apart by it.
+        config.set("client.id", client_id());
         for (key, value) in COMMON_DEFAULTS.iter().chain(defaults) {
             config.set(*key, *value);
         }
@@ -360,6 +379,29 @@ impl Connection {
     }
 }
 
+/// `tool@host`: the program's own name (kcons, kprod, ...) and this machine's.
+pub fn client_id() -> String {
+    let tool = std::env::current_exe()
+        .ok()
+        .and_then(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "kpipes".to_string());
+    format!("{tool}@{}", hostname())
+}
+
+/// This machine's host name ("localhost" if it has none).
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    if ok && !name.is_empty() {
+        name
+    } else {
+        "localhost".to_string()
+    }
+}
+
 /// Keys whose values must never be shown (error messages, debug output).
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
@@ -410,6 +452,20 @@ pub fn parse_broker_list(raw: &str) -> std::result::Result<String, String> {
         }
     }
     Ok(entries.join(","))
+}
+
+/// True when two broker lists name the same brokers (in any order).
+fn same_brokers(a: &str, b: &str) -> bool {
+    let set = |list: &str| {
+        let mut items: Vec<String> = list
+            .split(',')
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect();
+        items.sort();
+        items
+    };
+    set(a) == set(b)
 }
 
 /// Parse one `-X key=value`.

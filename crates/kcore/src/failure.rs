@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use rdkafka::error::RDKafkaErrorCode;
+
 /// The documented exit codes of every kpipes tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -48,6 +50,60 @@ pub enum ExitCode {
 impl ExitCode {
     pub fn code(self) -> i32 {
         self as i32
+    }
+
+    /// Every code, in order, for the man pages' EXIT STATUS.
+    pub const ALL: [ExitCode; 13] = [
+        ExitCode::Success,
+        ExitCode::Failure,
+        ExitCode::Usage,
+        ExitCode::Input,
+        ExitCode::Delivery,
+        ExitCode::Unreachable,
+        ExitCode::NotFound,
+        ExitCode::Unhealthy,
+        ExitCode::Environment,
+        ExitCode::Refused,
+        ExitCode::NotAuthorized,
+        ExitCode::Undecodable,
+        ExitCode::Interrupted,
+    ];
+
+    /// What the code means, in one line (README.md's "Exit codes" says more).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Success => "success (also when stdout is closed early, as by head)",
+            ExitCode::Failure => "an unexpected failure",
+            ExitCode::Usage => {
+                "bad command line: unknown flag, malformed -X, bad broker address or value"
+            }
+            ExitCode::Input => {
+                "bad input data (a line of stdin); the valid records were still delivered"
+            }
+            ExitCode::Delivery => "not everything was delivered or done (the count is on stderr)",
+            ExitCode::Unreachable => {
+                "the brokers (or the schema registry) could not be reached in time, or TLS failed"
+            }
+            ExitCode::NotFound => "not found: unknown topic, group, cluster or broker",
+            ExitCode::Unhealthy => {
+                "the cluster is unhealthy: a broker is down or not ready in time"
+            }
+            ExitCode::Environment => {
+                "something needed is missing on this machine (Java, Kafka, Docker, a free port)"
+            }
+            ExitCode::Refused => {
+                "refused in the cluster's present state: the group has active members"
+            }
+            ExitCode::NotAuthorized => {
+                "not authorized: the ACLs refuse the request, or the credentials were refused"
+            }
+            ExitCode::Undecodable => {
+                "kcons: a batch of records could not be decompressed or parsed"
+            }
+            ExitCode::Interrupted => {
+                "interrupted (SIGINT/SIGTERM); what was done was flushed first"
+            }
+        }
     }
 }
 
@@ -92,6 +148,13 @@ impl Failure {
     pub fn not_authorized(message: impl Into<String>) -> Self {
         Self::new(ExitCode::NotAuthorized, message)
     }
+    /// A refusal by the cluster's ACLs, in the one wording every tool uses (exit 10):
+    /// `DOING: not authorized by the cluster's ACLs (WHY)`, DOING as `cannot delete topic 't'`.
+    pub fn denied(doing: impl fmt::Display, why: impl fmt::Display) -> Self {
+        Self::not_authorized(format!(
+            "{doing}: not authorized by the cluster's ACLs ({why})"
+        ))
+    }
     pub fn undecodable(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Undecodable, message)
     }
@@ -108,17 +171,43 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// The exit code for an error: the outermost [`Failure`] in its chain, else 1.
+/// True for the broker error codes by which the cluster's ACLs refuse a request.
+pub fn is_authorization_code(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+            | RDKafkaErrorCode::DelegationTokenAuthorizationFailed
+    )
+}
+
+/// The exit code for an error: the outermost [`Failure`] in its chain; else 10 for a
+/// librdkafka error by which the ACLs refused (one no tool worded itself); else 1.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     // `downcast_ref` on the anyhow error also sees a Failure given as `.context(..)`,
     // which the plain `dyn Error` chain cannot.
+    let refused = |cause: &(dyn std::error::Error + 'static)| {
+        cause
+            .downcast_ref::<rdkafka::error::KafkaError>()
+            .and_then(|e| e.rdkafka_error_code())
+            .or_else(|| cause.downcast_ref::<RDKafkaErrorCode>().copied())
+            .is_some_and(is_authorization_code)
+    };
     err.downcast_ref::<Failure>()
         .or_else(|| {
             err.chain()
                 .find_map(|cause| cause.downcast_ref::<Failure>())
         })
         .map(|failure| failure.code)
-        .unwrap_or(ExitCode::Failure)
+        .unwrap_or_else(|| {
+            if err.chain().any(refused) {
+                ExitCode::NotAuthorized
+            } else {
+                ExitCode::Failure
+            }
+        })
 }
 
 /// True when the error is (caused by) writing to a closed pipe, e.g. `kcons t | head -1`.
@@ -179,6 +268,25 @@ mod tests {
         let err = anyhow::Error::new(Failure::not_found("no topic t"))
             .context(Failure::delivery("2 records not delivered"));
         assert_eq!(exit_code_for(&err), ExitCode::Delivery);
+    }
+
+    #[test]
+    fn refusals_have_one_wording_and_exit_ten() {
+        let denied = Failure::denied(
+            "cannot delete topic 't'",
+            "Broker: Topic authorization failed",
+        );
+        assert_eq!(denied.code, ExitCode::NotAuthorized);
+        assert_eq!(
+            denied.to_string(),
+            "cannot delete topic 't': not authorized by the cluster's ACLs (Broker: Topic authorization failed)"
+        );
+        // A librdkafka refusal no tool worded itself still exits 10.
+        let err = anyhow::Error::new(rdkafka::error::KafkaError::ConsumerCommit(
+            RDKafkaErrorCode::GroupAuthorizationFailed,
+        ))
+        .context("committing");
+        assert_eq!(exit_code_for(&err), ExitCode::NotAuthorized);
     }
 
     #[test]

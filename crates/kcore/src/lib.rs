@@ -55,7 +55,8 @@ pub use output::JsonLines;
 use std::io::IsTerminal;
 
 /// Run a tool's body and turn its result into the process exit status:
-/// `tool: error: <cause chain>` on stderr (and indented detail lines, if any) and the documented exit code on failure;
+/// `tool: error: <cause chain>` on stderr (and indented detail lines, if any) and the documented exit code on failure
+/// (an interruption, which is no error, as `tool: interrupted ...`);
 /// a closed stdout pipe (`| head -1`) ends quietly with status 0.
 pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
     // OpenSSL, before librdkafka initialises it, without its clean-up at exit. The tools
@@ -70,7 +71,11 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
         Err(err) => {
             // An empty message means the tool has already reported the details itself.
             let line = failure::one_line(&err);
-            if !line.is_empty() {
+            let code = failure::exit_code_for(&err);
+            if code == ExitCode::Interrupted {
+                // The user asked for it: no error, just what was done.
+                progress::suspend(|| eprintln!("{tool}: {line}"));
+            } else if !line.is_empty() {
                 report_error(tool, &line);
                 // Detail (a log's cause line, a path) on lines of its own, indented.
                 for detail in failure::details(&err) {
@@ -81,7 +86,7 @@ pub fn run_main(tool: &str, body: impl FnOnce() -> anyhow::Result<()>) -> std::p
                     eprintln!("  {note}");
                 }
             }
-            std::process::ExitCode::from(failure::exit_code_for(&err) as u8)
+            std::process::ExitCode::from(code as u8)
         }
     }
 }
@@ -134,7 +139,8 @@ pub fn tool_main<T: clap::Parser>(
 /// a mistake in it is one `tool: error: ...` line and exit 2, as every other error (clap's
 /// own report spans several lines). Help and version print as usual.
 pub fn parse_cli<T: clap::Parser>(tool: &str) -> (T, Option<generate::Generate>) {
-    let parsed = T::command()
+    // The command as tidied for help (examples fitted to 80 columns), parsed as derived.
+    let parsed = generate::tidy(T::command())
         .try_get_matches()
         .and_then(|matches| Ok((T::from_arg_matches(&matches)?, matches)));
     match parsed {
@@ -167,8 +173,54 @@ fn exit_on_cli_error(tool: &str, err: clap::Error) -> ! {
                 .collect();
             let joined = paragraph.join(" ");
             let message = joined.trim_start_matches("error: ");
-            report_error(tool, &format!("{message} (see {tool} --help)"));
+            // clap's "did you mean" tip is in a paragraph of its own: kept, on the line.
+            let hint = match suggestions(&err).as_slice() {
+                [] => String::new(),
+                names => format!(
+                    "; did you mean {}?",
+                    names
+                        .iter()
+                        .map(|name| format!("'{name}'"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            };
+            report_error(tool, &format!("{message}{hint} (see {tool} --help)"));
             std::process::exit(ExitCode::Usage.code())
         }
     }
+}
+
+/// The flags, subcommands or values clap suggests for a misspelt one.
+fn suggestions(err: &clap::Error) -> Vec<String> {
+    use clap::error::{ContextKind, ContextValue};
+    [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .filter_map(|kind| err.get(kind))
+    .flat_map(|value| match value {
+        ContextValue::String(one) => vec![one.clone()],
+        ContextValue::Strings(many) => many.clone(),
+        _ => Vec::new(),
+    })
+    .collect()
+}
+
+/// The error for a tool run without its command (`ktopic`, `kgroup`, `kcluster` alone):
+/// a usage error (exit 2) naming the commands, not the help on stdout with exit 0.
+pub fn missing_command(cmd: &clap::Command) -> anyhow::Error {
+    let tool = cmd.get_name();
+    let commands: Vec<&str> = cmd
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+        .map(|sub| sub.get_name())
+        .collect();
+    Failure::usage(format!(
+        "a command is needed: {} (see {tool} --help)",
+        commands.join(", ")
+    ))
+    .into()
 }

@@ -124,6 +124,88 @@ pub fn suspend<R>(print: impl FnOnce() -> R) -> R {
     }
 }
 
+/// A status line made of parts, each with how useful it is: on a terminal too narrow for
+/// all of them, the least useful go first ([`Line::fit`]), so that what matters most (how
+/// many records, how far to the end, when) is never what the terminal cuts off.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// (text, with its separator from the part before; usefulness: higher stays longer)
+    parts: Vec<(String, u8)>,
+}
+
+impl Line {
+    pub fn new() -> Line {
+        Line::default()
+    }
+
+    /// Add `text` (after `separator`, such as "; " or ", ", unless it comes first).
+    pub fn part(mut self, separator: &str, text: impl AsRef<str>, usefulness: u8) -> Line {
+        let text = text.as_ref();
+        let joined = if self.parts.is_empty() {
+            text.to_string()
+        } else {
+            format!("{separator}{text}")
+        };
+        self.parts.push((joined, usefulness));
+        self
+    }
+
+    /// Add `text` when there is one (a rate not measured yet is left out, not shown as 0).
+    pub fn maybe(self, separator: &str, text: Option<String>, usefulness: u8) -> Line {
+        match text {
+            Some(text) => self.part(separator, text, usefulness),
+            None => self,
+        }
+    }
+
+    /// The line in at most `width` characters: the least useful parts dropped first (the
+    /// later of equally useful ones), and only the most useful one cut if it alone is wider.
+    pub fn fit(&self, width: usize) -> String {
+        let mut kept: Vec<bool> = vec![true; self.parts.len()];
+        let mut order: Vec<usize> = (0..self.parts.len()).collect();
+        order.sort_by_key(|&i| (self.parts[i].1, std::cmp::Reverse(i)));
+        for &drop in &order {
+            if self.text(&kept).chars().count() <= width || kept.iter().filter(|k| **k).count() <= 1
+            {
+                break;
+            }
+            kept[drop] = false;
+        }
+        self.text(&kept).chars().take(width).collect()
+    }
+
+    fn text(&self, kept: &[bool]) -> String {
+        let mut line = String::new();
+        for ((text, _), _) in self.parts.iter().zip(kept).filter(|(_, keep)| **keep) {
+            if line.is_empty() {
+                // The first part shown needs no separator before it.
+                line.push_str(text.trim_start_matches([';', ',', ' ']));
+            } else {
+                line.push_str(text);
+            }
+        }
+        line
+    }
+}
+
+/// A plain line: one part, cut at the terminal's width.
+impl From<String> for Line {
+    fn from(text: String) -> Line {
+        Line::new().part("", text, 1)
+    }
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(&vec![true; self.parts.len()]))
+    }
+}
+
+/// The width of the terminal on stderr, if it is one.
+fn stderr_width() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0 as usize)
+}
+
 /// A status line on stderr, kept up to date by its own thread from what `render`
 /// returns (called at most every [`REDRAW`], never by the tool's own loop).
 pub struct Status {
@@ -136,17 +218,17 @@ pub struct Status {
 
 impl Status {
     /// Start showing `render(elapsed)` as `mode` says (nothing when it is off).
-    pub fn start(
+    pub fn start<L: Into<Line>>(
         tool: &'static str,
         mode: Mode,
-        render: impl FnMut(Duration) -> String + Send + 'static,
+        mut render: impl FnMut(Duration) -> L + Send + 'static,
     ) -> Status {
         let started = Instant::now();
         let (stop, stopped) = channel::<()>();
         let thread = (!mode.is_off()).then(|| {
             std::thread::Builder::new()
                 .name("progress".into())
-                .spawn(move || draw(tool, mode, started, render, &stopped))
+                .spawn(move || draw(tool, mode, started, move |d| render(d).into(), &stopped))
                 .expect("spawning the progress thread")
         });
         Status {
@@ -162,7 +244,9 @@ impl Status {
     pub fn spinner(tool: &'static str, what: impl Into<String>) -> Status {
         let what = what.into();
         Status::start(tool, Mode::terminal(), move |elapsed| {
-            format!("{what} ({})", duration(elapsed))
+            Line::new()
+                .part("", &what, 2)
+                .part(" ", format!("({})", duration(elapsed)), 1)
         })
     }
 
@@ -196,7 +280,7 @@ fn draw(
     tool: &'static str,
     mode: Mode,
     started: Instant,
-    mut render: impl FnMut(Duration) -> String,
+    mut render: impl FnMut(Duration) -> Line,
     stopped: &std::sync::mpsc::Receiver<()>,
 ) -> bool {
     let wait = |until: Instant| -> bool {
@@ -204,6 +288,11 @@ fn draw(
         let left = until.saturating_duration_since(Instant::now());
         !matches!(stopped.recv_timeout(left), Err(RecvTimeoutError::Timeout))
     };
+    if mode.draw != Draw::Off {
+        // A first sample for the rates, so that the first line drawn has a rate measured
+        // since the start instead of none (or a 0 from a single sample).
+        render(Duration::ZERO);
+    }
     match mode.draw {
         Draw::Off => false,
         Draw::Lines => {
@@ -224,7 +313,10 @@ fn draw(
             *active() = Some(bar.clone());
             let mut next = Instant::now();
             loop {
-                bar.set_message(render(started.elapsed()));
+                let line = render(started.elapsed());
+                // The spinner and its space take two columns; the cursor needs one more.
+                let width = stderr_width().unwrap_or(80).saturating_sub(3).max(10);
+                bar.set_message(line.fit(width));
                 bar.tick();
                 next += REDRAW;
                 if wait(next) {
@@ -281,8 +373,9 @@ impl Rate {
         }
     }
 
-    /// Record `count` as of now; the count's growth per second over the window.
-    pub fn per_second(&mut self, count: u64) -> f64 {
+    /// Record `count` as of now; the count's growth per second over the window, None
+    /// until there is a span to measure it over (a first frame shows no rate rather than 0).
+    pub fn per_second(&mut self, count: u64) -> Option<f64> {
         let now = Instant::now();
         self.samples.push_back((now, count));
         while self.samples.len() > 2 && now.duration_since(self.samples[1].0) >= self.window {
@@ -291,9 +384,9 @@ impl Rate {
         let (then, before) = self.samples[0];
         let seconds = now.duration_since(then).as_secs_f64();
         if seconds < 0.05 {
-            return 0.0;
+            return None;
         }
-        count.saturating_sub(before) as f64 / seconds
+        Some(count.saturating_sub(before) as f64 / seconds)
     }
 }
 
@@ -368,15 +461,43 @@ mod tests {
     #[test]
     fn a_rate_follows_the_recent_growth() {
         let mut rate = Rate::new(Duration::from_millis(200));
-        assert_eq!(rate.per_second(0), 0.0);
+        assert_eq!(rate.per_second(0), None, "no rate before there is a span");
         std::thread::sleep(Duration::from_millis(100));
-        let r = rate.per_second(100);
+        let r = rate.per_second(100).unwrap();
         assert!((500.0..=1000.0).contains(&r), "{r}");
     }
 
     #[test]
+    fn a_narrow_terminal_drops_the_least_useful_parts_first() {
+        let line = Line::new()
+            .part("", "5,125,941 records", 9)
+            .part("; ", "312,500 records/s", 5)
+            .part(", ", "31.2 MB/s", 4)
+            .part("; ", "40% of 12,000,000 to the end", 8)
+            .part(", ", "ETA 1 min 05 s", 7);
+        let all = "5,125,941 records; 312,500 records/s, 31.2 MB/s; 40% of 12,000,000 to the end, ETA 1 min 05 s";
+        assert_eq!(line.to_string(), all);
+        assert_eq!(line.fit(200), all);
+        assert_eq!(
+            line.fit(85),
+            "5,125,941 records; 312,500 records/s; 40% of 12,000,000 to the end, ETA 1 min 05 s"
+        );
+        assert_eq!(
+            line.fit(70),
+            "5,125,941 records; 40% of 12,000,000 to the end, ETA 1 min 05 s"
+        );
+        assert_eq!(line.fit(30), "5,125,941 records");
+        assert_eq!(line.fit(5), "5,125");
+        // A first part dropped takes no separator with it onto the next.
+        let line = Line::new().part("", "a a a a", 1).part(", ", "b", 2);
+        assert_eq!(line.fit(4), "b");
+    }
+
+    #[test]
     fn off_shows_nothing_and_finishes_quietly() {
-        let status = Status::start("t", Mode::OFF, |_| unreachable!("never rendered"));
+        let status = Status::start("t", Mode::OFF, |_| -> Line {
+            unreachable!("never rendered")
+        });
         status.finish(|_| unreachable!("no summary when off"));
     }
 
@@ -387,7 +508,7 @@ mod tests {
             draw: Draw::Live,
             forced: false,
         };
-        let mut status = Status::start("t", mode, |_| unreachable!("not rendered yet"));
+        let mut status = Status::start("t", mode, |_| -> Line { unreachable!("not rendered yet") });
         assert!(!status.stop());
     }
 }

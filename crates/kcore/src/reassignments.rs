@@ -151,9 +151,10 @@ fn refuse_if_failed(code: i16, message: Option<&str>, doing: &str) -> Result<()>
     ) {
         // The broker's own message here is a dump of its request object: the code says it.
         let _ = said;
-        return Err(Failure::not_authorized(format!(
-            "cannot {doing}: not authorized: {err} (the cluster's ACLs: ALTER on the cluster is needed)"
-        ))
+        return Err(Failure::denied(
+            format!("cannot {doing}"),
+            format!("{err}; ALTER on the cluster is needed"),
+        )
         .into());
     }
     Err(anyhow!("cannot {doing}: {err}{said}"))

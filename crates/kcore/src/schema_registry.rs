@@ -92,7 +92,7 @@ impl RegistryArgs {
             (registry.url, source)
         } else if connection.brokers_source == FROM_CLUSTER {
             // A cluster's registry goes with its brokers, never with others'.
-            match crate::state::running_cluster().and_then(|s| s.schema_registry_url()) {
+            match crate::state::running_cluster()?.and_then(|s| s.schema_registry_url()) {
                 Some(url) => (url, "the running kcluster cluster".to_string()),
                 None => return Ok(None),
             }

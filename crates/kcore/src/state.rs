@@ -323,17 +323,41 @@ pub fn cluster_names() -> Vec<String> {
     names
 }
 
-/// The bootstrap list of the cluster kcluster runs: the one named by `KPIPES_CLUSTER`,
-/// else `default` if it runs, else the only running one.
-pub fn running_cluster_brokers() -> Option<String> {
-    running_cluster().map(|state| state.bootstrap())
+/// The environment variable that names the cluster every tool talks to.
+pub const CLUSTER_VAR: &str = "KPIPES_CLUSTER";
+
+/// The cluster named `name` (by `how`: `KPIPES_CLUSTER`, `--name`, a profile), which must
+/// exist: a misspelt name is an error (exit 6) naming it and the clusters there are,
+/// never a way to reach another cluster.
+pub fn named_cluster(name: &str, how: &str) -> Result<ClusterState, crate::Failure> {
+    ClusterState::load(name).ok_or_else(|| no_such_cluster(name, how))
 }
 
-/// The cluster kcluster runs (see [`running_cluster_brokers`]): its brokers, and for a
-/// secure one the properties its clients need ([`ClusterState::client_properties`]).
-pub fn running_cluster() -> Option<ClusterState> {
-    if let Ok(name) = std::env::var("KPIPES_CLUSTER") {
-        return ClusterState::load(&name);
+/// The error for a cluster name that names no cluster (exit 6).
+pub fn no_such_cluster(name: &str, how: &str) -> crate::Failure {
+    let known = cluster_names();
+    let there = if known.is_empty() {
+        format!("there are none (`kcluster up --name {name}` starts one)")
+    } else {
+        format!("the clusters are: {}", known.join(", "))
+    };
+    crate::Failure::not_found(format!("no cluster named '{name}' (from {how}); {there}"))
+}
+
+/// The cluster `KPIPES_CLUSTER` names, if it is set; an error if it names none.
+pub fn cluster_from_env() -> Result<Option<ClusterState>, crate::Failure> {
+    match std::env::var(CLUSTER_VAR) {
+        Ok(name) if !name.is_empty() => named_cluster(&name, CLUSTER_VAR).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The cluster kcluster runs: the one named by `KPIPES_CLUSTER` (which must exist), else
+/// `default` if it runs, else the only running one. Its brokers, and for a secure one the
+/// properties its clients need ([`ClusterState::client_properties`]).
+pub fn running_cluster() -> Result<Option<ClusterState>, crate::Failure> {
+    if let Some(named) = cluster_from_env()? {
+        return Ok(Some(named));
     }
     let running: Vec<ClusterState> = cluster_names()
         .iter()
@@ -343,11 +367,11 @@ pub fn running_cluster() -> Option<ClusterState> {
         .filter(|state| state.backend == BackendKind::Compose || state.any_running())
         .collect();
     if let Some(default) = running.iter().find(|state| state.name == "default") {
-        return Some(default.clone());
+        return Ok(Some(default.clone()));
     }
     match running.as_slice() {
-        [only] => Some(only.clone()),
-        _ => None,
+        [only] => Ok(Some(only.clone())),
+        _ => Ok(None),
     }
 }
 

@@ -54,10 +54,9 @@ impl TxnError {
     pub fn failure(&self, doing: &str) -> Failure {
         let message = format!("{doing}: {}", self.text);
         match self.code {
-            RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-            | RDKafkaErrorCode::GroupAuthorizationFailed
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed => Failure::not_authorized(message),
+            code if crate::failure::is_authorization_code(code) => {
+                Failure::denied(doing, &self.text)
+            }
             RDKafkaErrorCode::Fenced
             | RDKafkaErrorCode::ProducerFenced
             | RDKafkaErrorCode::InvalidProducerEpoch => Failure::delivery(format!(

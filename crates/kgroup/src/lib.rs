@@ -26,8 +26,7 @@ use cli::{Cli, Command};
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        cli::cli().print_help()?;
-        return Ok(());
+        return Err(kcore::missing_command(&cli::cli()));
     };
     // Arguments are checked before anything is asked of the cluster.
     if let Command::Reset(args) = &command {

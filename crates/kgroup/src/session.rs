@@ -104,7 +104,7 @@ pub fn failure(err: anyhow::Error, doing: &str) -> anyhow::Error {
 pub fn admin_failure(error: &AdminError, doing: &str) -> anyhow::Error {
     let message = format!("{doing}: {error}");
     if error.is_not_authorized() {
-        return Failure::not_authorized(format!("{doing}: not authorized: {error}")).into();
+        return Failure::denied(doing, error).into();
     }
     if error.is_timeout() {
         return Failure::unreachable(message).into();

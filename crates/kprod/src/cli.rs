@@ -60,7 +60,7 @@ pub struct Cli {
     #[arg(short = 'p', long = "partition", value_name = "N")]
     pub partition: Option<i32>,
 
-    /// Each line is a JSON record as kcons prints it; the smallest is {"value":"hello"}
+    /// Each line is a JSON record as kcons prints it (the envelope: "key", "value", "headers", ...); the smallest is {"value":"hello"}. To send JSON documents as values, leave out --json: each line is sent as it is
     #[arg(long)]
     pub json: bool,
 

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rdkafka::producer::{Producer, PurgeConfig};
-use rdkafka::types::RDKafkaErrorCode;
 
 use crate::input_loop::Delivery;
 use crate::producer::{Sender, POLL_SLICE};
@@ -47,10 +46,10 @@ impl Delivery for Plain {
     fn finish(self, sender: Sender, tally: &mut Tally, interrupted: bool) -> Result<()> {
         finish(&sender, tally, self.delivery_timeout);
         if let Some(denied) = tally.denied.take() {
-            tally.denied = Some(format!(
-                "not authorized to write to topic '{}' (the cluster's ACLs): {denied}",
-                self.topic
-            ));
+            tally.denied = Some(
+                kcore::Failure::denied(format!("cannot write to topic '{}'", self.topic), denied)
+                    .message,
+            );
         }
         // Every record has its verdict and every report is written: destroying the producer
         // now (joining librdkafka's threads, closing connections) would only delay the exit,
@@ -84,13 +83,9 @@ fn finish(sender: &Sender, tally: &mut Tally, delivery_timeout: Duration) {
     tally.still_queued = tally.sent.saturating_sub(tally.delivered + tally.failed);
     // The ACLs refused the producer (the idempotent producer's id needs a right to write).
     let fatal = producer.client().fatal_error();
-    if let Some((code, why)) = fatal.filter(|(code, _)| {
-        matches!(
-            code,
-            RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-        )
-    }) {
+    if let Some((code, why)) =
+        fatal.filter(|(code, _)| kcore::failure::is_authorization_code(*code))
+    {
         tally.denied.get_or_insert(format!("{code}: {why}"));
     }
 }

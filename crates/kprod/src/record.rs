@@ -147,6 +147,16 @@ fn plain_record<'a>(line: &'a [u8], rules: &'a Rules) -> Record<'a> {
     }
 }
 
+/// What a `--json` line that is not a record is told (a JSON document meant as the value).
+pub const NOT_A_RECORD: &str = "--json reads records as kcons prints them \
+({\"key\":...,\"value\":\"...\"}); to send each line (a JSON document) as the value, leave out --json";
+
+/// Whether a line's error is a partition the topic does not have (counted, and told
+/// once: see [`crate::reports::Tally::bad_line`]).
+pub fn is_no_such_partition(why: &str) -> bool {
+    why.starts_with("partition ") && why.contains(" is out of range: ")
+}
+
 /// Decode a `--json` line, or say what is wrong with it.
 fn json_record<'a>(
     line: &'a [u8],
@@ -155,7 +165,14 @@ fn json_record<'a>(
 ) -> Result<Record<'a>, String> {
     let record = match encoder {
         Some(encoder) => encoder.parse_record(line)?,
-        None => parse_json_record(line)?,
+        None => parse_json_record(line).map_err(|why| {
+            // A JSON document meant as the value, not a record as kcons prints it.
+            if why.starts_with("invalid JSON") {
+                why
+            } else {
+                format!("{why}: {NOT_A_RECORD}")
+            }
+        })?,
     };
     let partition = if rules.ignore_partition {
         None

@@ -277,13 +277,10 @@ impl ProducerContext for DeliveryContext {
                 if too_large {
                     state.too_large += 1;
                 }
-                if matches!(
-                    err.rdkafka_error_code(),
-                    Some(
-                        RDKafkaErrorCode::TopicAuthorizationFailed
-                            | RDKafkaErrorCode::ClusterAuthorizationFailed
-                    )
-                ) && state.denied.is_none()
+                if err
+                    .rdkafka_error_code()
+                    .is_some_and(kcore::failure::is_authorization_code)
+                    && state.denied.is_none()
                 {
                     state.denied = Some(err.to_string());
                 }
@@ -314,6 +311,8 @@ pub struct Tally {
     /// Records still queued when the flush timed out.
     pub still_queued: u64,
     pub bad_lines: u64,
+    /// Of the bad lines: records naming a partition the topic does not have.
+    pub no_such_partition: u64,
     pub last_line: u64,
     /// Why the cluster's ACLs refused the records (a record's report, or the producer's
     /// fatal error), if they did: then the verdict is exit 10.
@@ -324,7 +323,22 @@ pub struct Tally {
 impl Tally {
     pub fn bad_line(&mut self, line: u64, why: &str) {
         self.bad_lines += 1;
-        if self.bad_lines <= SHOWN_FAILURES {
+        // Copying from a topic with more partitions: said once, with the way out, not
+        // once per record.
+        if crate::record::is_no_such_partition(why) {
+            self.no_such_partition += 1;
+            if self.no_such_partition == 1 {
+                kcore::report_error(
+                    "kprod",
+                    &format!(
+                        "line {line}: {why} (--ignore-partition partitions by key instead; \
+                         further such lines are counted, not shown)"
+                    ),
+                );
+            }
+            return;
+        }
+        if self.bad_lines - self.no_such_partition <= SHOWN_FAILURES {
             kcore::report_error("kprod", &format!("line {line}: {why}"));
         }
     }
@@ -370,8 +384,8 @@ impl Tally {
         }
         if interrupted {
             return Err(Failure::interrupted(format!(
-                "interrupted: the {} records read so far were delivered; the rest of the input was not read",
-                self.delivered
+                "interrupted after {} records, all delivered; the rest of the input was not read",
+                kcore::progress::count(self.delivered)
             ))
             .into());
         }
@@ -379,6 +393,11 @@ impl Tally {
             0 => Ok(()),
             // The one bad line was reported already, in one line: say no more.
             1 => Err(Failure::input("").into()),
+            n if self.no_such_partition > 1 => Err(Failure::input(format!(
+                "{n} bad input lines ({} records delivered; {} named a partition the topic does not have)",
+                self.delivered, self.no_such_partition
+            ))
+            .into()),
             n => Err(Failure::input(format!(
                 "{n} bad input lines ({} records delivered)",
                 self.delivered

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kcore::progress::{self, Mode, Rate, Status};
+use kcore::progress::{self, Line, Mode, Rate, Status};
 
 #[derive(Default)]
 pub struct Counters {
@@ -50,15 +50,30 @@ pub fn start(mode: Mode, counters: &Arc<Counters>) -> Status {
         let c = &counters;
         let delivered = c.delivered();
         let in_flight = c.get(&c.sent).saturating_sub(c.get(&c.reports));
-        format!(
-            "{} read, {} delivered, {} in flight, {} failed; {} records/s, {}",
-            progress::count(c.get(&c.lines)),
-            progress::count(delivered),
-            progress::count(in_flight),
-            progress::count(c.get(&c.failed)),
-            progress::rate(records.per_second(delivered)),
-            progress::megabytes_per_second(bytes.per_second(c.get(&c.bytes))),
-        )
+        // Dropped first on a narrow terminal: the byte rate, what is in flight, the rate.
+        Line::new()
+            .part("", format!("{} read", progress::count(c.get(&c.lines))), 7)
+            .part(", ", format!("{} delivered", progress::count(delivered)), 9)
+            .part(", ", format!("{} in flight", progress::count(in_flight)), 4)
+            .part(
+                ", ",
+                format!("{} failed", progress::count(c.get(&c.failed))),
+                8,
+            )
+            .maybe(
+                "; ",
+                records
+                    .per_second(delivered)
+                    .map(|r| format!("{} records/s", progress::rate(r))),
+                5,
+            )
+            .maybe(
+                ", ",
+                bytes
+                    .per_second(c.get(&c.bytes))
+                    .map(progress::megabytes_per_second),
+                3,
+            )
     })
 }
 

@@ -289,8 +289,8 @@ impl Delivery for Transactional {
         }
         if interrupted {
             return Err(Failure::interrupted(format!(
-                "interrupted: the {} records read so far were committed{}; the rest of the input was not read",
-                self.committed.records,
+                "interrupted after {} records, all committed{}; the rest of the input was not read",
+                kcore::progress::count(self.committed.records),
                 self.settings
                     .group
                     .as_deref()

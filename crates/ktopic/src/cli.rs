@@ -119,7 +119,7 @@ pub struct CreateArgs {
     /// Number of partitions
     #[arg(short = 'p', long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
     pub partitions: i32,
-    /// Copies of each partition [default: the brokers' default.replication.factor]
+    /// Copies of each partition [default: the brokers' default.replication.factor, said on stderr; 3 on a kcluster cluster of 3+ brokers]. -r 1 also sets min.insync.replicas=1 (one copy can never make more in-sync replicas) unless -c sets it
     #[arg(short = 'r', long, value_parser = clap::value_parser!(i32).range(1..))]
     pub replication_factor: Option<i32>,
     /// A topic config (repeatable), e.g. -c retention.ms=86400000

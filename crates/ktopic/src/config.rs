@@ -117,6 +117,13 @@ fn alter_failure(topic: &str, err: anyhow::Error) -> anyhow::Error {
     let Some(admin) = err.downcast_ref::<AdminError>() else {
         return err;
     };
+    if admin.is_not_authorized() {
+        return Failure::denied(
+            format!("cannot change the config of topic '{topic}'"),
+            admin,
+        )
+        .into();
+    }
     match admin.code {
         UnknownTopicOrPartition => Failure::not_found(format!("unknown topic '{topic}'")).into(),
         InvalidConfig | InvalidRequest | PolicyViolation => Failure::usage(format!(

@@ -20,12 +20,19 @@ use kcore::outcome::Outcome;
 /// librdkafka's "let the brokers decide" (their `default.replication.factor`).
 const BROKER_DEFAULT: i32 = -1;
 
+const MIN_ISR: &str = "min.insync.replicas";
+
 pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
-    let configs = args
+    let mut configs = args
         .configs
         .iter()
         .map(|raw| parse_key_value(raw, "-c"))
         .collect::<Result<Vec<_>>>()?;
+    // One copy can never make two in-sync replicas: where the brokers' default asks for
+    // more (kcluster's clusters: 2), such a topic would refuse every acks=all write.
+    if args.replication_factor == Some(1) && !configs.iter().any(|(k, _)| k == MIN_ISR) {
+        configs.push((MIN_ISR.to_string(), "1".to_string()));
+    }
     let names = unique(args.topics.iter().cloned());
     if let Some(name) = names
         .iter()
@@ -97,12 +104,22 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
     let mut out = JsonLines::stdout();
     for (name, new) in present {
         match snapshot.topics.get(name) {
-            Some(topic) if ready(topic, new) => out.emit(&json!({
-                "topic": name,
-                "partitions": topic.partitions.len(),
-                "replication_factor": topic.replication_factor(),
-                "created": new,
-            }))?,
+            Some(topic) if ready(topic, new) => {
+                if new && args.replication_factor.is_none() {
+                    kcore::progress::suspend(|| {
+                        eprintln!(
+                            "ktopic: created '{name}' with replication factor {} (the brokers' default.replication.factor; -r sets it)",
+                            topic.replication_factor()
+                        )
+                    });
+                }
+                out.emit(&json!({
+                    "topic": name,
+                    "partitions": topic.partitions.len(),
+                    "replication_factor": topic.replication_factor(),
+                    "created": new,
+                }))?
+            }
             _ => outcome.fail(Failure::unhealthy(format!(
                 "topic '{name}' was created, but not every partition has a leader after {:.0?}",
                 session.timeout()
@@ -117,10 +134,7 @@ pub fn create(session: &Session, args: &CreateArgs) -> Result<()> {
 fn create_failure(name: &str, err: &AdminError) -> anyhow::Error {
     use RDKafkaErrorCode::*;
     if err.is_not_authorized() {
-        return Failure::not_authorized(format!(
-            "cannot create topic '{name}': not authorized: {err}"
-        ))
-        .into();
+        return Failure::denied(format!("cannot create topic '{name}'"), err).into();
     }
     match err.code {
         TopicAlreadyExists => {

@@ -51,6 +51,9 @@ pub fn delete(session: &Session, args: &DeleteArgs) -> Result<()> {
                 Err((name, RDKafkaErrorCode::UnknownTopicOrPartition)) => {
                     outcome.fail(Failure::not_found(format!("unknown topic '{name}'")))
                 }
+                Err((name, code)) if kcore::failure::is_authorization_code(code) => outcome.fail(
+                    Failure::denied(format!("cannot delete topic '{name}'"), code),
+                ),
                 Err((name, code)) => outcome.fail(anyhow!("cannot delete topic '{name}': {code}")),
             }
         }

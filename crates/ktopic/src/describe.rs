@@ -24,6 +24,23 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
     let topics = select(&snapshot, &named, args.all, &mut outcome);
     let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
 
+    let configs = if args.configs {
+        Some(session.topic_configs(&names)?)
+    } else {
+        None
+    };
+    // The settings made on each topic itself, as `--configs` shows them.
+    let overrides = |name: &str| -> Map<String, Value> {
+        configs
+            .as_ref()
+            .and_then(|configs| configs.get(name))
+            .into_iter()
+            .flatten()
+            .filter(|entry| is_override(entry))
+            .map(|entry| (entry.name.clone(), shown_value(entry)))
+            .collect()
+    };
+
     if args.table {
         let mut table = Table::new(["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "STATUS"]);
         for topic in &topics {
@@ -40,7 +57,24 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
                 ]);
             }
         }
-        table.write(&mut std::io::stdout().lock())?;
+        let mut out = std::io::stdout().lock();
+        table.write(&mut out)?;
+        // --configs: a second table, one row per setting made on a topic.
+        if configs.is_some() {
+            let mut settings = Table::new(["TOPIC", "CONFIG", "VALUE"]);
+            for topic in &topics {
+                let set = overrides(&topic.name);
+                if set.is_empty() {
+                    settings.row([topic.name.as_str(), "-", "(only the brokers' defaults)"]);
+                }
+                for (key, value) in set {
+                    settings.row([topic.name.clone(), key, kcore::table::cell(&value)]);
+                }
+            }
+            use std::io::Write;
+            writeln!(out)?;
+            settings.write(&mut out)?;
+        }
         return outcome.finish();
     }
 
@@ -48,23 +82,11 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
     // refusing it, costs the ids (null) but not the description.
     let ids = kcore::admin::topics::topic_ids(session.client(), &names, session.timeout())
         .unwrap_or_default();
-    let configs = if args.configs {
-        Some(session.topic_configs(&names)?)
-    } else {
-        None
-    };
     let mut out = JsonLines::stdout();
     for topic in &topics {
         let mut line = topic.description(ids.get(&topic.name).map(String::as_str));
-        if let Some(configs) = &configs {
-            let overrides: Map<String, Value> = configs
-                .get(&topic.name)
-                .into_iter()
-                .flatten()
-                .filter(|entry| is_override(entry))
-                .map(|entry| (entry.name.clone(), shown_value(entry)))
-                .collect();
-            line["configs"] = Value::Object(overrides);
+        if configs.is_some() {
+            line["configs"] = Value::Object(overrides(&topic.name));
         }
         out.emit(&line)?;
     }

@@ -60,10 +60,7 @@ pub fn elect(session: &Session, args: &ElectArgs) -> Result<()> {
             None => Verdict::Elected,
             Some(err) if err.code == RDKafkaErrorCode::ElectionNotNeeded => Verdict::NotNeeded,
             Some(err) if err.is_not_authorized() => {
-                return Err(Failure::not_authorized(format!(
-                    "cannot elect leaders: not authorized: {err}"
-                ))
-                .into())
+                return Err(Failure::denied("cannot elect leaders", err).into())
             }
             Some(err) => Verdict::Failed(reason(err.code, &err.message)),
         };
@@ -199,9 +196,7 @@ fn find<'a>(snapshot: &'a Snapshot, topic: &str, partition: i32) -> Option<&'a P
 /// An admin call's failure: a refusal by the ACLs is exit 10; anything else as it was.
 pub fn refusal_or(err: anyhow::Error, doing: &str) -> anyhow::Error {
     match err.downcast_ref::<kcore::admin::AdminError>() {
-        Some(admin) if admin.is_not_authorized() => {
-            Failure::not_authorized(format!("{doing}: not authorized: {admin}")).into()
-        }
+        Some(admin) if admin.is_not_authorized() => Failure::denied(doing, admin).into(),
         _ => err.context(doing.to_string()),
     }
 }

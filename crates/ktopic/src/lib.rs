@@ -31,8 +31,7 @@ use cli::{Cli, Command};
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        cli::cli().print_help()?;
-        return Ok(());
+        return Err(kcore::missing_command(&cli::cli()));
     };
     // Offsets come from a consumer-side client; every other command is an admin's.
     if let Command::Offsets(args) = &command {

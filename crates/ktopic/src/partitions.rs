@@ -51,6 +51,13 @@ pub fn partitions(session: &Session, args: &PartitionsArgs) -> Result<()> {
                 ))
                 .into())
             }
+            Err((_, code)) if kcore::failure::is_authorization_code(code) => {
+                return Err(Failure::denied(
+                    format!("cannot add partitions to topic '{topic}'"),
+                    code,
+                )
+                .into())
+            }
             Err((_, code)) => {
                 return Err(anyhow!("cannot add partitions to topic '{topic}': {code}"))
             }

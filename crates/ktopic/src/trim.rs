@@ -100,10 +100,9 @@ pub fn trim(session: &Session, args: &TrimArgs) -> Result<()> {
         let answer = answers.iter().find(|a| a.partition == partition);
         if let Some(err) = answer.and_then(|a| a.error.as_ref()) {
             if err.is_not_authorized() {
-                return Err(Failure::not_authorized(format!(
-                    "cannot delete records of '{topic}': not authorized: {err}"
-                ))
-                .into());
+                return Err(
+                    Failure::denied(format!("cannot delete records of '{topic}'"), err).into(),
+                );
             }
             failed.push(format!("{topic}/{partition}: {err}"));
             continue;

@@ -122,7 +122,7 @@ pub fn create_acls<C: ClientContext>(
     match errors.into_iter().next() {
         None => Ok(()),
         Some(error) if error.is_not_authorized() => {
-            Err(Failure::not_authorized(format!("creating ACLs: not authorized: {error}")).into())
+            Err(Failure::denied("cannot create ACLs", error).into())
         }
         Some(error) => Err(anyhow::Error::new(error).context("creating ACLs")),
     }

@@ -79,14 +79,7 @@ impl AdminError {
 
     /// The ACLs refused it (group, topic, cluster or transactional id).
     pub fn is_not_authorized(&self) -> bool {
-        matches!(
-            self.code,
-            RDKafkaErrorCode::GroupAuthorizationFailed
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-                | RDKafkaErrorCode::DelegationTokenAuthorizationFailed
-        )
+        crate::failure::is_authorization_code(self.code)
     }
 
     /// No answer in time (librdkafka's own request timeout, or a broker's).
