@@ -202,7 +202,11 @@ pub fn refusal_or(err: anyhow::Error, doing: &str) -> anyhow::Error {
 }
 
 fn write(lines: &[Value], table: bool) -> Result<()> {
-    if table {
+    kcore::output::print(lines, table.then(|| election_table(lines)))
+}
+
+fn election_table(lines: &[Value]) -> Table {
+    {
         let mut out = Table::new([
             "TOPIC",
             "PARTITION",
@@ -226,11 +230,6 @@ fn write(lines: &[Value], table: bool) -> Result<()> {
                 line["reason"].as_str().unwrap_or("").to_string(),
             ]);
         }
-        return out.write(&mut std::io::stdout().lock());
+        out
     }
-    let mut out = JsonLines::stdout();
-    for line in lines {
-        out.emit(line)?;
-    }
-    out.flush()
 }

@@ -196,7 +196,6 @@ fn plan(snapshot: &Snapshot, named: &[String], args: &ReassignArgs) -> Result<Ve
 }
 
 fn explicit(snapshot: &Snapshot, topic: &str, specs: &[String]) -> Result<Vec<Planned>> {
-    let state = &snapshot.topics[topic];
     let mut planned = Vec::new();
     for spec in specs {
         let bad = || {
@@ -211,20 +210,7 @@ fn explicit(snapshot: &Snapshot, topic: &str, specs: &[String]) -> Result<Vec<Pl
             .map(|id| id.trim().parse())
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| bad())?;
-        let current = state
-            .partitions
-            .iter()
-            .find(|p| p.id == partition)
-            .ok_or_else(|| {
-                Failure::not_found(format!("topic '{topic}' has no partition {partition}"))
-            })?;
-        planned.push(checked(
-            snapshot,
-            topic,
-            partition,
-            current.replicas.clone(),
-            target,
-        )?);
+        planned.push(checked(snapshot, topic, partition, target)?);
     }
     Ok(planned)
 }
@@ -247,36 +233,23 @@ fn plan_from_file(snapshot: &Snapshot, path: &std::path::Path) -> Result<Vec<Pla
         let partition = entry["partition"].as_i64().ok_or_else(bad)? as i32;
         let target: Vec<i32> =
             serde_json::from_value(entry["replicas"].clone()).map_err(|_| bad())?;
-        let state = snapshot
-            .topics
-            .get(topic)
-            .ok_or_else(|| Failure::not_found(format!("unknown topic '{topic}'")))?;
-        let current = state
-            .partitions
-            .iter()
-            .find(|p| p.id == partition)
-            .ok_or_else(|| {
-                Failure::not_found(format!("topic '{topic}' has no partition {partition}"))
-            })?;
-        planned.push(checked(
-            snapshot,
-            topic,
-            partition,
-            current.replicas.clone(),
-            target,
-        )?);
+        planned.push(checked(snapshot, topic, partition, target)?);
     }
     Ok(planned)
 }
 
-/// An explicit target: existing brokers, each once.
-fn checked(
-    snapshot: &Snapshot,
-    topic: &str,
-    partition: i32,
-    current: Vec<i32>,
-    target: Vec<i32>,
-) -> Result<Planned> {
+/// An explicit target for an existing partition: existing brokers, each once.
+fn checked(snapshot: &Snapshot, topic: &str, partition: i32, target: Vec<i32>) -> Result<Planned> {
+    let current = snapshot
+        .topics
+        .get(topic)
+        .ok_or_else(|| Failure::not_found(format!("unknown topic '{topic}'")))?
+        .partitions
+        .iter()
+        .find(|p| p.id == partition)
+        .ok_or_else(|| Failure::not_found(format!("topic '{topic}' has no partition {partition}")))?
+        .replicas
+        .clone();
     let distinct: BTreeSet<&i32> = target.iter().collect();
     if target.is_empty() || distinct.len() != target.len() {
         return Err(Failure::usage(format!(
@@ -613,13 +586,7 @@ fn kafka_json(plan: &[Planned]) -> Value {
     })
 }
 
+/// JSON lines, or with `--table` one row per line.
 fn write(lines: &[Value], table: bool) -> Result<()> {
-    if table {
-        return Table::from_json_lines(lines).write(&mut std::io::stdout().lock());
-    }
-    let mut out = JsonLines::stdout();
-    for line in lines {
-        out.emit(line)?;
-    }
-    out.flush()
+    kcore::output::print(lines, table.then(|| Table::from_json_lines(lines)))
 }

@@ -125,13 +125,7 @@ pub fn trim(session: &Session, args: &TrimArgs) -> Result<()> {
     Ok(())
 }
 
+/// JSON lines, or with `--table` one row per line.
 fn write(lines: &[Value], table: bool) -> Result<()> {
-    if table {
-        return Table::from_json_lines(lines).write(&mut std::io::stdout().lock());
-    }
-    let mut out = JsonLines::stdout();
-    for line in lines {
-        out.emit(line)?;
-    }
-    out.flush()
+    kcore::output::print(lines, table.then(|| Table::from_json_lines(lines)))
 }
