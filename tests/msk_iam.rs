@@ -88,7 +88,7 @@ fn fields(token: &str) -> (String, BTreeMap<String, String>) {
     );
     // The harness decodes standard base64, padded.
     let mut standard = token.replace('-', "+").replace('_', "/");
-    while standard.len() % 4 != 0 {
+    while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
     let url = String::from_utf8(base64_decode(&standard)).unwrap();

@@ -70,15 +70,31 @@ pub fn remove(state: ClusterState, args: &RemoveArgs) -> Result<()> {
     let admin: AdminClient<QuietContext> =
         connection.create(&[], QuietContext::new("kcluster", 0))?;
     let client: &Client<QuietContext> = admin.inner();
-    let metadata = client.fetch_metadata(None, connection.timeout).map_err(|err| {
-        Failure::unreachable(format!("cannot read cluster '{}''s metadata: {err}", state.name))
-    })?;
+    let metadata = client
+        .fetch_metadata(None, connection.timeout)
+        .map_err(|err| {
+            Failure::unreachable(format!(
+                "cannot read cluster '{}''s metadata: {err}",
+                state.name
+            ))
+        })?;
     let moves = drain_plan(&metadata, id as i32)?;
     let controller = controller_address(client, &metadata, &connection, id as i32)?;
     let mut out = JsonLines::stdout();
     if !moves.is_empty() {
-        eprintln!("kcluster: moving {} partitions off broker {id}", moves.len());
-        drain(&connection, client, &controller, moves, args, &state.name, &mut out)?;
+        eprintln!(
+            "kcluster: moving {} partitions off broker {id}",
+            moves.len()
+        );
+        drain(
+            &connection,
+            client,
+            &controller,
+            moves,
+            args,
+            &state.name,
+            &mut out,
+        )?;
     }
 
     // Drained: stop it, and (KRaft) tell the controller it is gone for good.
@@ -94,7 +110,10 @@ pub fn remove(state: ClusterState, args: &RemoveArgs) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     out.emit(&json!({"cluster": state.name, "role": "broker", "id": id, "removed": true}))?;
     out.flush()?;
-    eprintln!("kcluster: broker {id} drained, stopped and removed from cluster '{}'", state.name);
+    eprintln!(
+        "kcluster: broker {id} drained, stopped and removed from cluster '{}'",
+        state.name
+    );
     Ok(())
 }
 

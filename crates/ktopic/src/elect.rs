@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use kcore::admin::leaders::{elect_leaders, Election};
 use kcore::progress::Status;
 use kcore::table::{join, Table};
-use kcore::{Failure, JsonLines};
+use kcore::Failure;
 
 use crate::cli::ElectArgs;
 use crate::session::{unique, Session};

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use kcore::admin::offsets::{list_offsets, OffsetSpec};
 use kcore::admin::records::delete_records;
 use kcore::table::Table;
-use kcore::{Failure, JsonLines};
+use kcore::Failure;
 
 use crate::cli::TrimArgs;
 use crate::elect::refusal_or;
