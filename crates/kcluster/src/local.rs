@@ -195,17 +195,7 @@ pub fn add_broker(state: &mut ClusterState) -> Result<NodeState> {
                 version: state.kafka_version.clone().unwrap_or_default(),
             };
             let java = distribution::java()?;
-            let tool: Vec<String> = [
-                "kafka.tools.StorageTool",
-                "format",
-                "--ignore-formatted",
-                "-t",
-                &state.cluster_id,
-                "-c",
-                &dir.join("server.properties").display().to_string(),
-            ]
-            .map(String::from)
-            .into();
+            let tool = format_command(state, &dir);
             let what = format!("formatting storage of broker {id}");
             run_kafka_tool(&java, &dist, state, &dir.join("logs"), &tool, &what)?;
         }
@@ -321,17 +311,7 @@ fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result
         if state.mode == Mode::Zookeeper {
             continue;
         }
-        let mut tool: Vec<String> = [
-            "kafka.tools.StorageTool",
-            "format",
-            "--ignore-formatted",
-            "-t",
-            &state.cluster_id,
-            "-c",
-        ]
-        .map(String::from)
-        .into();
-        tool.push(dir.join("server.properties").display().to_string());
+        let mut tool = format_command(state, &dir);
         if state.secure {
             tool.extend(crate::security::scram_arguments(state)?);
         }
@@ -360,6 +340,21 @@ fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result
     // cluster.json last: its presence means the cluster is complete.
     state.save()?;
     Ok(())
+}
+
+/// Kafka's storage tool formatting the KRaft node in `dir` for this cluster (idempotent).
+fn format_command(state: &ClusterState, dir: &Path) -> Vec<String> {
+    [
+        "kafka.tools.StorageTool",
+        "format",
+        "--ignore-formatted",
+        "-t",
+        &state.cluster_id,
+        "-c",
+        &dir.join("server.properties").display().to_string(),
+    ]
+    .map(String::from)
+    .into()
 }
 
 /// Run one of Kafka's command-line tools (`tool`: its main class and arguments) in a small

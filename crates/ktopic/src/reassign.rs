@@ -31,6 +31,15 @@ struct Planned {
 }
 
 impl Planned {
+    /// The request that puts this partition where the plan wants it.
+    fn to_move(&self) -> Move {
+        Move {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            replicas: Some(self.target.clone()),
+        }
+    }
+
     fn moves(&self) -> bool {
         self.current != self.target
     }
@@ -283,14 +292,7 @@ fn execute(
         eprintln!("ktopic: nothing to move: every partition is where the plan puts it");
         return Ok(());
     }
-    let moves: Vec<Move> = moving
-        .iter()
-        .map(|p| Move {
-            topic: p.topic.clone(),
-            partition: p.partition,
-            replicas: Some(p.target.clone()),
-        })
-        .collect();
+    let moves: Vec<Move> = moving.iter().map(Planned::to_move).collect();
     let throttled = match args.throttle {
         Some(rate) => Some(Throttle::apply(session, &moving, rate)?),
         None => None,
@@ -323,14 +325,7 @@ fn execute(
         )
     };
     let mut finished: Vec<Planned> = Vec::new();
-    let waiting: Vec<Move> = pending
-        .iter()
-        .map(|p| Move {
-            topic: p.topic.clone(),
-            partition: p.partition,
-            replicas: Some(p.target.clone()),
-        })
-        .collect();
+    let waiting: Vec<Move> = pending.iter().map(Planned::to_move).collect();
     let left = reassignments::wait_for(
         &session.connection,
         session.client(),
