@@ -1,7 +1,8 @@
 //! The low and high watermarks of every partition read, asked in two requests per broker
 //! (ListOffsets for the earliest, then for the latest offsets of all its partitions), not
-//! two per partition: a topic of 1,000 partitions took a second of round trips asked one
-//! by one. The high watermark is the consumer's (read_committed: the last stable offset).
+//! two per partition: asked one by one, the round trips grew with the partitions (BENCHMARKS.md,
+//! "kcons -e: sparse and wide topics"). The high watermark is the consumer's (read_committed:
+//! the last stable offset).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
