@@ -16,6 +16,7 @@
 //! - [`security`]: a secure cluster's TLS, users and ACLs.
 //! - [`schema_registry`]: the schema-registry sidecar (`up --schema-registry`).
 //! - [`membership`]: brokers joining and leaving a running cluster (`add`, `remove`).
+//! - [`faults`]: faults on purpose (`pause`, `isolate`, `slow`, `fill`, `heal`, `chaos`).
 
 pub mod backend;
 pub mod budget;
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod compose;
 pub mod distribution;
+pub mod faults;
 pub mod health;
 pub mod local;
 pub mod lock;
@@ -78,6 +80,38 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Start(args)) => {
             let _lock = ClusterLock::acquire(name)?;
             commands::start(load(name)?, &args)
+        }
+        Some(Command::Pause(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::pause(load(name)?, &args)
+        }
+        Some(Command::Resume(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::undo(load(name)?, &args, faults::Kind::Pause)
+        }
+        Some(Command::Isolate(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::isolate(load(name)?, &args)
+        }
+        Some(Command::Slow(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::slow(load(name)?, &args)
+        }
+        Some(Command::Fill(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::fill(load(name)?, &args)
+        }
+        Some(Command::Free(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::undo(load(name)?, &args, faults::Kind::Fill)
+        }
+        Some(Command::Heal(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::heal(load(name)?, &args)
+        }
+        Some(Command::Chaos(args)) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::chaos(load(name)?, &args)
         }
         Some(Command::Logs(args)) => commands::logs(load(name)?, &args),
         Some(Command::Down(args)) => {

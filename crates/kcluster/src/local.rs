@@ -274,12 +274,17 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
     }
     // Made once per distribution and Java (about 2 s), it saves every later node start.
     distribution::class_data::prepare(&dist, &java);
-    write_nodes(&java, &state, &dist)?;
+    write_nodes(&java, &state, &dist, args.disk_limit.as_deref())?;
     Ok(state)
 }
 
 /// Write configs (and, in KRaft mode, format storage) for every node of a new cluster.
-fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result<()> {
+fn write_nodes(
+    java: &Path,
+    state: &ClusterState,
+    dist: &Distribution,
+    disk_limit: Option<&str>,
+) -> Result<()> {
     fs::create_dir_all(state.dir())
         .with_context(|| format!("creating {}", state.dir().display()))?;
     if state.oauth_jwks.is_some() {
@@ -303,6 +308,13 @@ fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result
     for node in &state.brokers {
         let dir = Role::Broker.node_dir(state, node.id);
         fs::create_dir_all(dir.join("logs"))?;
+        if let Some(size) = disk_limit {
+            if let Err(err) = crate::faults::disk::mount(state, node.id, size) {
+                let _ = crate::faults::disk::unmount_all(state);
+                let _ = fs::remove_dir_all(state.dir());
+                return Err(err);
+            }
+        }
         crate::security::write_server_properties(
             state,
             &dir.join("server.properties"),
@@ -485,7 +497,10 @@ impl Launcher {
             .arg(main_class)
             .arg(config);
         let what = format!("{} {}", role.label(), node.id);
-        spawn_detached(&mut command, &dir, &logs.join("kafka.out"), &what)
+        let child = spawn_detached(&mut command, &dir, &logs.join("kafka.out"), &what)?;
+        // Its own cgroup before it opens a socket: what `kcluster isolate` matches.
+        crate::faults::network::enter_cgroup(state, role, node.id, child.id());
+        Ok(child)
     }
 }
 
@@ -637,6 +652,10 @@ impl Backend for Local {
         crate::schema_registry::stop(&self.state);
         stop_all(&self.state, keep);
         Ok(("", "its data"))
+    }
+
+    fn supports_faults(&self) -> Result<()> {
+        Ok(())
     }
 
     fn watch(&mut self) -> &mut dyn Watch {
