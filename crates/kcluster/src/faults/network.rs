@@ -111,6 +111,8 @@ pub fn remove_cgroups(state: &ClusterState) {
         }
     }
     let _ = std::fs::remove_dir(cluster);
+    // The parent too, once no cluster has a cgroup in it.
+    let _ = std::fs::remove_dir(root.join("kpipes"));
 }
 
 /// The node's cgroup, once its running process is in it; else why `isolate` cannot cut it.
