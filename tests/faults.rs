@@ -531,28 +531,26 @@ impl Checked {
 /// The (partition, offset) of every record the group consumer wrote, once it has the
 /// whole log (or after two minutes, whatever it has).
 fn consumed(path: &std::path::Path, log: &BTreeMap<(i64, i64), String>) -> Vec<(i64, i64)> {
-    {
-        let read = || -> Vec<(i64, i64)> {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            text.lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .map(|r| {
-                    (
-                        r["partition"].as_i64().unwrap(),
-                        r["offset"].as_i64().unwrap(),
-                    )
-                })
-                .collect()
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let seen = read();
-            let set: BTreeSet<_> = seen.iter().copied().collect();
-            if log.keys().all(|at| set.contains(at)) || Instant::now() > deadline {
-                return seen;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+    let read = || -> Vec<(i64, i64)> {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|r| {
+                (
+                    r["partition"].as_i64().unwrap(),
+                    r["offset"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let seen = read();
+        let set: BTreeSet<_> = seen.iter().copied().collect();
+        if log.keys().all(|at| set.contains(at)) || Instant::now() > deadline {
+            return seen;
         }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -6,8 +6,23 @@ use kcore::Failure;
 use serde_json::json;
 
 use super::{chaos, network, Fault, Kind};
-use crate::cli::{ChaosArgs, FaultArgs, HealArgs, IsolateArgs, SlowArgs};
+use crate::cli::{ChaosArgs, Command, FaultArgs, HealArgs, IsolateArgs, SlowArgs};
 use crate::commands::{node, open_backend};
+
+/// Run one fault command (the caller holds the cluster's lock).
+pub fn run(state: ClusterState, command: Command) -> Result<()> {
+    match command {
+        Command::Pause(args) => pause(state, &args),
+        Command::Resume(args) => undo(state, &args, Kind::Pause),
+        Command::Isolate(args) => isolate(state, &args),
+        Command::Slow(args) => slow(state, &args),
+        Command::Fill(args) => fill(state, &args),
+        Command::Free(args) => undo(state, &args, Kind::Fill),
+        Command::Heal(args) => heal(state, &args),
+        Command::Chaos(args) => chaos(state, &args),
+        _ => unreachable!("not a fault command"),
+    }
+}
 
 fn target(state: &ClusterState, args: &FaultArgs) -> Result<(Role, u32)> {
     let role = Role::of_flag(args.zookeeper);

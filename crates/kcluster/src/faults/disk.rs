@@ -124,7 +124,9 @@ fn free_bytes(dir: &Path) -> Result<u64> {
     let path = CString::new(dir.as_os_str().as_bytes())?;
     // SAFETY: statvfs fills the zeroed struct we pass; the path is NUL-terminated.
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+    // SAFETY: the same struct, and a path that outlives the call.
+    let failed = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    if failed != 0 {
         return Err(std::io::Error::last_os_error().into());
     }
     Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
