@@ -750,3 +750,47 @@ fn checker_under_a_seeded_schedule() {
         &format!("chaos seed {seed} for {duration}"),
     );
 }
+
+/// Without root, a network fault fails at once with one line (exit 8) and leaves no
+/// record behind. As root, the test runs kcluster as user nobody on a copy of the fault
+/// cluster's state (nothing about the cluster itself changes).
+#[test]
+fn network_faults_without_root_fail_cleanly() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("clusters").join(&cluster.name);
+    std::fs::create_dir_all(&copy).unwrap();
+    let state = kcore::state::cluster_dir(&cluster.name).join("cluster.json");
+    std::fs::copy(state, copy.join("cluster.json")).unwrap();
+    let chmod = Command::new("chmod")
+        .args(["-R", "a+rwX"])
+        .arg(dir.path())
+        .status();
+    assert!(chmod.unwrap().success());
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    for fault in [vec!["isolate", "1"], vec!["slow", "2", "--loss", "10"]] {
+        let mut cmd = if root {
+            let mut cmd = assert_cmd::Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin_path("kcluster"));
+            cmd
+        } else {
+            assert_cmd::Command::new(bin_path("kcluster"))
+        };
+        cmd.env("KPIPES_STATE_DIR", dir.path())
+            .env("HOME", dir.path())
+            .args(["--name", &cluster.name])
+            .args(&fault);
+        run(&mut cmd)
+            .code_is(8)
+            .one_error_line("kcluster")
+            .stderr_has("needs root");
+        assert!(
+            !copy.join("faults.json").exists(),
+            "a record left after {fault:?}"
+        );
+    }
+    assert_eq!(tagged_rules(&cluster.name), Vec::<String>::new());
+}
