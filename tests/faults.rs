@@ -726,17 +726,22 @@ fn checker_under_a_seeded_schedule() {
     let duration = std::env::var("KPIPES_CHAOS_DURATION").unwrap_or_else(|_| "1m".into());
     let topic = replicated_topic(&cluster, 3);
     let checked = Checked::start(&cluster, &topic);
-    let chaos = run(cluster.kcluster().args([
-        "chaos",
-        "--seed",
-        &seed,
-        "--duration",
-        &duration,
-        "--hold",
-        "8s",
-        "--faults",
-        "kill,pause,isolate,slow",
-    ]))
+    // The schedule's own length, and time for its last fault's heal (a broker's restart).
+    let length = kcore::time::parse_duration(&duration).expect("KPIPES_CHAOS_DURATION");
+    let chaos = run(cluster
+        .kcluster()
+        .timeout(length + Duration::from_secs(300))
+        .args([
+            "chaos",
+            "--seed",
+            &seed,
+            "--duration",
+            &duration,
+            "--hold",
+            "8s",
+            "--faults",
+            "kill,pause,isolate,slow",
+        ]))
     .success();
     let faults = chaos
         .json_lines()

@@ -612,6 +612,16 @@ impl Backend for Local {
             })?;
         }
         for node in nodes {
+            // A node this call launched before and that was killed since (`kcluster chaos`):
+            // its old process is reaped and no longer watched.
+            for old in self.children.iter_mut() {
+                if old.role == role && old.id == node.id {
+                    let _ = old.child.kill();
+                    let _ = old.child.wait();
+                }
+            }
+            self.children
+                .retain(|l| !(l.role == role && l.id == node.id));
             let launched = self.launch_node(role, node)?;
             self.children.push(launched);
         }

@@ -99,7 +99,8 @@ pub fn run(backend: &mut dyn Backend, plan: &Plan) -> Result<()> {
     let state = backend.state().clone();
     let brokers: Vec<u32> = state.brokers.iter().map(|n| n.id).collect();
     let mut schedule = Schedule::new(plan.seed, plan.kinds.clone(), brokers, plan.hold);
-    let end = Instant::now() + plan.duration;
+    let started = Instant::now();
+    let end = started + plan.duration;
     let (mut faults, mut step_no) = (0u32, 0u32);
     let result = (|| -> Result<()> {
         while Instant::now() < end && !interrupt.requested() {
@@ -121,7 +122,7 @@ pub fn run(backend: &mut dyn Backend, plan: &Plan) -> Result<()> {
     eprintln!(
         "kcluster: chaos (seed {}) ran {faults} faults in {:.0}s{}",
         plan.seed,
-        plan.duration.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
         if interrupt.requested() {
             ", interrupted"
         } else {
