@@ -393,6 +393,8 @@ struct Summary {
     out_of_order: usize,
     consumer_skipped: usize,
     consumer_duplicates: usize,
+    /// Where the log breaks a rule (at most a few): what to look at in the brokers' logs.
+    examples: Vec<String>,
     longest_stall_ms: u128,
     producer_hung: bool,
 }
@@ -606,15 +608,28 @@ fn check_log(
         .iter()
         .filter(|(n, at)| log.get(at) != Some(&format!("record-{n}")))
         .count();
-    let mut seen = BTreeSet::new();
-    summary.duplicates = log.values().filter(|v| !seen.insert(v.as_str())).count();
+    let mut first_at: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     let mut last: BTreeMap<i64, u64> = BTreeMap::new();
-    for ((partition, _), value) in log {
+    for (at, value) in log {
+        if let Some(before) = first_at.insert(value.as_str(), *at) {
+            summary.duplicates += 1;
+            let acked_at = value["record-".len()..]
+                .parse()
+                .ok()
+                .and_then(|n| acked.get(&n));
+            summary.examples.push(format!(
+                "{value} at {before:?} and {at:?} (acknowledged at {acked_at:?})"
+            ));
+        }
         let n: u64 = value["record-".len()..].parse().unwrap();
-        if last.insert(*partition, n).is_some_and(|before| before >= n) {
+        if let Some(before) = last.insert(at.0, n).filter(|before| *before >= n) {
             summary.out_of_order += 1;
+            summary
+                .examples
+                .push(format!("{value} at {at:?} after record-{before}"));
         }
     }
+    summary.examples.truncate(6);
 }
 
 fn report(summary: &Summary, what: &str) {
@@ -630,6 +645,7 @@ fn report(summary: &Summary, what: &str) {
         "out_of_order": summary.out_of_order,
         "consumer_skipped": summary.consumer_skipped,
         "consumer_duplicates": summary.consumer_duplicates,
+        "examples": summary.examples,
         "longest_stall_ms": summary.longest_stall_ms,
         "producer_hung": summary.producer_hung,
     });
