@@ -159,16 +159,17 @@ fn slow_makes_a_broker_slow_until_heal() {
     let (address, _) = broker_status(&cluster, 1);
     run(cluster.kcluster().args(["slow", "1", "--loss", "40"])).success();
     assert_eq!(broker_status(&cluster, 1).1, "slow");
-    // Each probe is a handful of packets: at 40% loss nearly every one waits for a TCP
-    // retransmit (200 ms at the least), yet nothing is cut.
-    let slow: Vec<(String, u64)> = (0..8).map(|_| probe(&address, 15.0)).collect();
-    let waited = slow.iter().filter(|(_, ms)| *ms >= 200).count();
+    // A dropped SYN or SYN-ACK costs a probe a second (TCP's first retransmit); a lost
+    // data packet only milliseconds (tail loss probes). At 40% loss about two probes in
+    // three lose one of those two: fewer than 2 of 12 happens about once in 10,000 runs.
+    let slow: Vec<(String, u64)> = (0..12).map(|_| probe(&address, 15.0)).collect();
+    let waited = slow.iter().filter(|(_, ms)| *ms >= 500).count();
     assert!(
-        waited >= 4,
-        "only {waited} of 8 probes waited for a retransmit: {slow:?}"
+        waited >= 2,
+        "only {waited} of 12 probes waited for a retransmit: {slow:?}"
     );
     assert!(
-        slow.iter().filter(|(o, _)| o == "answered").count() >= 6,
+        slow.iter().filter(|(o, _)| o == "answered").count() >= 9,
         "a slow broker should still answer: {slow:?}"
     );
     run(cluster.kcluster().args(["heal", "1"])).success();
