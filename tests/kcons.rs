@@ -1279,3 +1279,122 @@ fn a_misspelt_cluster_name_reaches_no_cluster() {
         assert_eq!(ran.stdout(), "", "records were read");
     }
 }
+
+/// kcat's reading of `topics` to their ends (`kcat -C -e -J`, a client that is not ours):
+/// (topic, partition, offset, value) of every record, sorted.
+fn kcat_read(topics: &[&str]) -> Vec<(String, i64, i64, String)> {
+    let mut all = Vec::new();
+    for topic in topics {
+        let ran = run(assert_cmd::Command::new("kcat")
+            .args(["-b", &brokers(), "-C", "-e", "-J", "-q", "-t", topic])
+            .timeout(Duration::from_secs(120)))
+        .success();
+        for r in ran.json_lines() {
+            let value = r["payload"].as_str().unwrap_or_default().to_string();
+            all.push((
+                topic.to_string(),
+                r["partition"].as_i64().unwrap(),
+                r["offset"].as_i64().unwrap(),
+                value,
+            ));
+        }
+    }
+    all.sort();
+    all
+}
+
+/// kcons's records as [`kcat_read`] gives them.
+fn as_read(records: &[Value]) -> Vec<(String, i64, i64, String)> {
+    let mut all: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["topic"].as_str().unwrap().to_string(),
+                r["partition"].as_i64().unwrap(),
+                r["offset"].as_i64().unwrap(),
+                r["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn exit_at_end_on_a_wide_sparse_topic_prints_exactly_its_records() {
+    needs_cluster!();
+    // Most partitions empty: -e leaves them out, and starts the others at their first offset.
+    let topic = create_topic(200, &[]);
+    for (partition, count) in [(7, 3), (150, 1), (199, 2)] {
+        let lines: String = (0..count).map(|i| format!("p{partition}-{i}\n")).collect();
+        kprod(&["-q", "-p", &partition.to_string(), &topic], lines).success();
+    }
+    let expected = kcat_read(&[&topic]);
+    assert_eq!(expected.len(), 6, "kcat read {expected:?}");
+    assert_eq!(as_read(&kcons_e(&[&topic])), expected);
+    // From an offset, and the last record of each partition.
+    assert_eq!(
+        positions(&kcons_e(&[&topic, "-o", "1"])),
+        vec![(7, 1), (7, 2), (199, 1)]
+    );
+    assert_eq!(
+        positions(&kcons_e(&[&topic, "-o", "-1"])),
+        vec![(7, 2), (150, 0), (199, 1)]
+    );
+    // With a group: the same records, committed; then only what came after.
+    let group = unique_name("g-sparse");
+    assert_eq!(as_read(&kcons_e(&[&topic, "-g", &group])), expected);
+    assert_eq!(kcons_e(&[&topic, "-g", &group]), Vec::<Value>::new());
+    kprod(&["-q", "-p", "3", &topic], "later\n").success();
+    assert_eq!(positions(&kcons_e(&[&topic, "-g", &group])), vec![(3, 0)]);
+    assert_eq!(
+        positions(&kcons_e(&[&topic, "-g", &group, "--no-commit"])),
+        vec![]
+    );
+}
+
+#[test]
+fn exit_at_end_ends_where_every_partition_ends_in_a_commit_marker() {
+    needs_cluster!();
+    // Transactions over three of four partitions: each of those ends in a commit marker, an
+    // offset no record is delivered at; the fourth is empty. Another topic read alongside
+    // makes the end-of-partition events ambiguous: the positions decide.
+    let topic = create_topic(4, &[]);
+    let other = create_topic(2, &[]);
+    kprod(&["-q", "-p", "1", &other], "o1\no2\n").success();
+    let input: String = (0..9)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"partition": i % 3, "value": format!("tx{i}")})
+            )
+        })
+        .collect();
+    kprod(&["--json", "-q", "--transactional", &topic], input).success();
+    eventually(
+        "every written partition to end after its commit marker",
+        Duration::from_secs(60),
+        || {
+            let ends = end_offsets(tool("ktopic"), &topic);
+            let done = (0..3).all(|p| ends.get(&p) == Some(&4)) && ends.get(&3) == Some(&0);
+            if !done {
+                eprintln!("not yet: {ends:?}");
+            }
+            done.then_some(())
+        },
+    );
+    let expected = kcat_read(&[&topic, &other]);
+    assert_eq!(expected.len(), 11, "kcat read {expected:?}");
+    let read = |extra: &[&str]| {
+        run(kcons()
+            .args([&topic, &other, "-e"])
+            .args(extra)
+            .timeout(Duration::from_secs(30)))
+        .success()
+        .json_lines()
+    };
+    assert_eq!(as_read(&read(&[])), expected);
+    let group = unique_name("g-markers");
+    assert_eq!(as_read(&read(&["-g", &group])), expected);
+    assert_eq!(read(&["-g", &group]), Vec::<Value>::new());
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kcore::QuietContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::{Offset, TopicPartitionList};
 
 #[derive(Clone, Copy)]
@@ -32,6 +33,13 @@ impl EndTracker {
             topics: Vec::new(),
             assigned: None,
         }
+    }
+
+    fn end(&self, topic: &str, partition: i32) -> Option<End> {
+        let (_, ends) = self.topics.iter().find(|(t, _)| t == topic)?;
+        ends.get(usize::try_from(partition).ok()?)
+            .copied()
+            .flatten()
     }
 
     fn end_mut(&mut self, topic: &str, partition: i32) -> Option<&mut End> {
@@ -76,6 +84,28 @@ impl EndTracker {
                 end.done = true;
             }
         }
+    }
+
+    /// The part of `assignment` still to read: without the partitions already done, and
+    /// each starting at its start offset where that is known (librdkafka then fetches at
+    /// once, without looking up where `beginning` or `end` is).
+    pub fn left_to_read(&self, assignment: &TopicPartitionList) -> KafkaResult<TopicPartitionList> {
+        if !self.enabled {
+            return Ok(assignment.clone());
+        }
+        let mut left = TopicPartitionList::with_capacity(assignment.count());
+        for e in assignment.elements() {
+            let (topic, partition) = (e.topic(), e.partition());
+            let offset = match self.end(topic, partition) {
+                Some(end) if end.done => continue,
+                Some(End {
+                    start: Some(start), ..
+                }) => Offset::Offset(start),
+                _ => e.offset(),
+            };
+            left.add_partition_offset(topic, partition, offset)?;
+        }
+        Ok(left)
     }
 
     /// False for records past the end taken at start (they arrived after kcons started).

@@ -7,6 +7,7 @@ pub mod key;
 pub mod offset;
 pub mod status;
 pub mod topics;
+pub mod watermarks;
 pub mod window;
 pub mod writer;
 
@@ -150,13 +151,17 @@ pub fn run(cli: Cli) -> Result<()> {
 
     let mut ends = EndTracker::new(cli.exit_at_end);
     let mut window = Window::new(cli.until);
+    // -e needs every partition's end; `-o N` its range (an offset outside it is moved in).
+    let marks = if cli.exit_at_end || matches!(cli.offset, OffsetSpec::At(_)) {
+        watermarks::of(&consumer, &partitions, connection.timeout).map_err(|err| {
+            Failure::unreachable(format!("reading the end offsets of the partitions: {err}"))
+        })?
+    } else {
+        watermarks::Watermarks::new()
+    };
     if cli.exit_at_end {
-        for (topic, p) in &partitions {
-            let (low, high) =
-                watermarks(&consumer, topic, *p, connection.timeout).map_err(|err| {
-                    Failure::unreachable(format!("reading the end offsets of {topic}/{p}: {err}"))
-                })?;
-            ends.expect(topic, *p, low, high);
+        for ((topic, p), (low, high)) in &marks {
+            ends.expect(topic, *p, *low, *high);
         }
     }
 
@@ -171,11 +176,15 @@ pub fn run(cli: Cli) -> Result<()> {
             Some(group) => {
                 committed_starts(&consumer, &connection, group, &partitions, cli.offset)?
             }
-            None => start_offsets(&consumer, &connection, &partitions, cli.offset)?,
+            None => start_offsets(&consumer, &connection, &partitions, cli.offset, &marks)?,
         };
         for (topic, p, start) in &assignment_starts(&assignment) {
             ends.starts_at(topic, *p, *start);
         }
+        // -e: a partition already at its end is not assigned (nothing of it is fetched: a
+        // fetch of partitions with nothing to give waits out the brokers' fetch wait), and
+        // the others start at an offset, not at a position librdkafka must look up first.
+        let assignment = ends.left_to_read(&assignment)?;
         window.look_up_stops(&consumer, &assignment, connection.timeout)?;
         consumer
             .assign(&assignment)
@@ -300,33 +309,6 @@ impl Drop for Closing {
     }
 }
 
-/// A partition's low and high watermarks. Right after a topic is created or its leader
-/// changes, the leader may answer that its high watermark is not caught up yet
-/// (OFFSET_NOT_AVAILABLE), or there is no leader yet: librdkafka does not ask again, so
-/// this does, until `timeout` has passed.
-fn watermarks(
-    consumer: &BaseConsumer<QuietContext>,
-    topic: &str,
-    partition: i32,
-    timeout: Duration,
-) -> rdkafka::error::KafkaResult<(i64, i64)> {
-    const AGAIN_AFTER: Duration = Duration::from_millis(100);
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match consumer.fetch_watermarks(topic, partition, left) {
-            Err(KafkaError::MetadataFetch(
-                RDKafkaErrorCode::OffsetNotAvailable
-                | RDKafkaErrorCode::LeaderNotAvailable
-                | RDKafkaErrorCode::NotLeaderForPartition
-                | RDKafkaErrorCode::FencedLeaderEpoch
-                | RDKafkaErrorCode::UnknownLeaderEpoch,
-            )) if Instant::now() + AGAIN_AFTER < deadline => std::thread::sleep(AGAIN_AFTER),
-            other => return other,
-        }
-    }
-}
-
 fn validate(cli: &Cli) -> Result<()> {
     if cli.group.is_none() && cli.offset == OffsetSpec::Stored {
         return Err(Failure::usage("-o stored needs a consumer group (-g GROUP)").into());
@@ -375,6 +357,7 @@ fn start_offsets(
     connection: &Connection,
     partitions: &[(String, i32)],
     spec: OffsetSpec,
+    marks: &watermarks::Watermarks,
 ) -> Result<TopicPartitionList> {
     let mut tpl = TopicPartitionList::new();
     for (topic, p) in partitions {
@@ -384,10 +367,9 @@ fn start_offsets(
             OffsetSpec::At(n) => {
                 // Out of range, librdkafka would start over at the beginning: an offset past
                 // the end means the end (wait for it), one before the first kept, the first.
-                let (low, high) =
-                    watermarks(consumer, topic, *p, connection.timeout).map_err(|err| {
-                        Failure::unreachable(format!("reading the offsets of {topic}/{p}: {err}"))
-                    })?;
+                let (low, high) = marks.get(&(topic.clone(), *p)).copied().ok_or_else(|| {
+                    Failure::unreachable(format!("no end offsets known for {topic}/{p}"))
+                })?;
                 Offset::Offset(n.clamp(low, high.max(low)))
             }
             OffsetSpec::FromEnd(n) => Offset::OffsetTail(n),
@@ -533,7 +515,12 @@ fn consume(
                     writer.flush(consumer)?;
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(partition))) => ends.reached_eof(partition),
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                // The position tells which topic's partition it is, and sees past a log
+                // ending in transaction markers: no waiting for the next tick.
+                ends.reached_eof(partition);
+                ends.check_positions(consumer);
+            }
             Some(Err(err)) => match err.rdkafka_error_code() {
                 Some(
                     RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic,

@@ -64,6 +64,9 @@ impl Window {
         let Some(until) = self.until else {
             return Ok(());
         };
+        if assignment.count() == 0 {
+            return Ok(());
+        }
         let mut asked = TopicPartitionList::new();
         for e in assignment.elements() {
             asked.add_partition_offset(e.topic(), e.partition(), Offset::Offset(until))?;

@@ -29,6 +29,7 @@ use apache_avro::{Days, Decimal, Duration, Millis, Months};
 use num_bigint::BigInt;
 use serde_json::Value as Json;
 
+use crate::avro_json::AvroPlan;
 use crate::record::{write_int, write_str};
 
 /// One parsed Avro schema, ready to decode and encode many records.
@@ -37,6 +38,8 @@ pub struct AvroCodec {
     names: HashMap<Name, &'static Schema>,
     reader: GenericDatumReader<'static>,
     writer: GenericDatumWriter<'static>,
+    /// Decodes the common shapes without building a `Value` (none while being made).
+    fast: Option<AvroPlan>,
 }
 
 impl AvroCodec {
@@ -55,17 +58,30 @@ impl AvroCodec {
             .collect();
         let reader = GenericDatumReader::builder(schema).build().map_err(bad)?;
         let writer = GenericDatumWriter::builder(schema).build().map_err(bad)?;
-        Ok(AvroCodec {
+        let mut codec = AvroCodec {
             schema,
             names,
             reader,
             writer,
-        })
+            fast: None,
+        };
+        let fast = AvroPlan::new(schema, &codec.names, &|branch| codec.branch_name(branch));
+        codec.fast = Some(fast);
+        Ok(codec)
     }
 
     /// Decode one body (the bytes after the wire format's 5-byte header) and append its
     /// JSON to `out`; on error `out` is left as it was.
     pub fn decode_json(&self, body: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        if self.fast.as_ref().is_some_and(|fast| fast.write(body, out)) {
+            return Ok(());
+        }
+        self.decode_json_generally(body, out)
+    }
+
+    /// Decode through apache-avro's `Value`: every schema, and the reasons a body does not
+    /// decode.
+    fn decode_json_generally(&self, body: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         let mut rest = body;
         let value = self
             .reader
@@ -448,7 +464,7 @@ fn push_field(path: &mut String, name: &str) {
 }
 
 /// A float as JSON: a number, or a string for the values JSON has no number for.
-fn write_float(out: &mut Vec<u8>, x: f64, finite: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn write_float(out: &mut Vec<u8>, x: f64, finite: impl FnOnce(&mut Vec<u8>)) {
     if x.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if x.is_infinite() {
@@ -480,7 +496,7 @@ fn float(json: &Json) -> Option<f64> {
 }
 
 /// Bytes as the JSON encoding writes them: one character U+0000-U+00FF per byte.
-fn latin1(bytes: &[u8]) -> String {
+pub(crate) fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
@@ -700,5 +716,145 @@ mod tests {
         assert_eq!(with_scale("5", 3), "0.005");
         assert_eq!(with_scale("-5", 1), "-0.5");
         assert_eq!(with_scale("42", 0), "42");
+    }
+
+    /// xorshift64*: reproducible values without a dependency.
+    struct Random(u64);
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn pick(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// A random value of `schema` in the JSON mapping.
+    fn random_json(codec: &AvroCodec, schema: &Schema, r: &mut Random, depth: u32) -> Json {
+        let schema = codec.resolve(schema).unwrap();
+        let text = |r: &mut Random| {
+            let pool = ["", "a", "é\"\\\n\u{1}", "日本", "x y"];
+            pool[r.pick(pool.len())].repeat(r.pick(3))
+        };
+        let special = ["NaN", "Infinity", "-Infinity"];
+        match schema {
+            Schema::Null => Json::Null,
+            Schema::Boolean => Json::Bool(r.pick(2) == 0),
+            Schema::Int | Schema::Date => serde_json::json!(r.next() as i32 >> r.pick(32)),
+            Schema::Long | Schema::TimestampMillis => {
+                serde_json::json!(r.next() as i64 >> r.pick(64))
+            }
+            Schema::Float | Schema::Double if r.pick(5) == 0 => Json::from(special[r.pick(3)]),
+            Schema::Float => serde_json::json!(f32::from_bits(r.next() as u32 & 0x7f7f_ffff)),
+            Schema::Double => serde_json::json!(f64::from_bits(r.next() & 0x7fef_ffff_ffff_ffff)),
+            Schema::String => Json::from(text(r)),
+            Schema::Bytes => Json::from(
+                (0..r.pick(5))
+                    .map(|_| char::from(r.next() as u8))
+                    .collect::<String>(),
+            ),
+            Schema::Fixed(fixed) => Json::from(
+                (0..fixed.size)
+                    .map(|_| char::from(r.next() as u8))
+                    .collect::<String>(),
+            ),
+            Schema::Enum(e) => Json::from(e.symbols[r.pick(e.symbols.len())].clone()),
+            Schema::Array(a) => Json::Array(
+                (0..r.pick(4))
+                    .map(|_| random_json(codec, &a.items, r, depth + 1))
+                    .collect(),
+            ),
+            Schema::Map(m) => Json::Object(
+                (0..r.pick(3))
+                    .map(|i| (format!("k{i}"), random_json(codec, &m.types, r, depth + 1)))
+                    .collect(),
+            ),
+            Schema::Union(u) => {
+                let branches: Vec<&Schema> = u
+                    .variants()
+                    .iter()
+                    .filter(|b| depth < 3 || matches!(b, Schema::Null))
+                    .collect();
+                let branch = branches[r.pick(branches.len())];
+                match branch {
+                    Schema::Null => Json::Null,
+                    _ => {
+                        serde_json::json!({ codec.branch_name(branch): random_json(codec, branch, r, depth + 1) })
+                    }
+                }
+            }
+            Schema::Record(record) => Json::Object(
+                record
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), random_json(codec, &f.schema, r, depth + 1)))
+                    .collect(),
+            ),
+            other => panic!("no random values for {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_fast_path_prints_what_the_general_path_prints() {
+        let codec = AvroCodec::parse(r#"{"type":"record","name":"All","namespace":"t","fields":[
+            {"name":"n","type":"null"}, {"name":"b","type":"boolean"}, {"name":"i","type":"int"},
+            {"name":"l","type":"long"}, {"name":"f","type":"float"}, {"name":"d","type":"double"},
+            {"name":"s","type":"string"}, {"name":"by","type":"bytes"},
+            {"name":"fx","type":{"type":"fixed","name":"Four","size":4}},
+            {"name":"e","type":{"type":"enum","name":"Color","symbols":["RED","GREEN"]}},
+            {"name":"day","type":{"type":"int","logicalType":"date"}},
+            {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+            {"name":"list","type":{"type":"array","items":["null","string","Four"]}},
+            {"name":"opt","type":["null","long","string","Color"]},
+            {"name":"next","type":["null","All"]},
+            {"name":"inner","type":{"type":"record","name":"Inner","fields":[{"name":"x","type":"double"}]}},
+            {"name":"again","type":"Inner"}
+        ]}"#).unwrap();
+        let mut r = Random(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let json = random_json(&codec, codec.schema, &mut r, 0);
+            let body = codec.encode_json(&json).unwrap();
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            assert!(
+                codec.fast.as_ref().unwrap().write(&body, &mut fast),
+                "{json}"
+            );
+            codec.decode_json_generally(&body, &mut general).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(general).unwrap()
+            );
+        }
+        // A body cut short, a boolean that is not 0 or 1, a byte left over: the general path
+        // says why.
+        let body = codec
+            .encode_json(&random_json(&codec, codec.schema, &mut r, 0))
+            .unwrap();
+        for bad in [
+            &body[..body.len() - 1],
+            &[0, 2][..],
+            &[body.as_slice(), &[0]].concat()[..],
+        ] {
+            let mut out = b"x".to_vec();
+            assert!(!codec.fast.as_ref().unwrap().write(bad, &mut out));
+            assert_eq!(out, b"x");
+            assert!(codec.decode_json(bad, &mut out).is_err());
+        }
+    }
+
+    #[test]
+    fn maps_and_decimals_take_the_general_path() {
+        let codec = AvroCodec::parse(SCHEMA).unwrap();
+        let body = codec
+            .encode_json(&serde_json::from_str(r#"{"id":7,"note":null,"price":"1.00","at":1,"day":1,
+               "ref":"123e4567-e89b-12d3-a456-426614174000","raw":"","kind":"A","tags":{},"ratio":0.5,"ship":null}"#).unwrap())
+            .unwrap();
+        assert!(!codec.fast.as_ref().unwrap().write(&body, &mut Vec::new()));
+        let mut out = Vec::new();
+        codec.decode_json(&body, &mut out).unwrap();
+        assert!(out.starts_with(br#"{"id":7,"note":null,"price":"1.00""#));
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod avro;
+pub mod avro_json;
 pub mod broker_link;
 pub mod connection;
 pub mod context;
@@ -35,6 +36,7 @@ pub mod placement;
 pub mod profile;
 pub mod progress;
 pub mod protobuf;
+pub mod protobuf_json;
 pub mod random;
 pub mod reassignments;
 pub mod record;

@@ -32,6 +32,8 @@ const MAIN_FILE: &str = "kpipes-registry-schema.proto";
 /// One Protobuf schema file and its imports, ready to decode and encode its messages.
 pub struct ProtobufSchema {
     file: FileDescriptor,
+    /// The file's first message type: the one nearly every record names (index list [0]).
+    first: MessageDescriptor,
 }
 
 impl ProtobufSchema {
@@ -54,10 +56,11 @@ impl ProtobufSchema {
         let file = pool
             .get_file_by_name(MAIN_FILE)
             .ok_or("the Protobuf schema compiled to nothing")?;
-        if file.messages().len() == 0 {
-            return Err("the Protobuf schema defines no message type".into());
-        }
-        Ok(ProtobufSchema { file })
+        let first = file
+            .messages()
+            .next()
+            .ok_or("the Protobuf schema defines no message type")?;
+        Ok(ProtobufSchema { file, first })
     }
 
     /// The message type a message-index list names.
@@ -102,6 +105,10 @@ impl ProtobufSchema {
     /// Decode a wire-format body (after the schema id): its JSON appended to `out`, and the
     /// message type's full name when it is not the schema's first.
     pub fn decode_json(&self, body: &[u8], out: &mut Vec<u8>) -> Result<Option<String>, String> {
+        if let Some((0, message)) = body.split_first() {
+            decode_json(&self.first, message, out)?;
+            return Ok(None);
+        }
         let (indexes, message) = split_indexes(body)?;
         let descriptor = self.message_at(&indexes)?;
         decode_json(&descriptor, message, out)?;
@@ -176,6 +183,9 @@ pub fn decode_json(
     bytes: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
+    if crate::protobuf_json::write(descriptor, bytes, out) {
+        return Ok(());
+    }
     let message = DynamicMessage::decode(descriptor.clone(), bytes)
         .map_err(|err| format!("not a {} message: {err}", descriptor.full_name()))?;
     let start = out.len();
