@@ -57,6 +57,16 @@ pub trait Backend {
         String::new()
     }
 
+    /// Whether `pause`, `isolate`, `slow`, `fill` and `chaos` work here (the local
+    /// backend's); else the error to report.
+    fn supports_faults(&self) -> Result<()> {
+        Err(kcore::Failure::usage(format!(
+            "faults are not supported on the {} backend: make the cluster with --backend local",
+            self.state().backend.as_str()
+        ))
+        .into())
+    }
+
     /// The backend as the waits see it (fail early when a node exits; why it failed).
     fn watch(&mut self) -> &mut dyn Watch;
 }

@@ -14,6 +14,10 @@ Examples:
   kcluster up --name safe --secure     # SASL_SSL, SCRAM users admin and reader, ACLs
   kcluster up --schema-registry        # and an Apicurio Schema Registry beside it (Avro in kcons/kprod)
   kcluster kill 2 && kcluster start 2  # fail a broker over and bring it back
+  kcluster pause 2 && kcluster resume 2  # freeze a broker: clients time out (no refusals)
+  kcluster isolate 3 --from brokers    # cut broker 3 off the others (root: iptables)
+  kcluster slow 1 --loss 30 && kcluster heal   # drop 30% of its packets, then undo every fault
+  kcluster chaos --seed 42 --duration 5m   # random faults, one JSON line each, reproducible
   eval \"$(kcluster env --name test)\"   # point kprod/kcons/ktopic at a named cluster
   kcluster down                        # stop every broker and delete the data";
 
@@ -81,6 +85,40 @@ pub enum Command {
     #[command(after_help = "Examples:
   kcluster remove 4                         # drain broker 4 (a line per partition moved), then remove it")]
     Remove(RemoveArgs),
+    /// Freeze a node's JVM (SIGSTOP): its sockets stay open, so clients time out instead of being refused
+    #[command(
+        after_help = "Examples:\n  kcluster pause 2       # state `paused` in `kcluster status`\n  kcluster resume 2"
+    )]
+    Pause(FaultArgs),
+    /// Continue a paused node (SIGCONT)
+    #[command(after_help = "Examples:\n  kcluster resume 2")]
+    Resume(FaultArgs),
+    /// Cut a node off the network: packets from the other nodes, from clients, or both are dropped (root: iptables, cgroup v2)
+    #[command(
+        after_help = "Examples:\n  kcluster isolate 2                  # nothing reaches broker 2, nothing leaves it\n  kcluster isolate 2 --from brokers   # clients still reach it; the other brokers do not\n  kcluster isolate 2 --from clients   # the cluster still reaches it; clients time out\n  kcluster heal 2"
+    )]
+    Isolate(IsolateArgs),
+    /// Drop a share of a node's packets at random: TCP retransmits, requests slow down (root: iptables)
+    #[command(after_help = "Examples:\n  kcluster slow 1 --loss 30\n  kcluster heal 1")]
+    Slow(SlowArgs),
+    /// Fill a broker's log directory (a cluster made by `up --disk-limit SIZE`): produce to it fails
+    #[command(
+        after_help = "Examples:\n  kcluster up --name full --disk-limit 256M   # as root\n  kcluster fill 1 --name full\n  kcluster free 1 --name full"
+    )]
+    Fill(FaultArgs),
+    /// Free what `fill` took of a broker's log directory
+    #[command(after_help = "Examples:\n  kcluster free 1")]
+    Free(FaultArgs),
+    /// Undo every fault (pause, isolate, slow, fill) of the cluster, or of one node; one JSON line each
+    #[command(
+        after_help = "Examples:\n  kcluster heal          # every node\n  kcluster heal 2        # broker 2 only"
+    )]
+    Heal(HealArgs),
+    /// Random faults for a while, one at a time, each healed after a while: one JSON line per fault and heal, the same schedule for the same --seed
+    #[command(
+        after_help = "Examples:\n  kcluster chaos --seed 42 --duration 10m\n  kcluster chaos --seed 7 --duration 1m --faults pause,slow --hold 5s\n  (Ctrl-C heals the fault in force, then exits 130)"
+    )]
+    Chaos(ChaosArgs),
     /// Print a broker's log (every broker's when no id is given)
     #[command(after_help = "Examples:\n  kcluster logs 1 | grep ERROR\n  kcluster logs 2 -f")]
     Logs(LogsArgs),
@@ -160,6 +198,61 @@ pub struct UpArgs {
     /// Broker ID advertises HOST:PORT to clients instead of its own address, to see what a wrong advertised.listeners does (repeatable; a new local KRaft cluster)
     #[arg(long, value_name = "ID=HOST:PORT")]
     pub advertise: Vec<String>,
+    /// Each broker's log directory is a filesystem of its own of this size (a tmpfs: e.g. 256M), for `kcluster fill` (a new local cluster; root)
+    #[arg(long, value_name = "SIZE")]
+    pub disk_limit: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FaultArgs {
+    /// Broker id (1..N), or ZooKeeper node id with --zookeeper
+    pub id: u32,
+    /// Act on ZooKeeper node ID instead of broker ID (zookeeper mode)
+    #[arg(long)]
+    pub zookeeper: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IsolateArgs {
+    #[command(flatten)]
+    pub node: FaultArgs,
+    /// From whom the node is cut
+    #[arg(long, value_enum, default_value = "all")]
+    pub from: crate::faults::network::Cut,
+}
+
+#[derive(Args, Debug)]
+pub struct SlowArgs {
+    #[command(flatten)]
+    pub node: FaultArgs,
+    /// Percent of the node's packets dropped (each way)
+    #[arg(long, value_name = "PERCENT", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub loss: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct HealArgs {
+    /// Only this broker's faults (or ZooKeeper node's, with --zookeeper)
+    pub id: Option<u32>,
+    /// ID is a ZooKeeper node's
+    #[arg(long, requires = "id")]
+    pub zookeeper: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ChaosArgs {
+    /// Seed of the schedule (the same seed draws the same schedule) [default: a random one, printed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How long to run, e.g. 1m, 10m
+    #[arg(long, default_value = "1m", value_parser = kcore::time::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Faults to draw from, comma separated: kill, pause, isolate, slow, fill
+    #[arg(long, default_value = "kill,pause,isolate,slow")]
+    pub faults: String,
+    /// How long a fault holds on average (the cluster then runs healthy half as long)
+    #[arg(long, default_value = "10s", value_parser = kcore::time::parse_duration)]
+    pub hold: std::time::Duration,
 }
 
 #[derive(Args, Debug)]

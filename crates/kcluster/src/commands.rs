@@ -281,7 +281,15 @@ pub fn logs(state: ClusterState, args: &LogsArgs) -> Result<()> {
 /// `kcluster down [--keep]`: stop every node; keep the cluster's directory, or remove it.
 pub fn down(state: ClusterState, args: &DownArgs) -> Result<()> {
     let backend = open_backend(state)?;
+    let faulty = backend.supports_faults().is_ok();
+    if faulty {
+        // Before the nodes stop: a paused node must run again to stop cleanly.
+        crate::faults::clean_before_down(backend.state())?;
+    }
     let (kept_also, removed) = backend.teardown(args.keep)?;
+    if faulty && !args.keep {
+        crate::faults::clean_after_down(backend.state())?;
+    }
     let state = backend.state();
     let (name, dir) = (&state.name, state.dir());
     if args.keep {
@@ -303,9 +311,20 @@ fn statuses(backend: &dyn Backend) -> Vec<health::NodeStatus> {
 /// Every node's status, as a backend sees it.
 pub fn statuses_of(backend: &dyn Backend) -> Vec<health::NodeStatus> {
     let live = backend.liveness();
-    health::statuses(backend.state(), &|role, id| {
+    let mut statuses = health::statuses(backend.state(), &|role, id| {
         live.get(&(role, id)).cloned().unwrap_or_default()
-    })
+    });
+    // A node with a fault in force says so instead of `up` or `starting`.
+    let record = crate::faults::Record::load(backend.state());
+    for status in statuses.iter_mut().filter(|s| s.live.running) {
+        if let Some((state, faults)) =
+            crate::faults::status_of(&record, status.role, status.id, status.live.pid)
+        {
+            status.state = state;
+            status.faults = faults;
+        }
+    }
+    statuses
 }
 
 fn print_status(backend: &dyn Backend) -> Result<()> {
@@ -331,7 +350,7 @@ pub fn node(state: &ClusterState, role: Role, id: u32) -> Result<&NodeState> {
 }
 
 /// The backend of an existing cluster, as its `cluster.json` recorded it.
-fn open_backend(state: ClusterState) -> Result<Box<dyn Backend>> {
+pub(crate) fn open_backend(state: ClusterState) -> Result<Box<dyn Backend>> {
     Ok(match state.backend {
         BackendKind::Local => Box::new(crate::local::Local::open(state)),
         BackendKind::Compose => Box::new(crate::compose::Compose::open(state)?),

@@ -116,6 +116,8 @@ pub struct NodeStatus {
     pub live: Liveness,
     /// `leader` or `follower` for a ZooKeeper node that serves.
     pub quorum: Option<String>,
+    /// The faults in force on the node (`pause`, `isolate`...), see [`crate::faults`].
+    pub faults: Vec<String>,
 }
 
 impl NodeStatus {
@@ -133,6 +135,9 @@ impl NodeStatus {
         }
         if self.role == Role::Zookeeper {
             line["quorum"] = json!(self.quorum);
+        }
+        if !self.faults.is_empty() {
+            line["faults"] = json!(self.faults);
         }
         line
     }
@@ -162,6 +167,7 @@ pub fn statuses(state: &ClusterState, live: &dyn Fn(Role, u32) -> Liveness) -> V
             },
             live,
             quorum,
+            faults: Vec::new(),
         });
     }
     let lives: Vec<Liveness> = state
@@ -194,6 +200,7 @@ pub fn statuses(state: &ClusterState, live: &dyn Fn(Role, u32) -> Liveness) -> V
             },
             live,
             quorum: None,
+            faults: Vec::new(),
         });
     }
     out

@@ -16,6 +16,7 @@
 //! - [`security`]: a secure cluster's TLS, users and ACLs.
 //! - [`schema_registry`]: the schema-registry sidecar (`up --schema-registry`).
 //! - [`membership`]: brokers joining and leaving a running cluster (`add`, `remove`).
+//! - [`faults`]: faults on purpose (`pause`, `isolate`, `slow`, `fill`, `heal`, `chaos`).
 
 pub mod backend;
 pub mod budget;
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod compose;
 pub mod distribution;
+pub mod faults;
 pub mod health;
 pub mod local;
 pub mod lock;
@@ -79,6 +81,19 @@ pub fn run(cli: Cli) -> Result<()> {
             let _lock = ClusterLock::acquire(name)?;
             commands::start(load(name)?, &args)
         }
+        Some(
+            command @ (Command::Pause(_)
+            | Command::Resume(_)
+            | Command::Isolate(_)
+            | Command::Slow(_)
+            | Command::Fill(_)
+            | Command::Free(_)
+            | Command::Heal(_)
+            | Command::Chaos(_)),
+        ) => {
+            let _lock = ClusterLock::acquire(name)?;
+            faults::command::run(load(name)?, command)
+        }
         Some(Command::Logs(args)) => commands::logs(load(name)?, &args),
         Some(Command::Down(args)) => {
             let _lock = ClusterLock::acquire(name)?;
@@ -92,45 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Some(Command::Env(args)) => {
-            let state = load(name)?;
-            if let Some(profile) = &args.save_profile {
-                let user = match (&args.user, state.secure || state.oauth_jwks.is_some()) {
-                    (None, false) => None,
-                    (Some(user), false) => {
-                        return Err(Failure::usage(format!(
-                            "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
-                        ))
-                        .into())
-                    }
-                    (user, _) => {
-                        let user = user.as_deref().unwrap_or(security::ADMIN);
-                        security::env_lines(&state, user)?;
-                        Some(state.user_properties(user))
-                    }
-                };
-                return profile::save_cluster(&state, user.as_deref(), profile, args.force);
-            }
-            if state.secure || state.oauth_jwks.is_some() {
-                let user = args.user.as_deref().unwrap_or(security::ADMIN);
-                println!("{}", security::env_lines(&state, user)?);
-            } else if let Some(user) = &args.user {
-                return Err(Failure::usage(format!(
-                    "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
-                ))
-                .into());
-            } else {
-                println!("export KAFKA_BROKERS={}", state.bootstrap());
-            }
-            if let Some(registry) = &state.schema_registry {
-                println!(
-                    "export {}={}",
-                    kcore::schema_registry::REGISTRY_VAR,
-                    registry.url()
-                );
-            }
-            Ok(())
-        }
+        Some(Command::Env(args)) => env(name, &args),
         Some(Command::FetchKafka(args)) => {
             let dir = distribution::fetch(&args.version)?;
             // The class-data archive too, so that the first `up` starts as fast as the next.
@@ -142,6 +119,47 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `kcluster env`: the exports (or a saved profile) for a cluster.
+fn env(name: &str, args: &cli::EnvArgs) -> Result<()> {
+    let state = load(name)?;
+    if let Some(profile) = &args.save_profile {
+        let user = match (&args.user, state.secure || state.oauth_jwks.is_some()) {
+            (None, false) => None,
+            (Some(user), false) => {
+                return Err(Failure::usage(format!(
+                    "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
+                ))
+                .into())
+            }
+            (user, _) => {
+                let user = user.as_deref().unwrap_or(security::ADMIN);
+                security::env_lines(&state, user)?;
+                Some(state.user_properties(user))
+            }
+        };
+        return profile::save_cluster(&state, user.as_deref(), profile, args.force);
+    }
+    if state.secure || state.oauth_jwks.is_some() {
+        let user = args.user.as_deref().unwrap_or(security::ADMIN);
+        println!("{}", security::env_lines(&state, user)?);
+    } else if let Some(user) = &args.user {
+        return Err(Failure::usage(format!(
+            "cluster '{name}' is open (not `up --secure`): it has no user '{user}'"
+        ))
+        .into());
+    } else {
+        println!("export KAFKA_BROKERS={}", state.bootstrap());
+    }
+    if let Some(registry) = &state.schema_registry {
+        println!(
+            "export {}={}",
+            kcore::schema_registry::REGISTRY_VAR,
+            registry.url()
+        );
+    }
+    Ok(())
 }
 
 /// Where kcluster's cluster name comes from, for errors.

@@ -274,12 +274,17 @@ pub fn create(name: &str, args: &UpArgs, mode: Mode, note: Option<&str>) -> Resu
     }
     // Made once per distribution and Java (about 2 s), it saves every later node start.
     distribution::class_data::prepare(&dist, &java);
-    write_nodes(&java, &state, &dist)?;
+    write_nodes(&java, &state, &dist, args.disk_limit.as_deref())?;
     Ok(state)
 }
 
 /// Write configs (and, in KRaft mode, format storage) for every node of a new cluster.
-fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result<()> {
+fn write_nodes(
+    java: &Path,
+    state: &ClusterState,
+    dist: &Distribution,
+    disk_limit: Option<&str>,
+) -> Result<()> {
     fs::create_dir_all(state.dir())
         .with_context(|| format!("creating {}", state.dir().display()))?;
     if state.oauth_jwks.is_some() {
@@ -303,6 +308,13 @@ fn write_nodes(java: &Path, state: &ClusterState, dist: &Distribution) -> Result
     for node in &state.brokers {
         let dir = Role::Broker.node_dir(state, node.id);
         fs::create_dir_all(dir.join("logs"))?;
+        if let Some(size) = disk_limit {
+            if let Err(err) = crate::faults::disk::mount(state, node.id, size) {
+                let _ = crate::faults::disk::unmount_all(state);
+                let _ = fs::remove_dir_all(state.dir());
+                return Err(err);
+            }
+        }
         crate::security::write_server_properties(
             state,
             &dir.join("server.properties"),
@@ -485,7 +497,10 @@ impl Launcher {
             .arg(main_class)
             .arg(config);
         let what = format!("{} {}", role.label(), node.id);
-        spawn_detached(&mut command, &dir, &logs.join("kafka.out"), &what)
+        let child = spawn_detached(&mut command, &dir, &logs.join("kafka.out"), &what)?;
+        // Its own cgroup before it opens a socket: what `kcluster isolate` matches.
+        crate::faults::network::enter_cgroup(state, role, node.id, child.id());
+        Ok(child)
     }
 }
 
@@ -597,6 +612,16 @@ impl Backend for Local {
             })?;
         }
         for node in nodes {
+            // A node this call launched before and that was killed since (`kcluster chaos`):
+            // its old process is reaped and no longer watched.
+            for old in self.children.iter_mut() {
+                if old.role == role && old.id == node.id {
+                    let _ = old.child.kill();
+                    let _ = old.child.wait();
+                }
+            }
+            self.children
+                .retain(|l| !(l.role == role && l.id == node.id));
             let launched = self.launch_node(role, node)?;
             self.children.push(launched);
         }
@@ -637,6 +662,10 @@ impl Backend for Local {
         crate::schema_registry::stop(&self.state);
         stop_all(&self.state, keep);
         Ok(("", "its data"))
+    }
+
+    fn supports_faults(&self) -> Result<()> {
+        Ok(())
     }
 
     fn watch(&mut self) -> &mut dyn Watch {

@@ -36,6 +36,9 @@ pub fn spawn_detached(command: &mut Command, dir: &Path, log: &Path, what: &str)
 pub fn terminate(pid: i32, dir: &Path, signal: i32, grace: Duration) {
     // SAFETY: plain kill(2) on a pid we verified carries this node's marker.
     unsafe { libc::kill(pid, signal) };
+    // A paused node (`kcluster pause`) handles SIGTERM only once it runs again.
+    // SAFETY: the same pid.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
     let deadline = Instant::now() + grace;
     while kcore::state::pid_is_node(pid, dir) {
         if Instant::now() >= deadline {
