@@ -2,19 +2,25 @@
 //! context, the JSON record format, errors and exit codes, output and signals.
 //! What two tools need lives here.
 //!
-//! - [`connection`]: `-b`, `-X`, `-F`, `--timeout`, `-v`; [`self_connection`]: never a
-//!   connection to oneself; [`context`]: librdkafka's logs kept quiet.
+//! - [`connection`]: `-b`, `-X`, `-F`, `--timeout`, `-v`; [`profile`]: named profiles;
+//!   [`self_connection`]: never a connection to oneself; [`context`]: librdkafka's logs
+//!   kept quiet; [`listeners`]: advertised listeners that cannot be reached, explained.
+//! - Logins: [`kerberos`] (GSSAPI), [`oidc`] (OAUTHBEARER), [`msk_iam`] (AWS MSK IAM).
 //! - [`metadata`]: bounded metadata fetches, partition counts and the partition check.
-//! - [`admin`]: librdkafka's admin API (topics, groups, offsets, ACLs, the per-command
-//!   session); [`transactions`]: the transactional producer calls.
-//! - [`record`]: the JSON record format; [`avro`] and [`schema_registry`]: Avro through
-//!   a schema registry.
+//! - [`admin`]: librdkafka's admin API (topics, groups, offsets, ACLs, leaders, records,
+//!   the per-command session); [`transactions`]: the transactional producer calls;
+//!   [`broker_link`]: a direct broker connection for what librdkafka cannot ask, used by
+//!   [`reassignments`] (KIP-455) with [`placement`] (where replicas should live).
+//! - [`record`]: the JSON record format; [`schema_registry`]: the registry, its wire format
+//!   and the decoder and encoder over [`avro`], [`protobuf`] and [`json_schema`];
+//!   [`avro_json`] and [`protobuf_json`]: the fast decoding paths for common shapes.
 //! - [`failure`]: errors and the one error-to-exit-code table; [`outcome`]: commands that
 //!   go on after a failure.
 //! - [`output`]: JSON lines and table-or-JSON answers; [`table`]: tables for people;
-//!   [`progress`]: progress lines and spinners.
+//!   [`progress`]: progress lines and spinners; [`watch`]: `--watch`.
 //! - [`generate`]: completions and man pages; [`signals`]: interrupts; [`state`]: where
-//!   clusters are kept, and a node's role; [`random`]: random bytes.
+//!   clusters are kept, and a node's role; [`random`]: random bytes; [`time`]: points in
+//!   time as people write them.
 
 pub mod admin;
 pub mod avro;

@@ -506,24 +506,36 @@ fn path_segment(subject: &str) -> String {
     out
 }
 
-/// `http://user:pass@host:8081/x` → (`http://host:8081/x`, Some(`user:pass`)).
+/// `http://user:pass@host:8081/x` → (`http://host:8081/x`, Some(`user:pass`)), the
+/// credentials percent-decoded (a password may hold `@` or `:` as `%40`, `%3A`).
 fn split_credentials(url: &str) -> std::result::Result<(String, Option<String>), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .filter(|(s, _)| *s == "http" || *s == "https")
-        .ok_or("expected http://HOST:PORT/... or https://...")?;
-    let (authority, path) = match rest.find('/') {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
+    let expected = "expected http://HOST:PORT/... or https://...";
+    let uri: http::Uri = url.parse().map_err(|_| expected)?;
+    let scheme = uri
+        .scheme_str()
+        .filter(|s| *s == "http" || *s == "https")
+        .ok_or(expected)?;
+    let authority = uri.authority().ok_or("no host in it")?;
+    let (credentials, host_port) = match authority.as_str().rsplit_once('@') {
+        Some((credentials, host_port)) => {
+            let decoded = percent_encoding::percent_decode_str(credentials)
+                .decode_utf8()
+                .map_err(|_| "its user and password are not UTF-8 once percent-decoded")?;
+            (Some(decoded.into_owned()), host_port)
+        }
+        None => (None, authority.as_str()),
     };
-    let (credentials, host) = match authority.rsplit_once('@') {
-        Some((credentials, host)) => (Some(credentials.to_string()), host),
-        None => (None, authority),
-    };
-    if host.is_empty() {
+    if authority.host().is_empty() {
         return Err("no host in it".into());
     }
-    Ok((format!("{scheme}://{host}{path}"), credentials))
+    // The path as given: "/" only when the URL had one.
+    let path = uri.path_and_query().map_or("", |p| p.as_str());
+    let path = if path == "/" && !url.ends_with('/') {
+        ""
+    } else {
+        path
+    };
+    Ok((format!("{scheme}://{host_port}{path}"), credentials))
 }
 
 /// The wire format's parts: schema id and body, if `bytes` is in it.
@@ -1128,8 +1140,17 @@ mod tests {
             split_credentials("http://localhost:8081").unwrap(),
             ("http://localhost:8081".to_string(), None)
         );
+        assert_eq!(
+            split_credentials("http://bob:p%40ss%3Aw@reg:8081/apis/ccompat/v7").unwrap(),
+            (
+                "http://reg:8081/apis/ccompat/v7".to_string(),
+                Some("bob:p@ss:w".to_string())
+            )
+        );
         assert!(split_credentials("localhost:8081").is_err());
         assert!(split_credentials("ftp://x").is_err());
+        assert!(split_credentials("http://").is_err());
+        assert!(split_credentials("http://a b").is_err());
     }
 
     #[test]
