@@ -112,7 +112,10 @@ fn probe(
         ("enable.auto.offset.store", "false"),
         ("enable.partition.eof", "true"),
         ("auto.offset.reset", "earliest"),
-        ("fetch.message.max.bytes", "524288"),
+        (
+            "fetch.message.max.bytes",
+            crate::FETCH_MAX_BYTES_PER_PARTITION,
+        ),
     ]);
     config.set("group.id", group.unwrap_or(&private));
     let probe: BaseConsumer<QuietContext> = connection

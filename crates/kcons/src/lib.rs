@@ -46,6 +46,10 @@ fn commits(cli: &Cli) -> bool {
 /// default, 5 minutes, would leave a new topic unread that long).
 const PATTERN_REFRESH_MS: &str = "2000";
 
+/// The most (compressed) bytes one fetch brings of a partition, for the reader and the
+/// bad-batch probe alike.
+pub(crate) const FETCH_MAX_BYTES_PER_PARTITION: &str = "262144";
+
 fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'static str, &'a str)> {
     let mut defaults = vec![
         // Offsets are stored by kcons itself, only once their records are written out.
@@ -56,10 +60,10 @@ fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'stati
         ("queued.max.messages.kbytes", "16384"),
         ("queued.min.messages", "10000"),
         // ...and per partition at most this much (compressed) in one fetch: a compressed batch
-        // is unpacked whole, and lz4 text (kprod's default) grows many times over. At
-        // librdkafka's 1 MB, 10 KB text records took kcons to 108 MB; at 512 KB 52-61 MB,
-        // while a topic of small records reads at most a fifth slower.
-        ("fetch.message.max.bytes", "524288"),
+        // is unpacked whole, each record then costs librdkafka a few hundred bytes, and one
+        // fetch may overshoot the bounds above. librdkafka's 1 MB took kcons past 100 MB on
+        // small and on 10 KB records; see BENCHMARKS.md, "kcons: fetch size".
+        ("fetch.message.max.bytes", FETCH_MAX_BYTES_PER_PARTITION),
         // ...and once that is drained, fetch again within 10 ms: librdkafka's default backoff
         // of a whole second made reading a topic to its end 6x slower (measured, 1M records).
         ("fetch.queue.backoff.ms", "10"),
