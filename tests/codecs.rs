@@ -31,7 +31,7 @@ fn every_codec_written_by_kcat_is_read_by_kcons() {
     for codec in CODECS {
         let topic = create_topic(1, &[]);
         let sent = lines(codec, 20);
-        run(assert_cmd::Command::new("kcat")
+        run(kcat()
             .args(["-P", "-b", &brokers(), "-t", &topic, "-z", codec])
             .write_stdin(sent.join("\n") + "\n")
             .timeout(Duration::from_secs(60)))
@@ -103,7 +103,7 @@ fn every_codec_written_by_kprod_is_read_by_kcat_and_kafkas_console_consumer() {
             .args(["-q", &topic, "-X", &format!("compression.type={codec}")])
             .write_stdin(sent.join("\n") + "\n"))
         .success();
-        let kcat = run(assert_cmd::Command::new("kcat")
+        let kcat = run(kcat()
             .args([
                 "-C",
                 "-b",

@@ -29,7 +29,7 @@ fn broker_addresses(cluster: &FaultCluster) -> Vec<(u64, String)> {
 /// Ask broker `id` itself, through its own address only, for the cluster metadata with
 /// an independent client (kcat); the broker ids it lists, or why it did not answer.
 fn ask_broker_itself(address: &str) -> Result<BTreeSet<u64>, String> {
-    let out = Command::new("kcat")
+    let out = kcat_process()
         .args(["-b", address, "-L", "-J", "-m", "3"])
         .output()
         .map_err(|e| format!("running kcat: {e}"))?;
@@ -516,7 +516,7 @@ fn watches_show_a_broker_leaving_and_coming_back() {
 
 /// The brokers the cluster's metadata lists, as kcat (an independent client) reads it.
 fn brokers_listed_by_kcat(bootstrap: &str) -> BTreeSet<u64> {
-    let out = Command::new("kcat")
+    let out = kcat_process()
         .args(["-b", bootstrap, "-L", "-J", "-m", "10"])
         .output()
         .expect("running kcat");

@@ -118,16 +118,9 @@ fn killed_broker_is_down_until_started() {
         .filter(|(i, _)| *i != 1)
         .map(|(_, b)| b)
         .collect();
-    let md = run(assert_cmd::Command::new("kcat").args([
-        "-b",
-        &survivors.join(","),
-        "-L",
-        "-J",
-        "-m",
-        "10",
-    ]))
-    .success()
-    .stdout();
+    let md = run(kcat().args(["-b", &survivors.join(","), "-L", "-J", "-m", "10"]))
+        .success()
+        .stdout();
     let md: Value = serde_json::from_str(&md).unwrap();
     assert!(md["brokers"].as_array().unwrap().len() >= 2, "{md}");
 

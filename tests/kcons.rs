@@ -1285,7 +1285,7 @@ fn a_misspelt_cluster_name_reaches_no_cluster() {
 fn kcat_read(topics: &[&str]) -> Vec<(String, i64, i64, String)> {
     let mut all = Vec::new();
     for topic in topics {
-        let ran = run(assert_cmd::Command::new("kcat")
+        let ran = run(kcat()
             .args(["-b", &brokers(), "-C", "-e", "-J", "-q", "-t", topic])
             .timeout(Duration::from_secs(120)))
         .success();

@@ -100,11 +100,13 @@ fn committed(group: &str, topic: &str) -> BTreeMap<i64, i64> {
 
 /// A background process (ours to kill), pointed at the test cluster; killed when dropped.
 fn background(program: impl Into<PathBuf>, args: &[&str]) -> Proc {
-    Proc::spawn(
-        Command::new(program.into())
-            .args(args)
-            .env("KAFKA_BROKERS", brokers()),
-    )
+    let program = program.into();
+    let mut cmd = if program.as_os_str() == "kcat" {
+        kcat_process()
+    } else {
+        Command::new(program)
+    };
+    Proc::spawn(cmd.args(args).env("KAFKA_BROKERS", brokers()))
 }
 
 /// Poll `kgroup describe` until `ready` holds for its lines; those lines.
@@ -443,7 +445,7 @@ fn kcat_group_members_without_commits_and_with_them() {
 
     // kcat reading everything (-e) commits it on the way out.
     let reader = unique_name("kg-kcat");
-    run(assert_cmd::Command::new("kcat")
+    run(kpipes_e2e::kcat()
         .args([
             "-b",
             &brokers,

@@ -52,7 +52,7 @@ fn listed(all: bool) -> Vec<String> {
 /// Produce `count` records to one partition with kcat (a client that is not ours).
 fn kcat_produce(brokers: &str, topic: &str, partition: i32, count: usize) {
     let input: String = (0..count).map(|i| format!("record-{i}\n")).collect();
-    run(assert_cmd::Command::new("kcat")
+    run(kcat()
         .args([
             "-P",
             "-b",
@@ -129,7 +129,7 @@ fn create_and_delete_are_seen_by_every_broker_when_they_return() {
     // Every topic (not one by name, which could make a broker auto-create it); the
     // topic as the answering broker sees it, and that broker's id.
     let ask = |broker: &str| -> (i64, Option<Value>) {
-        let out = run(assert_cmd::Command::new("kcat").args(["-L", "-J", "-b", broker]))
+        let out = run(kcat().args(["-L", "-J", "-b", broker]))
             .success()
             .stdout();
         let metadata: Value = serde_json::from_str(&out).unwrap();
@@ -179,7 +179,7 @@ fn describe_agrees_with_kcat() {
     let topic = unique_name("t-kcat");
     create(&topic, &["-p", "3", "-r", "2"]);
     let ours = describe(&mut ktopic(), &topic);
-    let md = run(assert_cmd::Command::new("kcat")
+    let md = run(kcat()
         .args(["-L", "-J", "-t", &topic, "-b", &brokers()])
         .timeout(Duration::from_secs(60)))
     .success()
@@ -259,7 +259,7 @@ fn list_shows_internal_topics_only_with_all() {
     // __consumer_offsets appears once some consumer group has looked for its coordinator.
     if !listed(true).iter().any(|t| t == "__consumer_offsets") {
         kcat_produce(&brokers(), &topic, 0, 1);
-        run(assert_cmd::Command::new("kcat")
+        run(kcat()
             .args([
                 "-b",
                 &brokers(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kpipes_e2e::*;
 
 fn kcat(args: &[&str], input: impl Into<Vec<u8>>) -> Ran {
-    run(assert_cmd::Command::new("kcat")
+    run(kpipes_e2e::kcat()
         .arg("-b")
         .arg(brokers())
         .args(args)

@@ -308,3 +308,38 @@ impl Drop for Proc {
         self.release();
     }
 }
+
+/// `kcat`, the peer most tests check kpipes against, as its users run it. `cargo test` puts
+/// the build's own library directories on `LD_LIBRARY_PATH`, among them the librdkafka.so
+/// that rdkafka-sys builds (linked statically into kpipes, with Kerberos built in): kcat
+/// would load that one instead of its own and fail on a missing symbol.
+pub fn kcat() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new("kcat");
+    match library_path_outside_the_build() {
+        Some(path) => cmd.env("LD_LIBRARY_PATH", path),
+        None => cmd.env_remove("LD_LIBRARY_PATH"),
+    };
+    cmd
+}
+
+/// [`kcat`] as a `std::process::Command`, for tests that need its exit status as a value.
+pub fn kcat_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new("kcat");
+    match library_path_outside_the_build() {
+        Some(path) => cmd.env("LD_LIBRARY_PATH", path),
+        None => cmd.env_remove("LD_LIBRARY_PATH"),
+    };
+    cmd
+}
+
+/// `LD_LIBRARY_PATH` without the directories under this workspace's `target/`.
+fn library_path_outside_the_build() -> Option<String> {
+    let target = concat!(env!("CARGO_MANIFEST_DIR"), "/target/");
+    let kept: Vec<String> = std::env::var("LD_LIBRARY_PATH")
+        .ok()?
+        .split(':')
+        .filter(|dir| !dir.is_empty() && !dir.starts_with(target))
+        .map(str::to_string)
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(":"))
+}
