@@ -48,7 +48,7 @@ const PATTERN_REFRESH_MS: &str = "2000";
 
 /// The most (compressed) bytes one fetch brings of a partition, for the reader and the
 /// bad-batch probe alike.
-pub(crate) const FETCH_MAX_BYTES_PER_PARTITION: &str = "262144";
+pub(crate) const FETCH_MAX_BYTES_PER_PARTITION: &str = "524288";
 
 fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'static str, &'a str)> {
     let mut defaults = vec![
@@ -61,8 +61,9 @@ fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'stati
         ("queued.min.messages", "10000"),
         // ...and per partition at most this much (compressed) in one fetch: a compressed batch
         // is unpacked whole, each record then costs librdkafka a few hundred bytes, and one
-        // fetch may overshoot the bounds above. librdkafka's 1 MB took kcons past 100 MB on
-        // small and on 10 KB records; see BENCHMARKS.md, "kcons: fetch size".
+        // fetch may overshoot the bounds above. Smaller fetches save memory on tiny records
+        // but, with the 10 ms backoff below, cost time on well-compressed topics; see
+        // BENCHMARKS.md, "kcons: fetch size".
         ("fetch.message.max.bytes", FETCH_MAX_BYTES_PER_PARTITION),
         // ...and once that is drained, fetch again within 10 ms: librdkafka's default backoff
         // of a whole second made reading a topic to its end 6x slower (measured, 1M records).
