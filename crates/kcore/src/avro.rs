@@ -718,19 +718,7 @@ mod tests {
         assert_eq!(with_scale("42", 0), "42");
     }
 
-    /// xorshift64*: reproducible values without a dependency.
-    struct Random(u64);
-    impl Random {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn pick(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::random::Seeded as Random;
 
     /// A random value of `schema` in the JSON mapping.
     fn random_json(codec: &AvroCodec, schema: &Schema, r: &mut Random, depth: u32) -> Json {
@@ -813,7 +801,7 @@ mod tests {
             {"name":"inner","type":{"type":"record","name":"Inner","fields":[{"name":"x","type":"double"}]}},
             {"name":"again","type":"Inner"}
         ]}"#).unwrap();
-        let mut r = Random(0x9e37_79b9_7f4a_7c15);
+        let mut r = Random::new(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
             let json = random_json(&codec, codec.schema, &mut r, 0);
             let body = codec.encode_json(&json).unwrap();

@@ -406,19 +406,7 @@ mod tests {
         Some(String::from_utf8(out[6..].to_vec()).unwrap())
     }
 
-    /// xorshift64*: reproducible values without a dependency.
-    struct Random(u64);
-    impl Random {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn pick(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::random::Seeded as Random;
 
     fn random_value(kind: &Kind, r: &mut Random, depth: u32) -> Value {
         let special = [
@@ -430,30 +418,32 @@ mod tests {
             1e300,
             0.1,
         ];
-        let zero_often = |r: &mut Random| if r.pick(4) == 0 { 0 } else { r.next() };
+        let zero_often = |r: &mut Random| if r.pick_u64(4) == 0 { 0 } else { r.next() };
         match kind {
-            Kind::Double => Value::F64(match r.pick(3) {
-                0 => special[r.pick(special.len() as u64) as usize],
+            Kind::Double => Value::F64(match r.pick_u64(3) {
+                0 => special[r.pick_u64(special.len() as u64) as usize],
                 _ => f64::from_bits(r.next()),
             }),
-            Kind::Float => Value::F32(match r.pick(3) {
-                0 => special[r.pick(special.len() as u64) as usize] as f32,
+            Kind::Float => Value::F32(match r.pick_u64(3) {
+                0 => special[r.pick_u64(special.len() as u64) as usize] as f32,
                 _ => f32::from_bits(r.next() as u32),
             }),
             Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(zero_often(r) as i32),
             Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(zero_often(r) as i64),
             Kind::Uint32 | Kind::Fixed32 => Value::U32(zero_often(r) as u32),
             Kind::Uint64 | Kind::Fixed64 => Value::U64(zero_often(r)),
-            Kind::Bool => Value::Bool(r.pick(2) == 0),
+            Kind::Bool => Value::Bool(r.pick_u64(2) == 0),
             Kind::String => {
                 let pool = ["", "a", "é\"\\\n\u{1}", "日本", "x y"];
-                Value::String(pool[r.pick(pool.len() as u64) as usize].repeat(r.pick(3) as usize))
+                Value::String(
+                    pool[r.pick_u64(pool.len() as u64) as usize].repeat(r.pick_u64(3) as usize),
+                )
             }
             Kind::Bytes => {
-                let len = r.pick(6) as usize;
+                let len = r.pick_u64(6) as usize;
                 Value::Bytes((0..len).map(|_| r.next() as u8).collect::<Vec<_>>().into())
             }
-            Kind::Enum(_) => Value::EnumNumber(r.pick(5) as i32),
+            Kind::Enum(_) => Value::EnumNumber(r.pick_u64(5) as i32),
             Kind::Message(m) => Value::Message(random_message(m, r, depth + 1)),
         }
     }
@@ -465,7 +455,7 @@ mod tests {
     ) -> DynamicMessage {
         let mut message = DynamicMessage::new(descriptor.clone());
         for field in descriptor.fields() {
-            if r.pick(3) == 0
+            if r.pick_u64(3) == 0
                 || field.is_map()
                 || (depth > 2 && matches!(field.kind(), Kind::Message(_)))
             {
@@ -473,7 +463,7 @@ mod tests {
             }
             let value = if field.is_list() {
                 Value::List(
-                    (0..r.pick(3))
+                    (0..r.pick_u64(3))
                         .map(|_| random_value(&field.kind(), r, depth))
                         .collect(),
                 )
@@ -488,7 +478,7 @@ mod tests {
     #[test]
     fn prints_what_the_general_path_prints_for_random_messages() {
         let descriptor = all_type();
-        let mut r = Random(0x9e37_79b9_7f4a_7c15);
+        let mut r = Random::new(0x9e37_79b9_7f4a_7c15);
         let mut fast_ones = 0;
         for _ in 0..5000 {
             let bytes = random_message(&descriptor, &mut r, 0).encode_to_vec();
