@@ -91,27 +91,11 @@ fn wait_fully_replicated(cluster: &FaultCluster, topic: &str, what: &str) {
     });
 }
 
-fn create_replicated_topic(cluster: &FaultCluster, prefix: &str, partitions: u32) -> String {
-    let topic = unique_name(prefix);
-    run(cluster.tool("ktopic").args([
-        "create",
-        &topic,
-        "-p",
-        &partitions.to_string(),
-        "-r",
-        "3",
-        "-c",
-        "min.insync.replicas=2",
-    ]))
-    .success();
-    topic
-}
-
 #[test]
 fn brokers_restarted_under_live_clients_lose_nothing() {
     needs_cluster!();
     let cluster = FaultCluster::acquire();
-    let topic = create_replicated_topic(&cluster, "failover", 3);
+    let topic = cluster.replicated_topic(3);
     let traffic = LiveTraffic::start(&cluster.brokers, &topic);
     let ids: Vec<u64> = broker_addresses(&cluster)
         .iter()
@@ -170,7 +154,7 @@ fn leaders_by_kafka_topics(cluster: &FaultCluster, topic: &str) -> BTreeMap<i64,
 fn preferred_election_after_a_restart_puts_leaders_back_losing_nothing() {
     needs_cluster!();
     let cluster = FaultCluster::acquire();
-    let topic = create_replicated_topic(&cluster, "elect", 6);
+    let topic = cluster.replicated_topic(6);
     let traffic = LiveTraffic::start(&cluster.brokers, &topic);
     let leaders = leaders_by_kafka_topics(&cluster, &topic);
     assert_eq!(leaders.len(), 6, "kafka-topics described {leaders:?}");
@@ -442,7 +426,7 @@ fn close_abortively(fd: i32) {
 fn watches_show_a_broker_leaving_and_coming_back() {
     needs_cluster!();
     let cluster = FaultCluster::acquire();
-    let topic = create_replicated_topic(&cluster, "watch", 2);
+    let topic = cluster.replicated_topic(2);
     let mut described = Proc::spawn(cluster.command("ktopic").args([
         "describe",
         &topic,
@@ -552,7 +536,7 @@ fn a_broker_joins_takes_replicas_and_is_drained_and_removed_losing_nothing() {
     assert_eq!(new_id, 4, "{}", added.stdout());
     assert!(brokers_listed_by_kcat(&cluster.brokers).contains(&4));
 
-    let topic = create_replicated_topic(&cluster, "grow", 6);
+    let topic = cluster.replicated_topic(6);
     let traffic = LiveTraffic::start(&cluster.brokers, &topic);
     // Spread over brokers 1-4 (whatever create did), then make sure 4 holds replicas.
     run(cluster

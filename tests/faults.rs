@@ -9,7 +9,7 @@
 //! under a long schedule (`KPIPES_CHAOS_DURATION`, default one minute here).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -445,25 +445,7 @@ impl Checked {
                 .filter_map(|l| serde_json::from_str(&l).ok().map(|v| (v, Instant::now())))
                 .collect()
         });
-        let (stop, sent) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-        );
-        let mut stdin = producer.stdin.take().unwrap();
-        let feeder = {
-            let (stop, sent) = (stop.clone(), sent.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let n = sent.load(Ordering::Relaxed) + 1;
-                    if writeln!(stdin, "record-{n}").is_err() {
-                        break;
-                    }
-                    sent.store(n, Ordering::Relaxed);
-                    // Pacing, not synchronisation: a live client, not a bulk load.
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
+        let Feeder { stop, sent, feeder } = Feeder::start(producer.stdin.take().unwrap());
         Checked {
             topic: topic.to_string(),
             brokers: cluster.brokers.clone(),
@@ -664,22 +646,6 @@ fn report(summary: &Summary, what: &str) {
     );
 }
 
-fn replicated_topic(cluster: &FaultCluster, partitions: u32) -> String {
-    let topic = unique_name("checked");
-    run(cluster.tool("ktopic").args([
-        "create",
-        &topic,
-        "-p",
-        &partitions.to_string(),
-        "-r",
-        "3",
-        "-c",
-        "min.insync.replicas=2",
-    ]))
-    .success();
-    topic
-}
-
 /// Each fault kind in turn, on a different broker, under live traffic; each held a few
 /// seconds, healed, and the cluster fully replicated again before the next.
 #[test]
@@ -690,7 +656,7 @@ fn checker_under_each_fault_kind() {
     }
     let cluster = FaultCluster::acquire();
     let _healing = Healing(&cluster);
-    let topic = replicated_topic(&cluster, 3);
+    let topic = cluster.replicated_topic(3);
     let checked = Checked::start(&cluster, &topic);
     let faults = [
         vec!["pause", "1"],
@@ -741,7 +707,7 @@ fn checker_under_a_seeded_schedule() {
     let _healing = Healing(&cluster);
     let seed = std::env::var("KPIPES_CHAOS_SEED").unwrap_or_else(|_| "29".into());
     let duration = std::env::var("KPIPES_CHAOS_DURATION").unwrap_or_else(|_| "1m".into());
-    let topic = replicated_topic(&cluster, 3);
+    let topic = cluster.replicated_topic(3);
     let checked = Checked::start(&cluster, &topic);
     // The schedule's own length, and time for its last fault's heal (a broker's restart).
     let length = kcore::time::parse_duration(&duration).expect("KPIPES_CHAOS_DURATION");

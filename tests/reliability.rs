@@ -27,10 +27,9 @@ fn secs(n: u64) -> Duration {
 
 /// A topic of 3 partitions with min.insync.replicas=2, on the fault cluster when given.
 fn replicated_topic(cluster: Option<&FaultCluster>) -> String {
-    let extra = ["-c", "min.insync.replicas=2"];
     match cluster {
-        Some(cluster) => cluster.create_topic(3, &extra),
-        None => create_topic(3, &extra),
+        Some(cluster) => cluster.replicated_topic(3),
+        None => create_topic(3, &["-c", "min.insync.replicas=2"]),
     }
 }
 

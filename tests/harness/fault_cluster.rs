@@ -64,6 +64,12 @@ impl FaultCluster {
     pub fn create_topic(&self, partitions: u32, extra: &[&str]) -> String {
         create_topic_with(self.tool("ktopic"), partitions, extra)
     }
+
+    /// A new topic whose writes with acks=all survive one broker lost, and fail loudly
+    /// beyond that: 3 replicas, `min.insync.replicas=2`.
+    pub fn replicated_topic(&self, partitions: u32) -> String {
+        self.create_topic(partitions, &["-c", "min.insync.replicas=2"])
+    }
 }
 
 impl Drop for FaultCluster {

@@ -38,23 +38,7 @@ impl LiveTraffic {
             .spawn()
             .unwrap();
         // A steady trickle of numbered lines for as long as the brokers are being changed.
-        let stop = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicU64::new(0));
-        let mut stdin = producer.stdin.take().unwrap();
-        let feeder = {
-            let (stop, sent) = (stop.clone(), sent.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let n = sent.load(Ordering::Relaxed) + 1;
-                    if writeln!(stdin, "record-{n}").is_err() {
-                        break;
-                    }
-                    sent.store(n, Ordering::Relaxed);
-                    // Pacing, not synchronisation: a live client, not a bulk load.
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
+        let Feeder { stop, sent, feeder } = Feeder::start(producer.stdin.take().unwrap());
         LiveTraffic {
             topic: topic.to_string(),
             _dir: dir,
@@ -129,5 +113,35 @@ impl LiveTraffic {
                 "partition {partition}: record-{n} after record-{previous}"
             );
         }
+    }
+}
+
+/// `record-1`, `record-2`, ... written to a producer's stdin every 5 ms until `stop` is
+/// set (or the producer goes away); `sent` counts the lines written.
+pub struct Feeder {
+    pub stop: Arc<AtomicBool>,
+    pub sent: Arc<AtomicU64>,
+    pub feeder: std::thread::JoinHandle<()>,
+}
+
+impl Feeder {
+    pub fn start(mut stdin: impl Write + Send + 'static) -> Feeder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let feeder = {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let n = sent.load(Ordering::Relaxed) + 1;
+                    if writeln!(stdin, "record-{n}").is_err() {
+                        break;
+                    }
+                    sent.store(n, Ordering::Relaxed);
+                    // Pacing, not synchronisation: a live client, not a bulk load.
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        Feeder { stop, sent, feeder }
     }
 }
