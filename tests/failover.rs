@@ -78,19 +78,6 @@ fn start_right_after_kill_returns_once_the_broker_serves() {
 /// Kill and restart each broker twice while a producer and a consumer keep working on
 /// the cluster: every `start` succeeds, the producer delivers every line (exit 0), and
 /// the consumer (a group) receives every one of them.
-/// Wait until `topic` has no under-replicated partition (every restarted broker caught up).
-fn wait_fully_replicated(cluster: &FaultCluster, topic: &str, what: &str) {
-    eventually(what, Duration::from_secs(120), || {
-        let described = run(cluster.tool("ktopic").args(["describe", topic]));
-        let lines = described.json_lines();
-        (described.output.status.success()
-            && lines
-                .first()
-                .is_some_and(|t| t["under_replicated"] == false))
-        .then_some(())
-    });
-}
-
 #[test]
 fn brokers_restarted_under_live_clients_lose_nothing() {
     needs_cluster!();
@@ -110,8 +97,7 @@ fn brokers_restarted_under_live_clients_lose_nothing() {
             // As an operator would: the next broker goes down only once the restarted one is
             // back in every in-sync replica set (else two replicas of three are missing, and
             // min.insync.replicas=2 rightly refuses writes).
-            wait_fully_replicated(
-                &cluster,
+            cluster.wait_fully_replicated(
                 &topic,
                 &format!("broker {id} back in every ISR of {topic}"),
             );
@@ -162,8 +148,7 @@ fn preferred_election_after_a_restart_puts_leaders_back_losing_nothing() {
     let victim = leaders[&0].1;
     run(cluster.kcluster().args(["kill", &victim.to_string()])).success();
     run(cluster.kcluster().args(["start", &victim.to_string()])).success();
-    wait_fully_replicated(
-        &cluster,
+    cluster.wait_fully_replicated(
         &topic,
         &format!("broker {victim} back in every ISR of {topic}"),
     );
@@ -563,11 +548,7 @@ fn a_broker_joins_takes_replicas_and_is_drained_and_removed_losing_nothing() {
     let removed = run(cluster.kcluster().args(["remove", "4"])).success();
     assert!(removed.json_lines().iter().any(|l| l["removed"] == true));
     assert_eq!(on_four(&cluster), 0, "broker 4 still holds replicas");
-    wait_fully_replicated(
-        &cluster,
-        &topic,
-        "every partition fully replicated without broker 4",
-    );
+    cluster.wait_fully_replicated(&topic, "every partition fully replicated without broker 4");
     eventually(
         "kcat to stop listing broker 4",
         Duration::from_secs(30),

@@ -674,25 +674,9 @@ fn checker_under_each_fault_kind() {
         }
         run(cluster.kcluster().arg("heal")).success();
         run(cluster.kcluster().arg("up")).success();
-        wait_fully_replicated(&cluster, &topic);
+        cluster.wait_fully_replicated(&topic, &format!("every replica of {topic} in sync"));
     }
     report(&checked.finish(faults.len()), "each fault kind");
-}
-
-fn wait_fully_replicated(cluster: &FaultCluster, topic: &str) {
-    eventually(
-        &format!("every replica of {topic} in sync"),
-        Duration::from_secs(120),
-        || {
-            let described = run(cluster.tool("ktopic").args(["describe", topic]));
-            let lines = described.json_lines();
-            (described.output.status.success()
-                && lines
-                    .first()
-                    .is_some_and(|t| t["under_replicated"] == false))
-            .then_some(())
-        },
-    );
 }
 
 /// The checker under a seeded schedule (`KPIPES_CHAOS_SEED`, default 29) for
@@ -732,7 +716,7 @@ fn checker_under_a_seeded_schedule() {
         .filter(|l| l["event"] == "fault")
         .count();
     run(cluster.kcluster().arg("up")).success();
-    wait_fully_replicated(&cluster, &topic);
+    cluster.wait_fully_replicated(&topic, &format!("every replica of {topic} in sync"));
     report(
         &checked.finish(faults),
         &format!("chaos seed {seed} for {duration}"),

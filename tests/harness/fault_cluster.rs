@@ -65,6 +65,20 @@ impl FaultCluster {
         create_topic_with(self.tool("ktopic"), partitions, extra)
     }
 
+    /// Wait (bounded) until `topic` has no under-replicated partition: every broker that
+    /// was stopped, paused or cut off has caught up. `what` names the wait in a failure.
+    pub fn wait_fully_replicated(&self, topic: &str, what: &str) {
+        eventually(what, Duration::from_secs(120), || {
+            let described = run(self.tool("ktopic").args(["describe", topic]));
+            let lines = described.json_lines();
+            (described.output.status.success()
+                && lines
+                    .first()
+                    .is_some_and(|t| t["under_replicated"] == false))
+            .then_some(())
+        });
+    }
+
     /// A new topic whose writes with acks=all survive one broker lost, and fail loudly
     /// beyond that: 3 replicas, `min.insync.replicas=2`.
     pub fn replicated_topic(&self, partitions: u32) -> String {
