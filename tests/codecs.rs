@@ -147,6 +147,63 @@ fn every_codec_written_by_kprod_is_read_by_kcat_and_kafkas_console_consumer() {
     }
 }
 
+/// `n` lines of 100 random hex digits: text lz4 cannot shrink.
+fn random_lines(n: usize) -> Vec<String> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n * 50];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .unwrap();
+    bytes
+        .chunks(50)
+        .map(|c| c.iter().map(|b| format!("{b:02x}")).collect())
+        .collect()
+}
+
+/// kprod's own default codec follows its input: lz4 where it shrinks the data, none on
+/// data lz4 cannot shrink (it would only cost CPU), and a codec the user names is kept
+/// whatever the data. Checked in the broker's log files, read by Kafka's DumpLogSegments.
+#[test]
+fn kprods_default_codec_follows_the_data() {
+    needs_cluster!();
+    let random = random_lines(2000);
+    let cases: [(&str, Vec<String>, &[&str], &str); 3] = [
+        ("text", lines("lz4", 2000), &[], "lz4"),
+        ("random", random.clone(), &[], "none"),
+        (
+            "random, lz4 named",
+            random,
+            &["-X", "compression.type=lz4"],
+            "lz4",
+        ),
+    ];
+    let mut dirs = Vec::new();
+    for (what, sent, flags, _) in &cases {
+        let topic = unique_name("adaptive");
+        run(tool("ktopic").args(["create", &topic, "-p", "1", "-r", "1"])).success();
+        // From a file, as `kprod t < file`: the first read is a whole buffer.
+        let input = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(input.path(), sent.join("\n") + "\n").unwrap();
+        run(tool("kprod")
+            .args(["-q", &topic])
+            .args(*flags)
+            .pipe_stdin(input.path())
+            .unwrap())
+        .success();
+        assert_eq!(&kcons_values(&topic), sent, "{what}");
+        dirs.extend(partition_dir(&topic));
+    }
+    if dirs.len() == cases.len() {
+        let on_disk = codecs_on_disk(&dirs);
+        for ((what, _, _, codec), found) in cases.iter().zip(&on_disk) {
+            assert!(
+                !found.is_empty() && found.iter().all(|c| c == codec),
+                "{what}: expected {codec}, found {found:?}"
+            );
+        }
+    }
+}
+
 /// Overwrite the records of the first gzip batch in a partition's log file: a batch no
 /// client can decompress, which the broker serves as it is (it checks nothing on fetch).
 fn corrupt_first_gzip_batch(dir: &std::path::Path) -> i64 {

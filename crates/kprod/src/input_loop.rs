@@ -154,6 +154,7 @@ pub fn run<D: Delivery>(inputs: Inputs<'_>, mut sender: Sender, mut delivery: D)
                 return Err(anyhow::Error::new(err).context("reading stdin"));
             }
         };
+        sender.choose_codec(&inputs.rules.topic, &data);
         reading.bytes_read += data.len() as u64;
         let end = lines(
             &inputs,

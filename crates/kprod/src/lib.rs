@@ -10,6 +10,7 @@
 //!   the progress line. [`wakeup`]: waiting for delivery reports without a timeout.
 
 pub mod cli;
+pub mod compression;
 pub mod input;
 pub mod input_loop;
 pub mod limits;
@@ -57,6 +58,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Ok(producer)
     };
     let mut producer = create(&plan)?;
+    // Both questions go out at once: the configs' round trip overlaps the metadata's.
+    let configs = limits::ask(
+        producer.client(),
+        &plan.rules.topic,
+        plan.connection.timeout,
+    );
     let metadata = kcore::metadata::fetch_interruptible(
         producer.client(),
         &plan.connection,
@@ -65,10 +72,11 @@ pub fn run(cli: Cli) -> Result<()> {
         &interrupt,
     )?;
     let partitions = kcore::metadata::partition_count(&metadata, &plan.rules.topic)?;
-    if plan.fit_to_topic(&producer, partitions)? {
+    let topic_limit = limits::topic_max_message_bytes(configs);
+    if plan.fit_to_topic(partitions, topic_limit)? {
         producer = create(&plan)?;
     }
-    let sender = Sender::new(producer, plan.message_max_bytes);
+    let sender = Sender::new(producer, plan.message_max_bytes, !plan.codec_chosen());
 
     let chunks = input::spawn_reader(std::io::stdin(), plan.max_line_bytes());
     // Lines typed at the terminal, or reports printed on it, would be garbled by a line

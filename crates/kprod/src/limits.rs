@@ -1,5 +1,7 @@
 //! The topic's own record size limit (`max.message.bytes`), read with DescribeConfigs
-//! through kcore's admin layer on the producer's own handle (no second connection).
+//! through kcore's admin layer on the producer's own handle (no second connection). The
+//! request goes out together with the metadata request, so that it adds no round trip
+//! before the first record.
 //!
 //! The brokers reject a whole batch that is larger than the topic's limit, so a record
 //! too large for it would take its batch-mates down with it. Knowing the limit, kprod
@@ -8,6 +10,7 @@
 
 use std::time::Duration;
 
+use kcore::admin::topics::TopicConfigsRequest;
 use rdkafka::client::Client;
 
 /// Bytes a record batch (v2) adds to its records: the batch header.
@@ -18,15 +21,19 @@ pub const RECORD_OVERHEAD: usize = 36;
 /// Most bytes a header adds to its name and value (two length varints).
 pub const HEADER_OVERHEAD: usize = 10;
 
-/// The effective `max.message.bytes` of `topic`, or None when the brokers do not say
-/// (no permission to describe configs, an old broker, no answer in time).
-pub fn topic_max_message_bytes<C: rdkafka::ClientContext>(
+/// Ask for `topic`'s configs; [`topic_max_message_bytes`] reads the answer.
+pub fn ask<C: rdkafka::ClientContext>(
     client: &Client<C>,
     topic: &str,
     timeout: Duration,
-) -> Option<usize> {
-    let described = kcore::admin::topics::describe_topic_configs(client, &[topic], timeout).ok()?;
-    let (_, entries) = described.into_iter().next()?;
+) -> Option<TopicConfigsRequest> {
+    TopicConfigsRequest::submit(client, &[topic], timeout).ok()
+}
+
+/// The effective `max.message.bytes` of the topic asked about, or None when the brokers
+/// do not say (no permission to describe configs, an old broker, no answer in time).
+pub fn topic_max_message_bytes(request: Option<TopicConfigsRequest>) -> Option<usize> {
+    let (_, entries) = request?.wait().ok()?.into_iter().next()?;
     entries
         .ok()?
         .into_iter()

@@ -7,12 +7,10 @@ use std::time::Duration;
 use anyhow::Result;
 use kcore::schema_registry::Encoder;
 use kcore::{Connection, Failure};
-use rdkafka::producer::{BaseProducer, Producer};
 
 use crate::cli::{Cli, OnError};
-use crate::limits;
+
 use crate::record::Rules;
-use crate::reports::DeliveryContext;
 use crate::transactional;
 
 /// How long librdkafka may hold a batch that is not full. Long on purpose: kprod itself
@@ -94,6 +92,14 @@ impl Plan {
         })
     }
 
+    /// Whether the user named a codec (`-X compression.type=...`, or the older
+    /// `compression.codec`); otherwise it is kprod's to pick ([`crate::compression`]).
+    pub fn codec_chosen(&self) -> bool {
+        ["compression.type", "compression.codec"]
+            .iter()
+            .any(|key| self.connection.property(key).is_some())
+    }
+
     /// Upper bound of a line kept in memory, relative to the largest record the producer takes.
     pub fn max_line_bytes(&self) -> usize {
         // JSON with base64 inflates a value by 4/3, plus the record's other fields.
@@ -104,14 +110,10 @@ impl Plan {
         }
     }
 
-    /// Learn the topic's partitions and record size limit from the cluster; true if the
-    /// producer must be made again with the extra settings now in the plan (`batch.size`
-    /// within the topic's limit).
-    pub fn fit_to_topic(
-        &mut self,
-        producer: &BaseProducer<DeliveryContext>,
-        partitions: usize,
-    ) -> Result<bool> {
+    /// Take in the topic's partitions and its record size limit (`topic_limit`, as
+    /// [`crate::limits::topic_max_message_bytes`] read it); true if the producer must be made
+    /// again with the extra settings now in the plan (`batch.size` within the limit).
+    pub fn fit_to_topic(&mut self, partitions: usize, topic_limit: Option<usize>) -> Result<bool> {
         let topic = &self.rules.topic;
         if let Some(p) = self.fixed_partition {
             kcore::metadata::check_partition(topic, p, partitions)?;
@@ -121,8 +123,6 @@ impl Plan {
         // keep batches within the limit, and refuse a record that alone exceeds it here, as
         // bad input with its line number, so that the others are still delivered.
         let connection = &self.connection;
-        let topic_limit =
-            limits::topic_max_message_bytes(producer.client(), topic, connection.timeout);
         // With a compression of the user's choice only the brokers can tell what fits (a
         // compressed batch is smaller than its records). With kprod's own default (lz4)
         // records are still held to the topic's limit uncompressed, as they were before it

@@ -8,6 +8,7 @@ use kcore::signals::Interrupt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, Producer};
 
+use crate::compression::{self, Uncompressed};
 use crate::record::Record;
 use crate::reports::DeliveryContext;
 
@@ -29,19 +30,40 @@ pub enum Rejected {
 
 /// The producer, with what sending through it needs.
 pub struct Sender {
+    /// Declared before `producer`: a topic handle is released before its producer.
+    uncompressed: Option<Uncompressed>,
     pub producer: BaseProducer<DeliveryContext>,
     /// The producer's `message.max.bytes`, for the message of a record refused as too large.
     message_max_bytes: usize,
     full_queue: FullQueueNudge,
+    /// kprod picks the codec (the user named none) and has not yet seen input to pick by.
+    codec_to_choose: bool,
 }
 
 impl Sender {
-    pub fn new(producer: BaseProducer<DeliveryContext>, message_max_bytes: usize) -> Self {
+    /// `codec_to_choose`: the codec is kprod's to pick ([`Sender::choose_codec`]).
+    pub fn new(
+        producer: BaseProducer<DeliveryContext>,
+        message_max_bytes: usize,
+        codec_to_choose: bool,
+    ) -> Self {
         Sender {
+            uncompressed: None,
             producer,
             message_max_bytes,
             full_queue: FullQueueNudge::new(),
+            codec_to_choose,
         }
+    }
+
+    /// With the first input, before its first record: records to `topic` go uncompressed
+    /// if lz4 would not pay on input like this ([`crate::compression`]). Once a run.
+    pub fn choose_codec(&mut self, topic: &str, first_input: &[u8]) {
+        if !std::mem::take(&mut self.codec_to_choose) || compression::lz4_pays(first_input) {
+            return;
+        }
+        // Should librdkafka refuse, lz4 stays: records are delivered either way.
+        self.uncompressed = Uncompressed::pin(self.producer.client(), topic).ok();
     }
 
     pub fn context(&self) -> &DeliveryContext {

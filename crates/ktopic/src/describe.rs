@@ -12,14 +12,24 @@ use kcore::{Failure, JsonLines};
 use crate::cli::{DescribeArgs, ListArgs};
 use crate::session::{is_override, shown_value, unique, Session};
 use crate::snapshot::{is_internal, PartitionState, Snapshot, TopicState};
+use kcore::admin::topics::TopicIdsRequest;
 use kcore::outcome::Outcome;
 
 pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
     if args.watch {
         return watch(session, args);
     }
-    let snapshot = session.snapshot()?;
     let named = unique(args.topics.iter().cloned());
+    // Topic ids need a request of their own (DescribeTopics). Named topics are asked for
+    // at once, so that its round trip overlaps the metadata request's; every topic
+    // (no names) once the metadata has listed them. A broker too old for it, or refusing
+    // it, costs the ids (null) but not the description.
+    let wants_ids = !args.table;
+    let early_ids = (wants_ids && !named.is_empty()).then(|| {
+        let names: Vec<&str> = named.iter().map(String::as_str).collect();
+        TopicIdsRequest::submit(session.client(), &names, session.timeout())
+    });
+    let snapshot = session.snapshot()?;
     let mut outcome = Outcome::new("ktopic", "topics", "described", named.len());
     let topics = select(&snapshot, &named, args.all, &mut outcome);
     let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
@@ -78,9 +88,9 @@ pub fn describe(session: &Session, args: &DescribeArgs) -> Result<()> {
         return outcome.finish();
     }
 
-    // Topic ids need a request of their own (DescribeTopics); a broker too old for it, or
-    // refusing it, costs the ids (null) but not the description.
-    let ids = kcore::admin::topics::topic_ids(session.client(), &names, session.timeout())
+    let ids = early_ids
+        .unwrap_or_else(|| TopicIdsRequest::submit(session.client(), &names, session.timeout()))
+        .and_then(TopicIdsRequest::wait)
         .unwrap_or_default();
     let mut out = JsonLines::stdout();
     for topic in &topics {

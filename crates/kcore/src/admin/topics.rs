@@ -14,7 +14,7 @@ use base64::Engine;
 use rdkafka::bindings as rd;
 use rdkafka::client::{Client, ClientContext};
 
-use super::{c_string, millis, no_options, slice, submit, text, AdminError, Owned};
+use super::{c_string, millis, no_options, slice, submit, text, AdminError, Owned, Pending};
 use crate::failure::Failure;
 
 /// The operation timeout (how long the controller waits for the change to reach every
@@ -276,76 +276,91 @@ pub fn alter_config<C: ClientContext>(
     Ok(())
 }
 
-/// Topic ids (as Kafka prints them: URL-safe base64, no padding) by topic name.
-/// Topics the brokers report an error for are left out.
-pub fn topic_ids<C: ClientContext>(
-    client: &Client<C>,
-    names: &[&str],
-    timeout: Duration,
-) -> Result<HashMap<String, String>> {
-    if names.is_empty() {
-        return Ok(HashMap::new());
+/// A DescribeTopics request for topic ids on its way: submitted before other work on the
+/// same client (ktopic's metadata request) so that the two round trips overlap, answered
+/// by [`Self::wait`] (ids as Kafka prints them: URL-safe base64, no padding; a topic the
+/// brokers report an error for is left out). Dropped unanswered, librdkafka discards its
+/// answer.
+pub struct TopicIdsRequest(Option<Pending>);
+
+impl TopicIdsRequest {
+    pub fn submit<C: ClientContext>(
+        client: &Client<C>,
+        names: &[&str],
+        timeout: Duration,
+    ) -> Result<TopicIdsRequest> {
+        if names.is_empty() {
+            return Ok(TopicIdsRequest(None));
+        }
+        let c_names = names
+            .iter()
+            .map(|name| c_string(name, "topic name"))
+            .collect::<Result<Vec<_>>>()?;
+        let mut pointers: Vec<*const c_char> = c_names.iter().map(|name| name.as_ptr()).collect();
+        // SAFETY: NUL-terminated names that librdkafka copies into the collection.
+        let collection = Owned::new(
+            unsafe {
+                rd::rd_kafka_TopicCollection_of_topic_names(pointers.as_mut_ptr(), pointers.len())
+            },
+            rd::rd_kafka_TopicCollection_destroy,
+            "a topic collection",
+        )?;
+        let pending = submit(
+            client,
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBETOPICS,
+            rd::RD_KAFKA_EVENT_DESCRIBETOPICS_RESULT,
+            timeout,
+            no_options,
+            |rk, options, queue| {
+                // SAFETY: live handles; librdkafka copies the collection.
+                unsafe { rd::rd_kafka_DescribeTopics(rk, collection.ptr, options, queue) }
+            },
+        )?;
+        Ok(TopicIdsRequest(Some(pending)))
     }
-    let c_names = names
-        .iter()
-        .map(|name| c_string(name, "topic name"))
-        .collect::<Result<Vec<_>>>()?;
-    let mut pointers: Vec<*const c_char> = c_names.iter().map(|name| name.as_ptr()).collect();
-    // SAFETY: NUL-terminated names that librdkafka copies into the collection.
-    let collection = Owned::new(
-        unsafe {
-            rd::rd_kafka_TopicCollection_of_topic_names(pointers.as_mut_ptr(), pointers.len())
-        },
-        rd::rd_kafka_TopicCollection_destroy,
-        "a topic collection",
-    )?;
-    let event = submit(
-        client,
-        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBETOPICS,
-        rd::RD_KAFKA_EVENT_DESCRIBETOPICS_RESULT,
-        timeout,
-        no_options,
-        |rk, options, queue| {
-            // SAFETY: live handles.
-            unsafe { rd::rd_kafka_DescribeTopics(rk, collection.ptr, options, queue) }
-        },
-    )?
-    .wait()?;
-    // SAFETY: the event is a DescribeTopics result, alive until the end.
-    let descriptions = unsafe {
-        let result = rd::rd_kafka_event_DescribeTopics_result(event.ptr());
-        let mut count = 0usize;
-        let topics = rd::rd_kafka_DescribeTopics_result_topics(result, &mut count);
-        slice(topics, count)
-    };
-    let mut ids = HashMap::new();
-    for &description in descriptions {
-        // SAFETY: entries of a live result; the error and uuid belong to the description.
-        unsafe {
-            let error = rd::rd_kafka_TopicDescription_error(description);
-            if !error.is_null()
-                && rd::rd_kafka_error_code(error)
-                    != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
-            {
-                continue;
-            }
-            let uuid = rd::rd_kafka_TopicDescription_topic_id(description);
-            let Some(name) = text(rd::rd_kafka_TopicDescription_name(description)) else {
-                continue;
-            };
-            if uuid.is_null() {
-                continue;
-            }
-            let (high, low) = (
-                rd::rd_kafka_Uuid_most_significant_bits(uuid),
-                rd::rd_kafka_Uuid_least_significant_bits(uuid),
-            );
-            if let Some(id) = format_topic_id(high, low) {
-                ids.insert(name, id);
+
+    /// The ids by topic name (bounded by the request's timeout).
+    pub fn wait(self) -> Result<HashMap<String, String>> {
+        let Some(pending) = self.0 else {
+            return Ok(HashMap::new());
+        };
+        let event = pending.wait()?;
+        // SAFETY: the event is a DescribeTopics result, alive until the end.
+        let descriptions = unsafe {
+            let result = rd::rd_kafka_event_DescribeTopics_result(event.ptr());
+            let mut count = 0usize;
+            let topics = rd::rd_kafka_DescribeTopics_result_topics(result, &mut count);
+            slice(topics, count)
+        };
+        let mut ids = HashMap::new();
+        for &description in descriptions {
+            // SAFETY: entries of a live result; the error and uuid belong to the description.
+            unsafe {
+                let error = rd::rd_kafka_TopicDescription_error(description);
+                if !error.is_null()
+                    && rd::rd_kafka_error_code(error)
+                        != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                {
+                    continue;
+                }
+                let uuid = rd::rd_kafka_TopicDescription_topic_id(description);
+                let Some(name) = text(rd::rd_kafka_TopicDescription_name(description)) else {
+                    continue;
+                };
+                if uuid.is_null() {
+                    continue;
+                }
+                let (high, low) = (
+                    rd::rd_kafka_Uuid_most_significant_bits(uuid),
+                    rd::rd_kafka_Uuid_least_significant_bits(uuid),
+                );
+                if let Some(id) = format_topic_id(high, low) {
+                    ids.insert(name, id);
+                }
             }
         }
+        Ok(ids)
     }
-    Ok(ids)
 }
 
 /// Kafka's own text form of a topic id (`Uuid.toString()`): the 16 bytes, most significant
@@ -382,53 +397,87 @@ pub fn describe_topic_configs<C: ClientContext>(
     topics: &[&str],
     timeout: Duration,
 ) -> Result<DescribedConfigs> {
-    if topics.is_empty() {
-        return Ok(Vec::new());
-    }
-    let resources = topics
-        .iter()
-        .map(|topic| topic_resource(topic))
-        .collect::<Result<Vec<_>>>()?;
-    let mut pointers: Vec<_> = resources.iter().map(|r| r.ptr).collect();
-    let event = submit(
-        client,
-        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
-        rd::RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT,
-        timeout,
-        no_options,
-        |rk, options, queue| {
-            // SAFETY: live handles; librdkafka copies the resources.
-            unsafe {
-                rd::rd_kafka_DescribeConfigs(
-                    rk,
-                    pointers.as_mut_ptr(),
-                    pointers.len(),
-                    options,
-                    queue,
-                )
-            }
-        },
-    )?
-    .wait()?;
-    // SAFETY: the event is a DescribeConfigs result, alive while we read it.
-    let described = unsafe {
-        let result = rd::rd_kafka_event_DescribeConfigs_result(event.ptr());
-        let mut count = 0usize;
-        let resources = rd::rd_kafka_DescribeConfigs_result_resources(result, &mut count);
-        slice(resources, count)
+    TopicConfigsRequest::submit(client, topics, timeout)?.wait()
+}
+
+/// A DescribeConfigs request on its way: submitted first, so that its round trip overlaps
+/// other work on the same client (kprod's metadata request), answered by [`Self::wait`].
+/// Dropped unanswered, librdkafka discards its answer.
+pub struct TopicConfigsRequest {
+    topics: Vec<String>,
+    pending: Option<Pending>,
+}
+
+impl TopicConfigsRequest {
+    pub fn submit<C: ClientContext>(
+        client: &Client<C>,
+        topics: &[&str],
+        timeout: Duration,
+    ) -> Result<TopicConfigsRequest> {
+        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        if topics.is_empty() {
+            return Ok(TopicConfigsRequest {
+                topics,
+                pending: None,
+            });
+        }
+        let resources = topics
             .iter()
-            .map(|&resource| read_config_resource(resource))
-            .collect::<Vec<_>>()
-    };
-    let mut answers = Vec::with_capacity(topics.len());
-    for topic in topics {
-        let found = described.iter().find(|(name, _)| name == topic);
-        let Some((_, entries)) = found else {
-            anyhow::bail!("the brokers described no config for topic '{topic}'");
-        };
-        answers.push((topic.to_string(), entries.clone()));
+            .map(|topic| topic_resource(topic))
+            .collect::<Result<Vec<_>>>()?;
+        let mut pointers: Vec<_> = resources.iter().map(|r| r.ptr).collect();
+        let pending = submit(
+            client,
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
+            rd::RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT,
+            timeout,
+            no_options,
+            |rk, options, queue| {
+                // SAFETY: live handles; librdkafka copies the resources.
+                unsafe {
+                    rd::rd_kafka_DescribeConfigs(
+                        rk,
+                        pointers.as_mut_ptr(),
+                        pointers.len(),
+                        options,
+                        queue,
+                    )
+                }
+            },
+        )?;
+        Ok(TopicConfigsRequest {
+            topics,
+            pending: Some(pending),
+        })
     }
-    Ok(answers)
+
+    /// The answer (bounded by the request's timeout).
+    pub fn wait(self) -> Result<DescribedConfigs> {
+        let Some(pending) = self.pending else {
+            return Ok(Vec::new());
+        };
+        let event = pending.wait()?;
+        // SAFETY: the event is a DescribeConfigs result, alive while we read it.
+        let described = unsafe {
+            let result = rd::rd_kafka_event_DescribeConfigs_result(event.ptr());
+            let mut count = 0usize;
+            let resources = rd::rd_kafka_DescribeConfigs_result_resources(result, &mut count);
+            slice(resources, count)
+                .iter()
+                .map(|&resource| read_config_resource(resource))
+                .collect::<Vec<_>>()
+        };
+        let mut answers = Vec::with_capacity(self.topics.len());
+        for topic in self.topics {
+            let found = described.iter().find(|(name, _)| *name == topic);
+            let Some((_, entries)) = found else {
+                anyhow::bail!("the brokers described no config for topic '{topic}'");
+            };
+            let entries = entries.clone();
+            answers.push((topic, entries));
+        }
+        Ok(answers)
+    }
 }
 
 /// A described resource's name, and its entries sorted by name or its error.
