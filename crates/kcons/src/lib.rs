@@ -48,7 +48,7 @@ const PATTERN_REFRESH_MS: &str = "2000";
 
 /// The most (compressed) bytes one fetch brings of a partition, for the reader and the
 /// bad-batch probe alike.
-pub(crate) const FETCH_MAX_BYTES_PER_PARTITION: &str = "524288";
+pub(crate) const FETCH_MAX_BYTES_PER_PARTITION: &str = "262144";
 
 fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'static str, &'a str)> {
     let mut defaults = vec![
@@ -61,13 +61,14 @@ fn consumer_defaults<'a>(cli: &Cli, commit_interval_ms: &'a str) -> Vec<(&'stati
         ("queued.min.messages", "10000"),
         // ...and per partition at most this much (compressed) in one fetch: a compressed batch
         // is unpacked whole, each record then costs librdkafka a few hundred bytes, and one
-        // fetch may overshoot the bounds above. Smaller fetches save memory on tiny records
-        // but, with the 10 ms backoff below, cost time on well-compressed topics; see
-        // BENCHMARKS.md, "kcons: fetch size".
+        // fetch may overshoot the bounds above. 256 KB halves the memory of 512 KB on tiny
+        // records (a 50M-record pipe stays under 100 MB); see BENCHMARKS.md, "kcons: fetch size".
         ("fetch.message.max.bytes", FETCH_MAX_BYTES_PER_PARTITION),
-        // ...and once that is drained, fetch again within 10 ms: librdkafka's default backoff
-        // of a whole second made reading a topic to its end 6x slower (measured, 1M records).
-        ("fetch.queue.backoff.ms", "10"),
+        // ...and once that is drained, fetch again within 1 ms: librdkafka's default backoff
+        // of a whole second made reading a topic to its end 6x slower (measured, 1M records),
+        // and with the smaller fetches above, 10 ms let a well-compressed topic's prefetch run
+        // dry (1.7x slower). The price is a little CPU while stdout is the slower side.
+        ("fetch.queue.backoff.ms", "1"),
         (
             "enable.partition.eof",
             if cli.exit_at_end { "true" } else { "false" },
