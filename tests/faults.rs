@@ -17,16 +17,6 @@ use std::time::{Duration, Instant};
 
 use kpipes_e2e::*;
 
-/// True when running as root; else prints why the test is skipped.
-fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipping {test}: it needs root (iptables, cgroups, mounts)");
-    }
-    root
-}
-
 /// Heals the fault cluster when the test ends, passed or failed.
 struct Healing<'a>(&'a FaultCluster);
 
@@ -34,24 +24,6 @@ impl Drop for Healing<'_> {
     fn drop(&mut self) {
         let _ = self.0.kcluster().arg("heal").output();
     }
-}
-
-/// How a broker looks to a plain TCP client asking ApiVersions, within `seconds`.
-fn probe(address: &str, seconds: f64) -> (String, u64) {
-    let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/harness/fault_probe.py"
-        ))
-        .args([address, &seconds.to_string()])
-        .output()
-        .expect("running python3");
-    let line: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("fault_probe.py: {}", String::from_utf8_lossy(&out.stderr)));
-    (
-        line["outcome"].as_str().unwrap().to_string(),
-        line["ms"].as_u64().unwrap(),
-    )
 }
 
 /// Broker `id`'s address and state in `kcluster status`.
@@ -66,18 +38,6 @@ fn broker_status(cluster: &FaultCluster, id: u64) -> (String, String) {
         line["address"].as_str().unwrap().to_string(),
         line["state"].as_str().unwrap().to_string(),
     )
-}
-
-/// The firewall rules kcluster tagged for `cluster`.
-fn tagged_rules(cluster: &str) -> Vec<String> {
-    let out = Command::new("iptables-save")
-        .output()
-        .expect("iptables-save");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&format!("kpipes:{cluster}:")))
-        .map(str::to_string)
-        .collect()
 }
 
 /// Every broker answers again (polled: a thawed or reconnected broker takes a moment).
@@ -398,12 +358,30 @@ struct Summary {
     examples: Vec<String>,
     longest_stall_ms: u128,
     producer_hung: bool,
+    /// The exactly-once copy (`kcons -g G --no-commit | kprod --json --transactional
+    /// --commit-group G`) of the topic, read with read_committed: its records, the
+    /// source's records it lacks, holds more than once, holds out of source order in
+    /// their partition (or in another partition), and holds that are in no source record.
+    copied: usize,
+    copy_missing: usize,
+    copy_duplicates: usize,
+    copy_out_of_order: usize,
+    copy_foreign: usize,
+    /// Runs of the pipe that ended while faults landed (each restarted), and how the
+    /// last few ended.
+    pipe_restarts: u32,
+    pipe_exits: Vec<String>,
+    /// Runs it took after the producer was done to copy the rest (`kcons -e`), or None
+    /// when no run completed.
+    pipe_final_runs: Option<u32>,
 }
 
-/// kprod (acks=all, idempotent: its defaults) and a group consumer on one topic while
-/// faults land; [`Checked::finish`] checks what the issue asks of them.
+/// kprod (acks=all, idempotent: its defaults) and a group consumer on one topic, and the
+/// exactly-once pipe copying it to another ([`CopyPipe`]), while faults land;
+/// [`Checked::finish`] checks what the issue asks of them.
 struct Checked {
     topic: String,
+    copy: CopyPipe,
     brokers: String,
     dir: tempfile::TempDir,
     producer: Child,
@@ -446,8 +424,10 @@ impl Checked {
                 .collect()
         });
         let Feeder { stop, sent, feeder } = Feeder::start(producer.stdin.take().unwrap());
+        let copy = CopyPipe::start(cluster, topic, dir.path());
         Checked {
             topic: topic.to_string(),
+            copy,
             brokers: cluster.brokers.clone(),
             dir,
             producer,
@@ -503,6 +483,7 @@ impl Checked {
             .count();
         let log = read_log(&self.brokers, &self.topic);
         check_log(&mut summary, &acked, &log);
+        self.copy.finish(&mut summary, &log);
         let seen = consumed(&self.dir.path().join("consumed"), &log);
         let _ = self.consumer.kill();
         let _ = self.consumer.wait();
@@ -511,6 +492,266 @@ impl Checked {
         summary.consumer_skipped = log.keys().filter(|at| !distinct.contains(at)).count();
         summary
     }
+}
+
+/// One run of the exactly-once pipe: `kcons -g G --no-commit SOURCE | kprod --json
+/// --transactional --commit-group G COPY`.
+struct PipeRun {
+    kcons: Child,
+    kprod: Child,
+    /// Where the two write their stderr.
+    errs: [std::path::PathBuf; 2],
+}
+
+impl PipeRun {
+    fn start(
+        brokers: &str,
+        group: &str,
+        from: &str,
+        to: &str,
+        end: bool,
+        errs: [std::path::PathBuf; 2],
+    ) -> PipeRun {
+        let mut kcons = command_at(brokers, "kcons");
+        kcons.args(["-g", group, "--no-commit", from]);
+        if end {
+            kcons.arg("-e");
+        }
+        let mut kcons = kcons
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&errs[0]).unwrap())
+            .spawn()
+            .expect("starting kcons");
+        let kprod = command_at(brokers, "kprod")
+            .args(["--json", "--transactional", "--commit-group", group, to])
+            .stdin(Stdio::from(kcons.stdout.take().unwrap()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&errs[1]).unwrap())
+            .spawn()
+            .expect("starting kprod");
+        PipeRun { kcons, kprod, errs }
+    }
+
+    /// Whether either process has ended.
+    fn ended(&mut self) -> bool {
+        !matches!(self.kcons.try_wait(), Ok(None)) || !matches!(self.kprod.try_wait(), Ok(None))
+    }
+
+    /// Wait until both ended, SIGKILLing what still runs at `deadline`; how each ended
+    /// ("kcons exit 0, kprod exit 4: <its last error line>"), and whether both exited 0.
+    fn finish(mut self, deadline: Instant) -> (String, bool) {
+        while !(matches!(self.kcons.try_wait(), Ok(Some(_)))
+            && matches!(self.kprod.try_wait(), Ok(Some(_))))
+        {
+            if Instant::now() > deadline {
+                let _ = self.kcons.kill();
+                let _ = self.kprod.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let statuses = [self.kcons.wait().unwrap(), self.kprod.wait().unwrap()];
+        let mut text = Vec::new();
+        for ((name, status), err) in ["kcons", "kprod"].iter().zip(&statuses).zip(&self.errs) {
+            use std::os::unix::process::ExitStatusExt;
+            let how = match (status.code(), status.signal()) {
+                (Some(code), _) => format!("exit {code}"),
+                (None, Some(signal)) => format!("signal {signal}"),
+                _ => "?".into(),
+            };
+            let stderr = std::fs::read_to_string(err).unwrap_or_default();
+            assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
+            match stderr.lines().rev().find(|l| l.contains(": error: ")) {
+                Some(line) => text.push(format!("{name} {how} ({line})")),
+                None => text.push(format!("{name} {how}")),
+            }
+        }
+        let complete = statuses.iter().all(|s| s.code() == Some(0));
+        (text.join(", "), complete)
+    }
+}
+
+/// The exactly-once pipe copying the checked topic to a topic of its own while faults
+/// land: restarted whenever a run ends (a transaction that could not complete within
+/// --delivery-timeout aborts, exit 4; the next run resumes after the last committed one).
+struct CopyPipe {
+    brokers: String,
+    source: String,
+    copy: String,
+    group: String,
+    dir: std::path::PathBuf,
+    stop: Arc<AtomicBool>,
+    supervisor: std::thread::JoinHandle<(u32, Vec<String>)>,
+}
+
+/// At most this many restarts of the pipe while faults land (a run that ends at once,
+/// again and again, is a bug to report, not to retry forever).
+const PIPE_RESTARTS: u32 = 500;
+
+impl CopyPipe {
+    fn start(cluster: &FaultCluster, source: &str, dir: &std::path::Path) -> CopyPipe {
+        let copy = cluster.replicated_topic(3);
+        let group = unique_name("copy");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (brokers, from, to, g, d, halt) = (
+            cluster.brokers.clone(),
+            source.to_string(),
+            copy.clone(),
+            group.clone(),
+            dir.to_path_buf(),
+            Arc::clone(&stop),
+        );
+        let supervisor = std::thread::spawn(move || {
+            let (mut restarts, mut exits) = (0u32, Vec::new());
+            let mut runs = 0u32;
+            while !halt.load(Ordering::Relaxed) {
+                runs += 1;
+                let errs = [
+                    d.join(format!("pipe-{runs}.kcons.err")),
+                    d.join(format!("pipe-{runs}.kprod.err")),
+                ];
+                let mut pipe = PipeRun::start(&brokers, &g, &from, &to, false, errs);
+                while !pipe.ended() && !halt.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                if halt.load(Ordering::Relaxed) && !pipe.ended() {
+                    // Stopped as a user stops it: kcons leaves its group on SIGTERM (the
+                    // final runs need not wait for its session to expire), kprod commits
+                    // what it has on its input's end. Killed after a while: the next run
+                    // resumes after the last commit all the same.
+                    // SAFETY: kill(2) on our own child's pid, not yet reaped.
+                    unsafe { libc::kill(pipe.kcons.id() as i32, libc::SIGTERM) };
+                    let deadline = Instant::now() + Duration::from_secs(DELIVERY_TIMEOUT + 30);
+                    let (how, _) = pipe.finish(deadline);
+                    eprintln!("checker: copy pipe run {runs} stopped: {how}");
+                    break;
+                }
+                // One of the two ended: the other follows (kprod on its input's end,
+                // kcons on its next write to a closed pipe), else it is killed.
+                let (how, _) =
+                    pipe.finish(Instant::now() + Duration::from_secs(DELIVERY_TIMEOUT + 30));
+                eprintln!("checker: copy pipe run {runs} ended: {how}");
+                exits.push(how);
+                restarts += 1;
+                assert!(
+                    restarts <= PIPE_RESTARTS,
+                    "the copy pipe ended {restarts} times: {:?}",
+                    &exits[exits.len().saturating_sub(6)..]
+                );
+                // Not a wait for anything: a pipe that cannot start does not spin.
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            (restarts, exits)
+        });
+        CopyPipe {
+            brokers: cluster.brokers.clone(),
+            source: source.to_string(),
+            copy,
+            group,
+            dir: dir.to_path_buf(),
+            stop,
+            supervisor,
+        }
+    }
+
+    /// Stop the pipe, copy the rest of the source (now complete) with `kcons -e` runs
+    /// (bounded), read the copy with read_committed and compare it with the source `log`.
+    fn finish(self, summary: &mut Summary, log: &BTreeMap<(i64, i64), String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (restarts, exits) = self.supervisor.join().expect("the copy pipe's supervisor");
+        summary.pipe_restarts = restarts;
+        summary.pipe_exits = exits[exits.len().saturating_sub(4)..].to_vec();
+        for run in 1..=FINAL_PIPE_RUNS {
+            let errs = [
+                self.dir.join(format!("final-{run}.kcons.err")),
+                self.dir.join(format!("final-{run}.kprod.err")),
+            ];
+            let pipe = PipeRun::start(
+                &self.brokers,
+                &self.group,
+                &self.source,
+                &self.copy,
+                true,
+                errs,
+            );
+            let (how, complete) =
+                pipe.finish(Instant::now() + Duration::from_secs(DELIVERY_TIMEOUT + 120));
+            eprintln!("checker: final copy run {run}: {how}");
+            if complete {
+                summary.pipe_final_runs = Some(run);
+                break;
+            }
+            summary.pipe_exits.push(format!("final: {how}"));
+        }
+        let mut kcons = tool("kcons");
+        kcons
+            .env("KAFKA_BROKERS", &self.brokers)
+            .args([&self.copy, "-e"]);
+        let copied: Vec<(i64, String)> = run(&mut kcons)
+            .success()
+            .json_lines()
+            .iter()
+            .map(|r| {
+                (
+                    r["partition"].as_i64().unwrap(),
+                    r["value"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        check_copy(summary, log, &copied);
+    }
+}
+
+/// Runs of the pipe with `kcons -e` allowed to copy what is left once the faults are over.
+const FINAL_PIPE_RUNS: u32 = 10;
+
+/// The copy (partition, value, in the order read) against the source log: each source
+/// record exactly once, in its own partition, in source order. The n-th copy of a value
+/// stands for its n-th record in the source (the checker's values are unique, unless the
+/// source itself holds a duplicate, which `duplicates` counts).
+fn check_copy(summary: &mut Summary, log: &BTreeMap<(i64, i64), String>, copied: &[(i64, String)]) {
+    let mut places: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    for (at, value) in log {
+        places.entry(value.as_str()).or_default().push(*at);
+    }
+    summary.copied = copied.len();
+    let mut times: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut last: BTreeMap<i64, i64> = BTreeMap::new();
+    for (partition, value) in copied {
+        let Some(at) = places.get(value.as_str()) else {
+            summary.copy_foreign += 1;
+            summary
+                .examples
+                .push(format!("{value} in the copy is in no source record"));
+            continue;
+        };
+        let nth = times.entry(value.as_str()).or_default();
+        *nth += 1;
+        let Some(&(from, offset)) = at.get(*nth - 1) else {
+            summary.copy_duplicates += 1;
+            summary.examples.push(format!(
+                "{value} {nth} times in the copy (partition {partition})"
+            ));
+            continue;
+        };
+        if from != *partition {
+            summary.copy_out_of_order += 1;
+            summary.examples.push(format!(
+                "{value} of partition {from} in partition {partition} of the copy"
+            ));
+        } else if let Some(before) = last.insert(from, offset).filter(|before| *before >= offset) {
+            summary.copy_out_of_order += 1;
+            summary.examples.push(format!(
+                "{value} (source offset {offset}) after source offset {before} in the copy"
+            ));
+        }
+    }
+    summary.copy_missing = places
+        .iter()
+        .map(|(value, at)| at.len() - times.get(value).copied().unwrap_or(0).min(at.len()))
+        .sum();
+    summary.examples.truncate(6);
 }
 
 /// The (partition, offset) of every record the group consumer wrote, once it has the
@@ -631,6 +872,14 @@ fn report(summary: &Summary, what: &str) {
         "examples": summary.examples,
         "longest_stall_ms": summary.longest_stall_ms,
         "producer_hung": summary.producer_hung,
+        "copied": summary.copied,
+        "copy_missing": summary.copy_missing,
+        "copy_duplicates": summary.copy_duplicates,
+        "copy_out_of_order": summary.copy_out_of_order,
+        "copy_foreign": summary.copy_foreign,
+        "pipe_restarts": summary.pipe_restarts,
+        "pipe_final_runs": summary.pipe_final_runs,
+        "pipe_exits": summary.pipe_exits,
     });
     println!("{line}");
     eprintln!("checker summary: {line}");
@@ -641,7 +890,13 @@ fn report(summary: &Summary, what: &str) {
             && summary.unaccounted == 0
             && summary.consumer_skipped == 0
             && !summary.producer_hung
-            && summary.acknowledged > 0,
+            && summary.acknowledged > 0
+            && summary.pipe_final_runs.is_some()
+            && summary.copied > 0
+            && summary.copy_missing == 0
+            && summary.copy_duplicates == 0
+            && summary.copy_out_of_order == 0
+            && summary.copy_foreign == 0,
         "the checker failed: {line}"
     );
 }
@@ -664,6 +919,9 @@ fn checker_under_each_fault_kind() {
         vec!["slow", "3", "--loss", "30"],
         vec!["isolate", "1", "--from", "brokers"],
         vec!["kill", "2"],
+        // Kafka stops a broker whose only log directory is full: `heal` frees it, `up`
+        // starts it again.
+        vec!["fill", "3"],
     ];
     for fault in &faults {
         run(cluster.kcluster().args(fault)).success();
@@ -707,20 +965,68 @@ fn checker_under_a_seeded_schedule() {
             "--hold",
             "8s",
             "--faults",
-            "kill,pause,isolate,slow",
+            "kill,pause,isolate,slow,fill",
         ]))
     .success();
-    let faults = chaos
+    let drawn: Vec<Value> = chaos
         .json_lines()
-        .iter()
+        .into_iter()
         .filter(|l| l["event"] == "fault")
-        .count();
+        .collect();
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for fault in &drawn {
+        *kinds
+            .entry(fault["fault"].as_str().unwrap_or("?"))
+            .or_default() += 1;
+    }
+    eprintln!("checker: the schedule's faults: {kinds:?}");
+    let faults = drawn.len();
     run(cluster.kcluster().arg("up")).success();
     cluster.wait_fully_replicated(&topic, &format!("every replica of {topic} in sync"));
     report(
         &checked.finish(faults),
         &format!("chaos seed {seed} for {duration}"),
     );
+}
+
+/// `chaos --faults fill` on a cluster whose brokers have no disk of their own is a usage
+/// error (exit 2) before any fault lands; the fault cluster (made as root with a disk
+/// limit) draws `fill` by default. Run on a copy of the fault cluster's state, whose
+/// log directories are not filesystems of their own.
+#[test]
+fn chaos_draws_fill_only_with_a_disk_limit() {
+    needs_cluster!();
+    let cluster = FaultCluster::acquire();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("clusters").join(&cluster.name);
+    std::fs::create_dir_all(&copy).unwrap();
+    let state = kcore::state::cluster_dir(&cluster.name).join("cluster.json");
+    std::fs::copy(state, copy.join("cluster.json")).unwrap();
+    for faults in ["fill", "pause,fill"] {
+        let mut cmd = assert_cmd::Command::new(bin_path("kcluster"));
+        cmd.env("KPIPES_STATE_DIR", dir.path())
+            .args(["--name", &cluster.name, "chaos", "--duration", "1s"])
+            .args(["--faults", faults]);
+        run(&mut cmd)
+            .code_is(2)
+            .one_error_line("kcluster")
+            .stderr_has("--disk-limit");
+        assert!(!copy.join("faults.json").exists(), "a fault recorded");
+    }
+    if root_or_skip("chaos_draws_fill_only_with_a_disk_limit (its default set)") {
+        assert!(
+            has_disk_limit(&cluster.name),
+            "the fault cluster has no disk limit"
+        );
+        let _healing = Healing(&cluster);
+        // A schedule of one short fault: the default set, fill among it, is accepted.
+        run(cluster
+            .kcluster()
+            .args(["chaos", "--seed", "5", "--duration", "1s", "--hold", "1s"]))
+        .success()
+        .stderr_has("--faults kill,pause,isolate,slow,fill");
+        wait_healed(&cluster);
+    }
 }
 
 /// Without root, a network fault fails at once with one line (exit 8) and leaves no
@@ -765,4 +1071,83 @@ fn network_faults_without_root_fail_cleanly() {
         );
     }
     assert_eq!(tagged_rules(&cluster.name), Vec::<String>::new());
+}
+
+/// The copy's check counts each way a copy can be wrong, and the report fails on each
+/// (no cluster needed).
+#[test]
+fn the_copy_check_fails_on_what_breaks_the_copy() {
+    let log: BTreeMap<(i64, i64), String> = [((0, 0), 1), ((0, 1), 2), ((1, 0), 3), ((1, 1), 4)]
+        .into_iter()
+        .map(|(at, n)| (at, format!("record-{n}")))
+        .collect();
+    let check = |copied: &[(i64, &str)]| {
+        let mut summary = Summary {
+            acknowledged: 4,
+            pipe_final_runs: Some(1),
+            ..Summary::default()
+        };
+        let copied: Vec<(i64, String)> = copied.iter().map(|(p, v)| (*p, v.to_string())).collect();
+        check_copy(&mut summary, &log, &copied);
+        summary
+    };
+    let whole = [
+        (0, "record-1"),
+        (1, "record-3"),
+        (0, "record-2"),
+        (1, "record-4"),
+    ];
+    let good = check(&whole);
+    assert_eq!(
+        (good.copied, good.copy_missing, good.copy_duplicates),
+        (4, 0, 0)
+    );
+    assert_eq!((good.copy_out_of_order, good.copy_foreign), (0, 0));
+    report(&good, "a whole copy");
+
+    let figures = |s: &Summary| {
+        [
+            s.copy_missing,
+            s.copy_duplicates,
+            s.copy_out_of_order,
+            s.copy_foreign,
+        ]
+    };
+    let missing = check(&whole[..3]);
+    assert_eq!(figures(&missing), [1, 0, 0, 0]);
+    let mut twice = whole.to_vec();
+    twice.push((0, "record-1"));
+    let twice = check(&twice);
+    assert_eq!(figures(&twice), [0, 1, 0, 0]);
+    let swapped = check(&[
+        (0, "record-2"),
+        (0, "record-1"),
+        (1, "record-3"),
+        (1, "record-4"),
+    ]);
+    assert_eq!(figures(&swapped), [0, 0, 1, 0]);
+    let moved = check(&[
+        (1, "record-1"),
+        (0, "record-2"),
+        (1, "record-3"),
+        (1, "record-4"),
+    ]);
+    assert_eq!(figures(&moved), [0, 0, 1, 0]);
+    let mut foreign = whole.to_vec();
+    foreign.push((0, "record-9"));
+    let foreign = check(&foreign);
+    assert_eq!(figures(&foreign), [0, 0, 0, 1]);
+    let mut unfinished = check(&whole);
+    unfinished.pipe_final_runs = None;
+    for (summary, what) in [
+        (missing, "missing"),
+        (twice, "duplicate"),
+        (swapped, "out of order"),
+        (moved, "another partition"),
+        (foreign, "foreign"),
+        (unfinished, "no final run completed"),
+    ] {
+        let failed = std::panic::catch_unwind(|| report(&summary, what));
+        assert!(failed.is_err(), "the report passed a copy with {what}");
+    }
 }

@@ -306,6 +306,9 @@ fn the_seeds_walkthrough_on_its_zookeeper_topology() {
         "a ZooKeeper log"
     );
 
+    // Faults work in ZooKeeper mode too (issue #29), on this same cluster.
+    faults_in_zookeeper_mode(&cluster);
+
     // docker-compose down: nothing of the cluster is left running.
     assert!(!cluster.processes().is_empty());
     run(cluster.kcluster().arg("down")).success();
@@ -317,6 +320,81 @@ fn the_seeds_walkthrough_on_its_zookeeper_topology() {
     run(cluster.kcluster().arg("status"))
         .code_is(6)
         .one_error_line("kcluster");
+}
+
+/// A node's address and state in `kcluster status`.
+fn node_status(cluster: &ZkCluster, role: &str, id: u64) -> (String, String) {
+    let ran = run(cluster.kcluster().arg("status"));
+    let line = ran
+        .json_lines()
+        .into_iter()
+        .find(|l| l["role"] == role && l["id"] == id)
+        .unwrap_or_else(|| panic!("{role} {id} in status: {}", ran.stdout()));
+    (
+        line["address"].as_str().unwrap().to_string(),
+        line["state"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The faults of issue #29 on a ZooKeeper-mode cluster, each seen from outside by a plain
+/// client (`fault_probe.py`), shown by `kcluster status`, and undone: a broker paused and
+/// resumed; as root, a broker and a ZooKeeper node isolated and healed.
+fn faults_in_zookeeper_mode(cluster: &ZkCluster) {
+    let (broker, _) = node_status(cluster, "broker", 2);
+    assert_eq!(probe(&broker, 5.0).0, "answered");
+    let paused = run(cluster.kcluster().args(["pause", "2"])).success();
+    assert_eq!(paused.json_lines()[0]["state"], "paused");
+    // Frozen, not gone: the connection is accepted, the request never answered.
+    assert_eq!(probe(&broker, 3.0).0, "no-answer");
+    assert_eq!(node_status(cluster, "broker", 2).1, "paused");
+    run(cluster.kcluster().arg("status")).code_is(7);
+    run(cluster.kcluster().args(["resume", "2"])).success();
+    assert_eq!(probe(&broker, 5.0).0, "answered", "broker 2 after resume");
+    wait_until_all_up("the cluster whole after resume", || cluster.kcluster());
+
+    if !root_or_skip("the network faults in zookeeper mode") {
+        return;
+    }
+    let (broker, _) = node_status(cluster, "broker", 3);
+    let (other, _) = node_status(cluster, "broker", 1);
+    let isolated = run(cluster.kcluster().args(["isolate", "3"])).success();
+    assert_eq!(isolated.json_lines()[0]["from"], "all");
+    assert_eq!(probe(&broker, 3.0).0, "no-connection");
+    assert_eq!(
+        probe(&other, 3.0).0,
+        "answered",
+        "broker 1 while 3 is cut off"
+    );
+    assert_eq!(node_status(cluster, "broker", 3).1, "isolated");
+    run(cluster.kcluster().args(["heal", "3"])).success();
+    assert_eq!(probe(&broker, 5.0).0, "answered", "broker 3 after heal");
+    assert_eq!(tagged_rules(&cluster.name), Vec::<String>::new());
+    wait_until_all_up("the cluster whole after broker 3's heal", || {
+        cluster.kcluster()
+    });
+
+    // A ZooKeeper node does not speak Kafka's protocol: cut off, not even a connection
+    // is made; healed, it takes one again (and closes it on the Kafka request).
+    let (zookeeper, _) = node_status(cluster, "zookeeper", 2);
+    assert_ne!(probe(&zookeeper, 3.0).0, "no-connection");
+    let isolated = run(cluster.kcluster().args(["isolate", "--zookeeper", "2"])).success();
+    assert_eq!(isolated.json_lines()[0]["role"], "zookeeper");
+    assert_eq!(probe(&zookeeper, 3.0).0, "no-connection");
+    assert_eq!(node_status(cluster, "zookeeper", 2).1, "isolated");
+    run(cluster.kcluster().arg("status")).code_is(7);
+    // The two others keep a quorum: the brokers still take writes.
+    run(cluster
+        .tool("kprod")
+        .arg("my-topic")
+        .write_stdin("while ZooKeeper node 2 was cut off\n"))
+    .success();
+    run(cluster.kcluster().args(["heal", "--zookeeper", "2"])).success();
+    let (outcome, _) = probe(&zookeeper, 5.0);
+    assert_ne!(outcome, "no-connection", "ZooKeeper node 2 after heal");
+    assert_eq!(tagged_rules(&cluster.name), Vec::<String>::new());
+    wait_until_all_up("the cluster whole after ZooKeeper node 2's heal", || {
+        cluster.kcluster()
+    });
 }
 
 #[test]

@@ -140,7 +140,8 @@ pub fn command(name: &str) -> Command {
     command_at(&brokers(), name)
 }
 
-pub(crate) fn command_at(brokers: &str, name: &str) -> Command {
+/// A command for one of our tools, pointed at `brokers`.
+pub fn command_at(brokers: &str, name: &str) -> Command {
     let mut cmd = Command::new(bin_path(name));
     cmd.env("KAFKA_BROKERS", brokers)
         .env_remove("NO_COLOR")

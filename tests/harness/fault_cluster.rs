@@ -21,16 +21,26 @@ impl FaultCluster {
         // SAFETY: flock on a descriptor we own.
         let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
         assert_eq!(locked, 0, "locking the fault cluster");
+        // As root, each broker's log directory is a filesystem of its own (a tmpfs, filled
+        // only as far as data is written), for `fill` in a chaos schedule: 1G holds the
+        // most any test writes to the fault cluster (a few hundred thousand small records).
+        let mut up_args = vec!["up", "--brokers", "3"];
+        if is_root() {
+            up_args.extend(["--disk-limit", FAULT_DISK_LIMIT]);
+        }
         // A test that failed half way may have left the cluster changed (a fourth broker
         // added, a fault not healed): start the next one from a clean cluster, not a cascade.
-        let up = run(kcluster(&name).args(["up", "--brokers", "3"]));
-        if up.code() != Some(0) {
+        // So is one made before without its disk limit.
+        let up = run(kcluster(&name).args(&up_args));
+        let disks_wrong = is_root() && !has_disk_limit(&name);
+        if up.code() != Some(0) || disks_wrong {
             eprintln!(
-                "fault cluster {name} not as expected, made anew: {}",
-                up.stderr()
+                "fault cluster {name} not as expected, made anew: {}{}",
+                up.stderr(),
+                if disks_wrong { " (no disk limit)" } else { "" }
             );
             run(kcluster(&name).arg("down")).success();
-            run(kcluster(&name).args(["up", "--brokers", "3"])).success();
+            run(kcluster(&name).args(&up_args)).success();
         }
         let env = run(kcluster(&name).arg("env")).success().stdout();
         let brokers = env
@@ -84,6 +94,70 @@ impl FaultCluster {
     pub fn replicated_topic(&self, partitions: u32) -> String {
         self.create_topic(partitions, &["-c", "min.insync.replicas=2"])
     }
+}
+
+/// The size of each fault-cluster broker's log directory (as root).
+pub const FAULT_DISK_LIMIT: &str = "1G";
+
+/// Whether this runs as root (iptables, cgroups, mounts).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// True when running as root; else prints why the test (or its part) is skipped.
+pub fn root_or_skip(test: &str) -> bool {
+    let root = is_root();
+    if !root {
+        eprintln!("skipping {test}: it needs root (iptables, cgroups, mounts)");
+    }
+    root
+}
+
+/// How a node looks to a plain TCP client asking ApiVersions (`fault_probe.py`), within
+/// `seconds`: its outcome (`answered`, `no-answer`, `no-connection`, `refused`, `closed`)
+/// and how long it took, in milliseconds.
+pub fn probe(address: &str, seconds: f64) -> (String, u64) {
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/harness/fault_probe.py"
+        ))
+        .args([address, &seconds.to_string()])
+        .output()
+        .expect("running python3");
+    let line: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("fault_probe.py: {}", String::from_utf8_lossy(&out.stderr)));
+    (
+        line["outcome"].as_str().unwrap().to_string(),
+        line["ms"].as_u64().unwrap(),
+    )
+}
+
+/// The firewall rules kcluster tagged for `cluster`.
+pub fn tagged_rules(cluster: &str) -> Vec<String> {
+    let out = Command::new("iptables-save")
+        .output()
+        .expect("iptables-save");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("kpipes:{cluster}:")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether every broker of cluster `name` has a log directory of its own (`up --disk-limit`).
+pub fn has_disk_limit(name: &str) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let dir = kcore::state::cluster_dir(name);
+    (1..=3).all(|id| {
+        let data = dir.join(format!("kafka-{id}/data")).display().to_string();
+        mounts
+            .lines()
+            .any(|l| l.split_whitespace().nth(4) == Some(data.as_str()))
+    })
 }
 
 impl Drop for FaultCluster {

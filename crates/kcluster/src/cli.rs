@@ -116,7 +116,7 @@ pub enum Command {
     Heal(HealArgs),
     /// Random faults for a while, one at a time, each healed after a while: one JSON line per fault and heal, the same schedule for the same --seed
     #[command(
-        after_help = "Examples:\n  kcluster chaos --seed 42 --duration 10m\n  kcluster chaos --seed 7 --duration 1m --faults pause,slow --hold 5s\n  (Ctrl-C heals the fault in force, then exits 130)"
+        after_help = "Examples:\n  kcluster chaos --seed 42 --duration 10m\n  kcluster chaos --seed 7 --duration 1m --faults pause,slow --hold 5s\n  kcluster chaos --name full --faults fill,kill   # a cluster made with up --disk-limit\n  (Ctrl-C heals the fault in force, then exits 130)"
     )]
     Chaos(ChaosArgs),
     /// Print a broker's log (every broker's when no id is given)
@@ -247,9 +247,9 @@ pub struct ChaosArgs {
     /// How long to run, e.g. 1m, 10m
     #[arg(long, default_value = "1m", value_parser = kcore::time::parse_duration)]
     pub duration: std::time::Duration,
-    /// Faults to draw from, comma separated: kill, pause, isolate, slow, fill
-    #[arg(long, default_value = "kill,pause,isolate,slow")]
-    pub faults: String,
+    /// Faults to draw from, comma separated: kill, pause, isolate, slow, fill (fill needs a cluster made with `up --disk-limit`) [default: kill,pause,isolate,slow, and fill on a cluster made with --disk-limit]
+    #[arg(long)]
+    pub faults: Option<String>,
     /// How long a fault holds on average (the cluster then runs healthy half as long)
     #[arg(long, default_value = "10s", value_parser = kcore::time::parse_duration)]
     pub hold: std::time::Duration,

@@ -67,6 +67,26 @@ impl Schedule {
     }
 }
 
+/// The faults chaos draws from when `--faults` is not given: every kind, `fill` only on a
+/// cluster whose brokers have disks of their own (`up --disk-limit`).
+pub const DEFAULT_FAULTS: &str = "kill,pause,isolate,slow";
+
+/// The kinds `--faults` names (or the default set), checked against the cluster: `fill`
+/// needs `up --disk-limit` (usage error, exit 2, without it).
+pub fn kinds_for(faults: Option<&str>, cluster: &str, disk_limit: bool) -> Result<Vec<Kind>> {
+    let mut kinds = parse_kinds(faults.unwrap_or(DEFAULT_FAULTS))?;
+    if faults.is_none() && disk_limit {
+        kinds.push(Kind::Fill);
+    }
+    if kinds.contains(&Kind::Fill) && !disk_limit {
+        return Err(Failure::usage(format!(
+            "--faults fill needs brokers with disks of their own, and '{cluster}' has none: make it with `kcluster up --disk-limit SIZE` (as root)"
+        ))
+        .into());
+    }
+    Ok(kinds)
+}
+
 /// Parse `--faults kill,pause,isolate,slow,fill`.
 pub fn parse_kinds(text: &str) -> Result<Vec<Kind>> {
     text.split(',')
@@ -172,10 +192,18 @@ fn heal_step(backend: &mut dyn Backend, fault: &Fault, seed: u64, no: u32) -> Re
     let state = backend.state().clone();
     let target = fault.clone();
     super::heal_where(&state, |f| f.kind == target.kind && f.id == target.id, true)?;
-    if fault.kind == Kind::Kill {
+    // A killed broker is started again; so is a filled one that Kafka stopped (a broker
+    // whose only log directory failed shuts down). Either way the heal ends once it serves.
+    if matches!(fault.kind, Kind::Kill | Kind::Fill) {
         let node = crate::commands::node(&state, Role::Broker, fault.id)?.clone();
         let budget = Budget::new(120.0);
-        backend.restart(Role::Broker, &node, budget)?;
+        let running = backend
+            .liveness()
+            .get(&(Role::Broker, fault.id))
+            .is_some_and(|live| live.running);
+        if !running {
+            backend.restart(Role::Broker, &node, budget)?;
+        }
         crate::wait::wait_brokers(&state, &[fault.id], budget, backend.watch())?;
     }
     let mut line = fault.event(&state.name, "heal");
@@ -223,5 +251,25 @@ mod tests {
             vec![Kind::Kill, Kind::Slow]
         );
         assert!(parse_kinds("kill,flood").is_err());
+    }
+
+    #[test]
+    fn fill_is_drawn_only_on_a_cluster_with_disks_of_its_own() {
+        let every = vec![Kind::Kill, Kind::Pause, Kind::Isolate, Kind::Slow];
+        assert_eq!(kinds_for(None, "c", false).unwrap(), every);
+        let mut with_fill = every.clone();
+        with_fill.push(Kind::Fill);
+        assert_eq!(kinds_for(None, "c", true).unwrap(), with_fill);
+        assert_eq!(
+            kinds_for(Some("pause,fill"), "c", true).unwrap(),
+            vec![Kind::Pause, Kind::Fill]
+        );
+        assert_eq!(
+            kinds_for(Some("pause"), "c", true).unwrap(),
+            vec![Kind::Pause]
+        );
+        let err = kinds_for(Some("kill,fill"), "c", false).unwrap_err();
+        assert_eq!(kcore::failure::exit_code_for(&err).code(), 2);
+        assert!(err.to_string().contains("--disk-limit"), "{err}");
     }
 }

@@ -119,12 +119,21 @@ pub fn heal(state: ClusterState, args: &HealArgs) -> Result<()> {
 
 /// `kcluster chaos --seed N --duration D --faults ...`.
 pub fn chaos(state: ClusterState, args: &ChaosArgs) -> Result<()> {
-    let kinds = chaos::parse_kinds(&args.faults)?;
+    let kinds = chaos::kinds_for(
+        args.faults.as_deref(),
+        &state.name,
+        super::disk::has_disk_limit(&state),
+    )?;
     let seed = match args.seed {
         Some(seed) => seed,
         None => u64::from_le_bytes(kcore::random::bytes(8)?.try_into().expect("8 bytes")),
     };
-    eprintln!("kcluster: chaos on '{}' with --seed {seed}", state.name);
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    eprintln!(
+        "kcluster: chaos on '{}' with --seed {seed} --faults {}",
+        state.name,
+        names.join(",")
+    );
     let mut backend = open_backend(state)?;
     let plan = chaos::Plan {
         seed,

@@ -36,6 +36,15 @@ fn is_mount(dir: &Path) -> bool {
         .any(|line| line.split_whitespace().nth(4) == Some(wanted.as_str()))
 }
 
+/// Whether every broker's data directory is a filesystem of its own (`up --disk-limit`).
+pub fn has_disk_limit(state: &ClusterState) -> bool {
+    !state.brokers.is_empty()
+        && state
+            .brokers
+            .iter()
+            .all(|node| is_mount(&data_dir(state, node.id)))
+}
+
 /// `up --disk-limit SIZE`: a size-limited filesystem on broker `id`'s data directory.
 pub fn mount(state: &ClusterState, id: u32, size: &str) -> Result<()> {
     super::need_root("kcluster up --disk-limit")?;
