@@ -60,7 +60,9 @@ impl TxnError {
             RDKafkaErrorCode::Fenced
             | RDKafkaErrorCode::ProducerFenced
             | RDKafkaErrorCode::InvalidProducerEpoch => Failure::delivery(format!(
-                "{message} (another kprod with the same transactional id took over)"
+                "{message} (fenced: another kprod with the same transactional id took over, or the \
+                 brokers ended this producer's transaction themselves, as when a failure held it \
+                 past transaction.timeout.ms)"
             )),
             _ => Failure::delivery(message),
         }
