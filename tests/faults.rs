@@ -989,6 +989,17 @@ fn checker_under_a_seeded_schedule() {
     );
 }
 
+/// A state directory holding a copy of the fault cluster's `cluster.json` (and the copy's
+/// cluster directory): kcluster run on it changes nothing about the cluster itself.
+fn state_copy(cluster: &FaultCluster) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("clusters").join(&cluster.name);
+    std::fs::create_dir_all(&copy).unwrap();
+    let state = kcore::state::cluster_dir(&cluster.name).join("cluster.json");
+    std::fs::copy(state, copy.join("cluster.json")).unwrap();
+    (dir, copy)
+}
+
 /// `chaos --faults fill` on a cluster whose brokers have no disk of their own is a usage
 /// error (exit 2) before any fault lands; the fault cluster (made as root with a disk
 /// limit) draws `fill` by default. Run on a copy of the fault cluster's state, whose
@@ -997,11 +1008,7 @@ fn checker_under_a_seeded_schedule() {
 fn chaos_draws_fill_only_with_a_disk_limit() {
     needs_cluster!();
     let cluster = FaultCluster::acquire();
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("clusters").join(&cluster.name);
-    std::fs::create_dir_all(&copy).unwrap();
-    let state = kcore::state::cluster_dir(&cluster.name).join("cluster.json");
-    std::fs::copy(state, copy.join("cluster.json")).unwrap();
+    let (dir, copy) = state_copy(&cluster);
     for faults in ["fill", "pause,fill"] {
         let mut cmd = assert_cmd::Command::new(bin_path("kcluster"));
         cmd.env("KPIPES_STATE_DIR", dir.path())
@@ -1036,11 +1043,7 @@ fn chaos_draws_fill_only_with_a_disk_limit() {
 fn network_faults_without_root_fail_cleanly() {
     needs_cluster!();
     let cluster = FaultCluster::acquire();
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("clusters").join(&cluster.name);
-    std::fs::create_dir_all(&copy).unwrap();
-    let state = kcore::state::cluster_dir(&cluster.name).join("cluster.json");
-    std::fs::copy(state, copy.join("cluster.json")).unwrap();
+    let (dir, copy) = state_copy(&cluster);
     let chmod = Command::new("chmod")
         .args(["-R", "a+rwX"])
         .arg(dir.path())
