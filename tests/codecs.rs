@@ -191,6 +191,27 @@ fn kprods_default_codec_follows_the_data() {
             .unwrap())
         .success();
         assert_eq!(&kcons_values(&topic), sent, "{what}");
+        let read_by_kcat = run(kcat()
+            .args([
+                "-C",
+                "-b",
+                &brokers(),
+                "-t",
+                &topic,
+                "-e",
+                "-q",
+                "-f",
+                "%s\n",
+            ])
+            .timeout(Duration::from_secs(60)))
+        .success();
+        assert!(
+            read_by_kcat
+                .stdout()
+                .lines()
+                .eq(sent.iter().map(String::as_str)),
+            "{what}: kcat read other records"
+        );
         dirs.extend(partition_dir(&topic));
     }
     if dirs.len() == cases.len() {

@@ -76,7 +76,11 @@ pub fn run(cli: Cli) -> Result<()> {
     if plan.fit_to_topic(partitions, topic_limit)? {
         producer = create(&plan)?;
     }
-    let sender = Sender::new(producer, plan.message_max_bytes, !plan.codec_chosen());
+    let sender = Sender::new(
+        producer,
+        plan.message_max_bytes,
+        plan.codec_named().is_none(),
+    );
 
     let chunks = input::spawn_reader(std::io::stdin(), plan.max_line_bytes());
     // Lines typed at the terminal, or reports printed on it, would be garbled by a line

@@ -92,12 +92,12 @@ impl Plan {
         })
     }
 
-    /// Whether the user named a codec (`-X compression.type=...`, or the older
-    /// `compression.codec`); otherwise it is kprod's to pick ([`crate::compression`]).
-    pub fn codec_chosen(&self) -> bool {
+    /// The codec the user named (`-X compression.type=...`, or the older
+    /// `compression.codec`); without one it is kprod's to pick ([`crate::compression`]).
+    pub fn codec_named(&self) -> Option<&str> {
         ["compression.type", "compression.codec"]
             .iter()
-            .any(|key| self.connection.property(key).is_some())
+            .find_map(|key| self.connection.property(key))
     }
 
     /// Upper bound of a line kept in memory, relative to the largest record the producer takes.
@@ -127,9 +127,7 @@ impl Plan {
         // compressed batch is smaller than its records). With kprod's own default (lz4)
         // records are still held to the topic's limit uncompressed, as they were before it
         // compressed: what kprod refuses does not depend on how well the data compresses.
-        let compressed = ["compression.type", "compression.codec"]
-            .iter()
-            .any(|key| connection.property(key).is_some_and(|v| v != "none"));
+        let compressed = self.codec_named().is_some_and(|codec| codec != "none");
         self.rules.record_limit = topic_limit.filter(|_| !compressed);
         match topic_limit {
             Some(limit)
